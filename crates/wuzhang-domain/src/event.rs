@@ -1,0 +1,149 @@
+//! The append-only history of a ticket. Every change writes exactly one event in the same
+//! transaction as the change; streams and evaluation read nothing else.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::area::AreaCode;
+use crate::chief::{ChiefLevel, PersonId};
+use crate::ticket::{TicketId, TicketState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Submitted,
+    Assigned,
+    Accepted,
+    Resolved,
+    Closed,
+    Rejected,
+    Cancelled,
+    Merged,
+    /// Verification failed or the resident was not satisfied (返工).
+    Reopened,
+    /// A chief sent it up by hand ("beyond my level").
+    Escalated,
+    /// A deadline passed and the timer sent it up.
+    AutoEscalated,
+    /// A share of a deadline has passed; the chief is warned before the breach.
+    DeadlineWarning,
+    Note,
+    /// A command center supervision order (督办).
+    Supervised,
+    /// Verification passed.
+    Verified,
+    Reassigned,
+    Rated,
+    PauseRequested,
+    PauseApproved,
+    PauseRefused,
+    Resumed,
+    /// A duplicate's reporter now follows this ticket.
+    ReporterJoined,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 22] = [
+        EventKind::Submitted,
+        EventKind::Assigned,
+        EventKind::Accepted,
+        EventKind::Resolved,
+        EventKind::Closed,
+        EventKind::Rejected,
+        EventKind::Cancelled,
+        EventKind::Merged,
+        EventKind::Reopened,
+        EventKind::Escalated,
+        EventKind::AutoEscalated,
+        EventKind::DeadlineWarning,
+        EventKind::Note,
+        EventKind::Supervised,
+        EventKind::Verified,
+        EventKind::Reassigned,
+        EventKind::Rated,
+        EventKind::PauseRequested,
+        EventKind::PauseApproved,
+        EventKind::PauseRefused,
+        EventKind::Resumed,
+        EventKind::ReporterJoined,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Submitted => "submitted",
+            EventKind::Assigned => "assigned",
+            EventKind::Accepted => "accepted",
+            EventKind::Resolved => "resolved",
+            EventKind::Closed => "closed",
+            EventKind::Rejected => "rejected",
+            EventKind::Cancelled => "cancelled",
+            EventKind::Merged => "merged",
+            EventKind::Reopened => "reopened",
+            EventKind::Escalated => "escalated",
+            EventKind::AutoEscalated => "auto_escalated",
+            EventKind::DeadlineWarning => "deadline_warning",
+            EventKind::Note => "note",
+            EventKind::Supervised => "supervised",
+            EventKind::Verified => "verified",
+            EventKind::Reassigned => "reassigned",
+            EventKind::Rated => "rated",
+            EventKind::PauseRequested => "pause_requested",
+            EventKind::PauseApproved => "pause_approved",
+            EventKind::PauseRefused => "pause_refused",
+            EventKind::Resumed => "resumed",
+            EventKind::ReporterJoined => "reporter_joined",
+        }
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown event kind {s:?}"))
+    }
+}
+
+/// An event before the store has given it its place in the ticket's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    /// Who did it: a principal's subject, or `system:timer` for deadlines.
+    pub actor: String,
+    /// `None` only for the event that creates the ticket.
+    pub from_state: Option<TicketState>,
+    pub to_state: TicketState,
+    /// The chain level the ticket is at after the event.
+    pub level: Option<ChiefLevel>,
+    pub assignee_person_id: Option<PersonId>,
+    pub note: String,
+    pub at: OffsetDateTime,
+}
+
+/// An event as stored: numbered within its ticket (`seq`, from 1, gap-free) so a watcher
+/// can resume after the last one it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    pub ticket_id: TicketId,
+    pub subdistrict_code: AreaCode,
+    pub seq: i64,
+    pub event: NewEvent,
+}
+
+/// The actor recorded for changes the system makes on its own.
+pub const SYSTEM_TIMER_ACTOR: &str = "system:timer";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in EventKind::ALL {
+            assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
+        }
+        assert!("exploded".parse::<EventKind>().is_err());
+    }
+}

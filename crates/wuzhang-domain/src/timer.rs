@@ -1,0 +1,62 @@
+//! Deadlines that live in the store, so any replica may fire them and a crash loses none.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::area::AreaCode;
+use crate::chief::ChiefLevel;
+use crate::ticket::TicketId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// The assigned level has not accepted in time.
+    Accept,
+    /// The assigned level has not resolved in time.
+    Resolve,
+    /// A share of a deadline has passed: warn before the breach.
+    Warning,
+    /// A supervision order's own deadline.
+    Supervision,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 4] = [
+        TimerKind::Accept,
+        TimerKind::Resolve,
+        TimerKind::Warning,
+        TimerKind::Supervision,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Accept => "accept",
+            TimerKind::Resolve => "resolve",
+            TimerKind::Warning => "warning",
+            TimerKind::Supervision => "supervision",
+        }
+    }
+}
+
+impl std::str::FromStr for TimerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TimerKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown timer kind {s:?}"))
+    }
+}
+
+/// One pending deadline of a ticket. A ticket has at most one timer of each kind; setting
+/// a ticket's timers replaces them all, so stale deadlines cannot fire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    pub ticket_id: TicketId,
+    /// Timers are claimed per subdistrict so a claim touches one shard when distributed.
+    pub subdistrict_code: AreaCode,
+    pub kind: TimerKind,
+    pub due_at: OffsetDateTime,
+    /// The level whose clock this is; a timer for a level the ticket has left is stale.
+    pub level: ChiefLevel,
+}
