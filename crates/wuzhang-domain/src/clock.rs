@@ -16,8 +16,15 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one place that reads the real time
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        truncate_to_micros(OffsetDateTime::now_utc())
     }
+}
+
+/// Drops sub-microsecond precision. Both stores keep microseconds (Postgres `timestamptz`),
+/// so times are cut once, where they are made, and round-trip unchanged.
+pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let micros = t.nanosecond() / 1_000;
+    t.replace_nanosecond(micros * 1_000).unwrap_or(t)
 }
 
 /// A clock that moves only when told to.
@@ -26,15 +33,16 @@ pub struct ManualClock(Arc<Mutex<OffsetDateTime>>);
 
 impl ManualClock {
     pub fn new(start: OffsetDateTime) -> Self {
-        Self(Arc::new(Mutex::new(start)))
+        Self(Arc::new(Mutex::new(truncate_to_micros(start))))
     }
 
     pub fn advance(&self, by: Duration) {
-        *self.lock() += by;
+        let mut t = self.lock();
+        *t = truncate_to_micros(*t + by);
     }
 
     pub fn set(&self, at: OffsetDateTime) {
-        *self.lock() = at;
+        *self.lock() = truncate_to_micros(at);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, OffsetDateTime> {

@@ -1,0 +1,14 @@
+//! The gRPC edge every service shares: [`ApiError`], the one error type handlers return,
+//! classified by what the caller can do and mapped to `tonic::Status` (with
+//! `google.rpc.BadRequest` details naming the bad field) in exactly one place; and the
+//! small checks every request makes (request ids, page sizes).
+//!
+//! Layout:
+//! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the
+//!   mappings to gRPC and HTTP status.
+//! - [`request`]: checks on fields every API shares.
+
+pub mod error;
+pub mod request;
+
+pub use error::ApiError;
