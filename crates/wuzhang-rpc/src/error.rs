@@ -32,8 +32,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     /// Part of the API that is not built yet; names the issue that builds it.
-    #[error("{rpc} is not implemented yet (issue #{issue})")]
-    Unimplemented { rpc: &'static str, issue: u32 },
+    #[error("{rpc} is not implemented yet ({issue})")]
+    Unimplemented { rpc: &'static str, issue: &'static str },
     /// Our fault. The source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -55,7 +55,7 @@ impl ApiError {
         Self::NotFound(what.to_string())
     }
 
-    pub fn unimplemented(rpc: &'static str, issue: u32) -> Self {
+    pub fn unimplemented(rpc: &'static str, issue: &'static str) -> Self {
         Self::Unimplemented { rpc, issue }
     }
 
@@ -210,14 +210,14 @@ mod tests {
 
     #[test]
     fn unimplemented_names_the_issue() {
-        let status = Status::from(ApiError::unimplemented("SubmitIncident", 4));
+        let status = Status::from(ApiError::unimplemented("SubmitIncident", "issue #4"));
         assert_eq!(status.code(), Code::Unimplemented);
         assert_eq!(
             status.message(),
             "SubmitIncident is not implemented yet (issue #4)"
         );
         assert_eq!(
-            ApiError::unimplemented("X", 1).http_status(),
+            ApiError::unimplemented("X", "issue #1").http_status(),
             http::StatusCode::NOT_IMPLEMENTED
         );
     }

@@ -4,10 +4,12 @@
 //! small checks every request makes (request ids, page sizes).
 //!
 //! Layout:
+//! - [`access`]: which roles an RPC admits.
 //! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the
 //!   mappings to gRPC and HTTP status.
 //! - [`request`]: checks on fields every API shares.
 
+pub mod access;
 pub mod error;
 pub mod request;
 
