@@ -1,0 +1,759 @@
+//! Conversions between domain values and the column values both backends store, so the
+//! two implementations differ only in SQL and in how a column's type is spelled (uuid vs
+//! text, timestamptz vs integer microseconds), never in what a value means.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
+use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
+use wuzhang_domain::chief::{ChiefLevel, LeavePeriod, Person, PersonId, Post};
+use wuzhang_domain::clock::truncate_to_micros;
+use wuzhang_domain::event::{EventKind, NewEvent, TicketEvent};
+use wuzhang_domain::point::GeoPoint;
+use wuzhang_domain::ticket::{Assignment, Pause, Rating, Report, Ticket, TicketId, TicketState};
+use wuzhang_domain::timer::{Timer, TimerKind};
+
+use crate::error::{Result, StoreError};
+use crate::model::IdempotencyRecord;
+
+/// Parses a stored TEXT value; a value the domain does not know means corrupt data.
+pub(crate) fn parse<T>(column: &'static str, value: &str) -> Result<T>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    value
+        .parse()
+        .map_err(|e| StoreError::internal(format!("column {column}: {e}")))
+}
+
+pub(crate) fn parse_opt<T>(column: &'static str, value: Option<&str>) -> Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    value.map(|v| parse(column, v)).transpose()
+}
+
+/// Unix microseconds: how SQLite keeps instants (Postgres' precision, so both agree).
+pub(crate) fn to_micros(t: OffsetDateTime) -> i64 {
+    // Years 1..9999 in microseconds fit in an i64 many times over.
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000)).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_micros(column: &'static str, micros: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|e| StoreError::internal(format!("column {column}: {e}")))
+}
+
+/// Whole seconds of a category duration; sub-second parts would not survive the store.
+fn whole_seconds(field: &'static str, d: Duration) -> Result<i64> {
+    if d.subsec_nanoseconds() != 0 {
+        return Err(StoreError::invalid(
+            field,
+            "must be a whole number of seconds",
+        ));
+    }
+    Ok(d.whole_seconds())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(StoreError::internal)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::internal(format!("column {column}: {e}")))
+}
+
+fn code<T>(column: &'static str, value: String) -> Result<T>
+where
+    T: TryFrom<String>,
+    T::Error: Display,
+{
+    T::try_from(value).map_err(|e| StoreError::internal(format!("column {column}: {e}")))
+}
+
+fn code_opt<T>(column: &'static str, value: Option<String>) -> Result<Option<T>>
+where
+    T: TryFrom<String>,
+    T::Error: Display,
+{
+    value.map(|v| code(column, v)).transpose()
+}
+
+fn point(column: &'static str, lat: f64, lng: f64, crs: &str) -> Result<GeoPoint> {
+    GeoPoint::new(lat, lng, parse(column, crs)?)
+        .map_err(|e| StoreError::internal(format!("column {column}: {e}")))
+}
+
+// ------------------------------------------------------------------------ areas
+
+/// The columns of one `areas` row, geometry as WKB.
+#[derive(Debug, Clone)]
+pub(crate) struct AreaColumns {
+    pub(crate) code: String,
+    pub(crate) name: String,
+    pub(crate) level: String,
+    pub(crate) parent_code: Option<String>,
+    pub(crate) community: Option<String>,
+    pub(crate) min_lng: Option<f64>,
+    pub(crate) min_lat: Option<f64>,
+    pub(crate) max_lng: Option<f64>,
+    pub(crate) max_lat: Option<f64>,
+    pub(crate) geom: Option<Vec<u8>>,
+}
+
+impl AreaColumns {
+    pub(crate) fn new(area: &Area, geom: Option<Vec<u8>>) -> Self {
+        Self {
+            code: area.code.as_str().to_owned(),
+            name: area.name.clone(),
+            level: area.level.as_str().to_owned(),
+            parent_code: area.parent_code.as_ref().map(|c| c.as_str().to_owned()),
+            community: area.community.clone(),
+            min_lng: area.bbox.map(|b| b.min_lng),
+            min_lat: area.bbox.map(|b| b.min_lat),
+            max_lng: area.bbox.map(|b| b.max_lng),
+            max_lat: area.bbox.map(|b| b.max_lat),
+            geom,
+        }
+    }
+
+    pub(crate) fn into_area(self) -> Result<Area> {
+        let bbox = match (self.min_lng, self.min_lat, self.max_lng, self.max_lat) {
+            (Some(min_lng), Some(min_lat), Some(max_lng), Some(max_lat)) => Some(BBox {
+                min_lng,
+                min_lat,
+                max_lng,
+                max_lat,
+            }),
+            _ => None,
+        };
+        Ok(Area {
+            code: code("code", self.code)?,
+            name: self.name,
+            level: parse::<AreaLevel>("level", &self.level)?,
+            parent_code: code_opt("parent_code", self.parent_code)?,
+            community: self.community,
+            bbox,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------ roster
+
+pub(crate) struct PostColumns {
+    pub(crate) area_code: String,
+    pub(crate) level: String,
+    pub(crate) holder: Option<String>,
+    pub(crate) deputy: Option<String>,
+    pub(crate) leave: String,
+}
+
+impl PostColumns {
+    pub(crate) fn new(post: &Post) -> Result<Self> {
+        Ok(Self {
+            area_code: post.area_code.as_str().to_owned(),
+            level: post.level.as_str().to_owned(),
+            holder: post.holder.as_ref().map(|p| p.as_str().to_owned()),
+            deputy: post.deputy.as_ref().map(|p| p.as_str().to_owned()),
+            leave: to_json(&post.leave)?,
+        })
+    }
+
+    pub(crate) fn into_post(self) -> Result<Post> {
+        Ok(Post {
+            area_code: code("area_code", self.area_code)?,
+            level: parse::<ChiefLevel>("level", &self.level)?,
+            holder: code_opt::<PersonId>("holder", self.holder)?,
+            deputy: code_opt::<PersonId>("deputy", self.deputy)?,
+            leave: from_json::<Vec<LeavePeriod>>("leave", &self.leave)?,
+        })
+    }
+}
+
+pub(crate) fn person(id: String, name: String, phone: Option<String>) -> Result<Person> {
+    Ok(Person {
+        id: code("id", id)?,
+        name,
+        phone,
+    })
+}
+
+// ------------------------------------------------------------------------ categories
+
+pub(crate) struct CategoryColumns {
+    pub(crate) code: String,
+    pub(crate) name: String,
+    pub(crate) parent_code: Option<String>,
+    pub(crate) kind: String,
+    pub(crate) start_level: String,
+    pub(crate) accept_within_s: i64,
+    pub(crate) resolve_within_s: i64,
+    pub(crate) deadline_kind: String,
+    pub(crate) urgent: bool,
+    pub(crate) calendar_code: String,
+    pub(crate) duplicate_radius_m: f64,
+    pub(crate) duplicate_window_s: i64,
+    pub(crate) active: bool,
+}
+
+impl CategoryColumns {
+    /// Validates the category (domain rules plus whole-second durations) and flattens it.
+    pub(crate) fn new(c: &Category) -> Result<Self> {
+        c.validate()
+            .map_err(|e| StoreError::invalid(e.field, e.reason))?;
+        Ok(Self {
+            code: c.code.as_str().to_owned(),
+            name: c.name.clone(),
+            parent_code: c.parent_code.as_ref().map(|p| p.as_str().to_owned()),
+            kind: c.kind.as_str().to_owned(),
+            start_level: c.start_level.as_str().to_owned(),
+            accept_within_s: whole_seconds("accept_within", c.accept_within)?,
+            resolve_within_s: whole_seconds("resolve_within", c.resolve_within)?,
+            deadline_kind: c.deadline_kind.as_str().to_owned(),
+            urgent: c.urgent,
+            calendar_code: c.calendar_code.clone(),
+            duplicate_radius_m: c.duplicate_radius_m,
+            duplicate_window_s: whole_seconds("duplicate_window", c.duplicate_window)?,
+            active: c.active,
+        })
+    }
+
+    pub(crate) fn into_category(self) -> Result<Category> {
+        Ok(Category {
+            code: code::<CategoryCode>("code", self.code)?,
+            name: self.name,
+            parent_code: code_opt::<CategoryCode>("parent_code", self.parent_code)?,
+            kind: parse::<CategoryKind>("kind", &self.kind)?,
+            start_level: parse::<ChiefLevel>("start_level", &self.start_level)?,
+            accept_within: Duration::seconds(self.accept_within_s),
+            resolve_within: Duration::seconds(self.resolve_within_s),
+            deadline_kind: parse::<DeadlineKind>("deadline_kind", &self.deadline_kind)?,
+            urgent: self.urgent,
+            calendar_code: self.calendar_code,
+            duplicate_radius_m: self.duplicate_radius_m,
+            duplicate_window: Duration::seconds(self.duplicate_window_s),
+            active: self.active,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------ tickets
+
+/// The `tickets` columns in bind order. Both backends build their INSERT and UPDATE from
+/// this list, so a column added here is added everywhere. The first two are the key.
+pub(crate) const TICKET_COLUMNS: [&str; 32] = [
+    "subdistrict_code",
+    "id",
+    "grid_code",
+    "state",
+    "level",
+    "assignee_area_code",
+    "assignee_person_id",
+    "category_code",
+    "description",
+    "lat",
+    "lng",
+    "crs",
+    "original_lat",
+    "original_lng",
+    "original_crs",
+    "address",
+    "building_code",
+    "unit_code",
+    "media_urls",
+    "contact_phone",
+    "reporter_id",
+    "urgent",
+    "accept_due_at",
+    "resolve_due_at",
+    "created_at",
+    "updated_at",
+    "duplicate_of",
+    "pause",
+    "rating_stars",
+    "rating_not_solved",
+    "rating_comment",
+    "version",
+];
+
+/// `INSERT INTO tickets (…) VALUES (…)` with placeholders made by `ph(n)` (1-based).
+pub(crate) fn ticket_insert_sql(ph: impl Fn(usize) -> String) -> String {
+    let values: Vec<String> = (1..=TICKET_COLUMNS.len()).map(ph).collect();
+    format!(
+        "INSERT INTO tickets ({}) VALUES ({})",
+        TICKET_COLUMNS.join(", "),
+        values.join(", ")
+    )
+}
+
+/// `UPDATE tickets SET … WHERE subdistrict_code = ph(1) AND id = ph(2) AND version = ph(33)`:
+/// the same binds as the insert, plus the expected version last.
+pub(crate) fn ticket_update_sql(ph: impl Fn(usize) -> String) -> String {
+    let sets: Vec<String> = TICKET_COLUMNS
+        .iter()
+        .enumerate()
+        .skip(2)
+        .map(|(i, c)| format!("{c} = {}", ph(i + 1)))
+        .collect();
+    format!(
+        "UPDATE tickets SET {} WHERE subdistrict_code = {} AND id = {} AND version = {}",
+        sets.join(", "),
+        ph(1),
+        ph(2),
+        ph(TICKET_COLUMNS.len() + 1)
+    )
+}
+
+/// A ticket flattened into its columns, times and ids in their natural types; each
+/// backend converts those two to its own spelling when binding.
+#[derive(Debug, Clone)]
+pub(crate) struct TicketColumns {
+    pub(crate) subdistrict_code: String,
+    pub(crate) id: Uuid,
+    pub(crate) grid_code: String,
+    pub(crate) state: String,
+    pub(crate) level: Option<String>,
+    pub(crate) assignee_area_code: Option<String>,
+    pub(crate) assignee_person_id: Option<String>,
+    pub(crate) category_code: String,
+    pub(crate) description: String,
+    pub(crate) lat: f64,
+    pub(crate) lng: f64,
+    pub(crate) crs: String,
+    pub(crate) original_lat: f64,
+    pub(crate) original_lng: f64,
+    pub(crate) original_crs: String,
+    pub(crate) address: String,
+    pub(crate) building_code: Option<String>,
+    pub(crate) unit_code: Option<String>,
+    pub(crate) media_urls: String,
+    pub(crate) contact_phone: Option<String>,
+    pub(crate) reporter_id: String,
+    pub(crate) urgent: bool,
+    pub(crate) accept_due_at: Option<OffsetDateTime>,
+    pub(crate) resolve_due_at: Option<OffsetDateTime>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
+    pub(crate) duplicate_of: Option<Uuid>,
+    pub(crate) pause: String,
+    pub(crate) rating_stars: Option<i16>,
+    pub(crate) rating_not_solved: Option<bool>,
+    pub(crate) rating_comment: Option<String>,
+    pub(crate) version: i64,
+}
+
+impl TicketColumns {
+    pub(crate) fn new(t: &Ticket) -> Result<Self> {
+        let r = &t.report;
+        let a = t.assignment.as_ref();
+        Ok(Self {
+            subdistrict_code: t.subdistrict_code.as_str().to_owned(),
+            id: t.id.as_uuid(),
+            grid_code: t.grid_code.as_str().to_owned(),
+            state: t.state.as_str().to_owned(),
+            level: a.map(|a| a.level.as_str().to_owned()),
+            assignee_area_code: a.map(|a| a.area_code.as_str().to_owned()),
+            assignee_person_id: a.and_then(|a| a.person_id.as_ref().map(|p| p.as_str().to_owned())),
+            category_code: r.category_code.as_str().to_owned(),
+            description: r.description.clone(),
+            lat: r.location.lat(),
+            lng: r.location.lng(),
+            crs: r.location.crs().as_str().to_owned(),
+            original_lat: r.original_location.lat(),
+            original_lng: r.original_location.lng(),
+            original_crs: r.original_location.crs().as_str().to_owned(),
+            address: r.address.clone(),
+            building_code: r.building_code.as_ref().map(|c| c.as_str().to_owned()),
+            unit_code: r.unit_code.as_ref().map(|c| c.as_str().to_owned()),
+            media_urls: to_json(&r.media_urls)?,
+            contact_phone: r.contact_phone.clone(),
+            reporter_id: r.reporter_id.clone(),
+            urgent: r.urgent,
+            accept_due_at: t.accept_due_at,
+            resolve_due_at: t.resolve_due_at,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            duplicate_of: t.duplicate_of.map(|d| d.as_uuid()),
+            pause: t.pause.as_str().to_owned(),
+            rating_stars: t.rating.as_ref().map(|r| i16::from(r.stars)),
+            rating_not_solved: t.rating.as_ref().map(|r| r.not_solved),
+            rating_comment: t.rating.as_ref().map(|r| r.comment.clone()),
+            version: t.version,
+        })
+    }
+
+    pub(crate) fn into_ticket(self) -> Result<Ticket> {
+        let assignment = match (self.level, self.assignee_area_code) {
+            (Some(level), Some(area)) => Some(Assignment {
+                level: parse::<ChiefLevel>("level", &level)?,
+                area_code: code("assignee_area_code", area)?,
+                person_id: code_opt("assignee_person_id", self.assignee_person_id)?,
+            }),
+            _ => None,
+        };
+        let rating = match (
+            self.rating_stars,
+            self.rating_not_solved,
+            self.rating_comment,
+        ) {
+            (Some(stars), Some(not_solved), Some(comment)) => Some(Rating {
+                stars: u8::try_from(stars)
+                    .map_err(|e| StoreError::internal(format!("column rating_stars: {e}")))?,
+                not_solved,
+                comment,
+            }),
+            _ => None,
+        };
+        Ok(Ticket {
+            id: TicketId::from_uuid(self.id),
+            subdistrict_code: code("subdistrict_code", self.subdistrict_code)?,
+            grid_code: code("grid_code", self.grid_code)?,
+            state: parse::<TicketState>("state", &self.state)?,
+            assignment,
+            report: Report {
+                category_code: code("category_code", self.category_code)?,
+                description: self.description,
+                location: point("crs", self.lat, self.lng, &self.crs)?,
+                original_location: point(
+                    "original_crs",
+                    self.original_lat,
+                    self.original_lng,
+                    &self.original_crs,
+                )?,
+                address: self.address,
+                building_code: code_opt("building_code", self.building_code)?,
+                unit_code: code_opt("unit_code", self.unit_code)?,
+                media_urls: from_json("media_urls", &self.media_urls)?,
+                contact_phone: self.contact_phone,
+                reporter_id: self.reporter_id,
+                urgent: self.urgent,
+            },
+            accept_due_at: self.accept_due_at,
+            resolve_due_at: self.resolve_due_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            duplicate_of: self.duplicate_of.map(TicketId::from_uuid),
+            pause: parse::<Pause>("pause", &self.pause)?,
+            rating,
+            version: self.version,
+        })
+    }
+}
+
+/// The ticket as it will read back: times cut to microseconds, as both stores keep them.
+pub(crate) fn normalize_ticket(t: &Ticket) -> Ticket {
+    let mut t = t.clone();
+    t.accept_due_at = t.accept_due_at.map(truncate_to_micros);
+    t.resolve_due_at = t.resolve_due_at.map(truncate_to_micros);
+    t.created_at = truncate_to_micros(t.created_at);
+    t.updated_at = truncate_to_micros(t.updated_at);
+    t
+}
+
+pub(crate) fn normalize_idempotency(r: &IdempotencyRecord) -> IdempotencyRecord {
+    IdempotencyRecord {
+        created_at: truncate_to_micros(r.created_at),
+        ..r.clone()
+    }
+}
+
+// ------------------------------------------------------------------------ events
+
+/// One `ticket_events` row.
+#[derive(Debug, Clone)]
+pub(crate) struct EventColumns {
+    pub(crate) cursor: i64,
+    pub(crate) subdistrict_code: String,
+    pub(crate) ticket_id: Uuid,
+    pub(crate) seq: i64,
+    pub(crate) kind: String,
+    pub(crate) actor: String,
+    pub(crate) from_state: Option<String>,
+    pub(crate) to_state: String,
+    pub(crate) level: Option<String>,
+    pub(crate) assignee_person_id: Option<String>,
+    pub(crate) note: String,
+    pub(crate) at: OffsetDateTime,
+}
+
+impl EventColumns {
+    /// An event about to be stored; the cursor is the database's to give.
+    pub(crate) fn new(ticket: &Ticket, seq: i64, e: &NewEvent) -> Self {
+        Self {
+            cursor: 0,
+            subdistrict_code: ticket.subdistrict_code.as_str().to_owned(),
+            ticket_id: ticket.id.as_uuid(),
+            seq,
+            kind: e.kind.as_str().to_owned(),
+            actor: e.actor.clone(),
+            from_state: e.from_state.map(|s| s.as_str().to_owned()),
+            to_state: e.to_state.as_str().to_owned(),
+            level: e.level.map(|l| l.as_str().to_owned()),
+            assignee_person_id: e.assignee_person_id.as_ref().map(|p| p.as_str().to_owned()),
+            note: e.note.clone(),
+            at: truncate_to_micros(e.at),
+        }
+    }
+
+    pub(crate) fn into_event(self) -> Result<(i64, TicketEvent)> {
+        let event = TicketEvent {
+            ticket_id: TicketId::from_uuid(self.ticket_id),
+            subdistrict_code: code("subdistrict_code", self.subdistrict_code)?,
+            seq: self.seq,
+            event: NewEvent {
+                kind: parse::<EventKind>("kind", &self.kind)?,
+                actor: self.actor,
+                from_state: parse_opt::<TicketState>("from_state", self.from_state.as_deref())?,
+                to_state: parse::<TicketState>("to_state", &self.to_state)?,
+                level: parse_opt::<ChiefLevel>("level", self.level.as_deref())?,
+                assignee_person_id: code_opt("assignee_person_id", self.assignee_person_id)?,
+                note: self.note,
+                at: self.at,
+            },
+        };
+        Ok((self.cursor, event))
+    }
+}
+
+// ------------------------------------------------------------------------ timers
+
+pub(crate) fn timer(
+    ticket_id: Uuid,
+    subdistrict_code: String,
+    kind: &str,
+    due_at: OffsetDateTime,
+    level: &str,
+) -> Result<Timer> {
+    Ok(Timer {
+        ticket_id: TicketId::from_uuid(ticket_id),
+        subdistrict_code: code::<AreaCode>("subdistrict_code", subdistrict_code)?,
+        kind: parse::<TimerKind>("kind", kind)?,
+        due_at,
+        level: parse::<ChiefLevel>("level", level)?,
+    })
+}
+
+pub(crate) fn parse_uuid(column: &'static str, text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| StoreError::internal(format!("column {column}: {e}")))
+}
+
+/// The text form of an id in SQLite: hyphenated lowercase, which sorts like the bytes.
+pub(crate) fn uuid_text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+// ------------------------------------------------------------------------ geometry
+
+/// Checks that `wkb` is a well-formed 2D Polygon or MultiPolygon (OGC WKB, either byte
+/// order) with finite coordinates, and returns it as a MultiPolygon (a Polygon is wrapped)
+/// with its envelope. Both backends store the result, so both accept and refuse the same
+/// input and read back the same geometry type; Postgres re-encodes it in its own byte order.
+pub(crate) fn normalize_wkb(wkb: &[u8]) -> std::result::Result<(Vec<u8>, BBox), String> {
+    let mut r = WkbReader {
+        buf: wkb,
+        pos: 0,
+        little: true,
+        bbox: None,
+    };
+    let little = r.byte_order()?;
+    let kind = r.u32()?;
+    let out = match kind {
+        6 => {
+            let n = r.u32()?;
+            if n == 0 {
+                return Err("multipolygon has no polygons".into());
+            }
+            for _ in 0..n {
+                r.byte_order()?;
+                if r.u32()? != 3 {
+                    return Err("multipolygon member is not a 2D polygon".into());
+                }
+                r.polygon()?;
+            }
+            wkb.to_vec()
+        }
+        3 => {
+            r.polygon()?;
+            let mut out = Vec::with_capacity(wkb.len() + 9);
+            out.push(u8::from(little));
+            let word = |v: u32| {
+                if little {
+                    v.to_le_bytes()
+                } else {
+                    v.to_be_bytes()
+                }
+            };
+            out.extend_from_slice(&word(6));
+            out.extend_from_slice(&word(1));
+            out.extend_from_slice(wkb);
+            out
+        }
+        other => {
+            return Err(format!(
+                "geometry type {other} is not a 2D Polygon (3) or MultiPolygon (6)"
+            ));
+        }
+    };
+    if r.pos != wkb.len() {
+        return Err(format!("{} trailing bytes", wkb.len() - r.pos));
+    }
+    let bbox = r.bbox.ok_or("geometry has no points")?;
+    Ok((out, bbox))
+}
+
+struct WkbReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    little: bool,
+    bbox: Option<BBox>,
+}
+
+impl WkbReader<'_> {
+    fn take<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
+        let bytes = self
+            .buf
+            .get(self.pos..self.pos + N)
+            .ok_or("geometry is truncated")?;
+        self.pos += N;
+        Ok(bytes.try_into().unwrap_or([0; N]))
+    }
+
+    fn byte_order(&mut self) -> std::result::Result<bool, String> {
+        self.little = match self.take::<1>()?[0] {
+            0 => false,
+            1 => true,
+            b => return Err(format!("bad byte order marker {b}")),
+        };
+        Ok(self.little)
+    }
+
+    fn u32(&mut self) -> std::result::Result<u32, String> {
+        let b = self.take::<4>()?;
+        Ok(if self.little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    fn f64(&mut self) -> std::result::Result<f64, String> {
+        let b = self.take::<8>()?;
+        Ok(if self.little {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        })
+    }
+
+    fn polygon(&mut self) -> std::result::Result<(), String> {
+        let rings = self.u32()?;
+        if rings == 0 {
+            return Err("polygon has no rings".into());
+        }
+        for _ in 0..rings {
+            let points = self.u32()?;
+            if points < 4 {
+                return Err("a ring needs at least 4 points".into());
+            }
+            // Guards the loop below against a count larger than the buffer.
+            if (points as usize).saturating_mul(16) > self.buf.len() - self.pos {
+                return Err("geometry is truncated".into());
+            }
+            for _ in 0..points {
+                let (x, y) = (self.f64()?, self.f64()?);
+                if !x.is_finite() || !y.is_finite() {
+                    return Err("coordinates must be finite".into());
+                }
+                let b = self.bbox.get_or_insert(BBox {
+                    min_lng: x,
+                    min_lat: y,
+                    max_lng: x,
+                    max_lat: y,
+                });
+                b.min_lng = b.min_lng.min(x);
+                b.min_lat = b.min_lat.min(y);
+                b.max_lng = b.max_lng.max(x);
+                b.max_lat = b.max_lat.max(y);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square_polygon(little: bool) -> Vec<u8> {
+        let w = |v: u32| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let f = |v: f64| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let mut out = vec![u8::from(little)];
+        out.extend_from_slice(&w(3));
+        out.extend_from_slice(&w(1));
+        out.extend_from_slice(&w(5));
+        for (x, y) in [(0.0, 0.0), (2.0, 0.0), (2.0, 1.0), (0.0, 1.0), (0.0, 0.0)] {
+            out.extend_from_slice(&f(x));
+            out.extend_from_slice(&f(y));
+        }
+        out
+    }
+
+    #[test]
+    fn polygons_become_multipolygons_with_their_envelope() {
+        for little in [true, false] {
+            let poly = square_polygon(little);
+            let (multi, bbox) = normalize_wkb(&poly).unwrap();
+            assert_eq!(multi.len(), poly.len() + 9);
+            assert_eq!(&multi[9..], &poly[..]);
+            assert_eq!(
+                (bbox.min_lng, bbox.min_lat, bbox.max_lng, bbox.max_lat),
+                (0.0, 0.0, 2.0, 1.0)
+            );
+            let (again, _) = normalize_wkb(&multi).unwrap();
+            assert_eq!(again, multi);
+        }
+    }
+
+    #[test]
+    fn malformed_geometry_is_refused() {
+        let poly = square_polygon(true);
+        assert!(normalize_wkb(&poly[..poly.len() - 1]).is_err());
+        let mut extra = poly.clone();
+        extra.push(0);
+        assert!(normalize_wkb(&extra).is_err());
+        let mut point = vec![1u8];
+        point.extend_from_slice(&1u32.to_le_bytes());
+        point.extend_from_slice(&0f64.to_le_bytes());
+        point.extend_from_slice(&0f64.to_le_bytes());
+        assert!(normalize_wkb(&point).unwrap_err().contains("type 1"));
+        let mut huge = poly[..9].to_vec();
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(normalize_wkb(&huge).is_err());
+        assert!(normalize_wkb(&[]).is_err());
+    }
+
+    #[test]
+    fn micros_round_trip() {
+        let t = time::macros::datetime!(1969-12-31 23:59:59.999_999 UTC);
+        assert_eq!(from_micros("t", to_micros(t)).unwrap(), t);
+        let t = time::macros::datetime!(2026-03-01 09:00:00.123_456 +8);
+        assert_eq!(from_micros("t", to_micros(t)).unwrap(), t);
+    }
+}

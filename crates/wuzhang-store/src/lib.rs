@@ -1,0 +1,33 @@
+//! Everything wuzhang keeps: areas with geometry, the roster, categories, tickets with
+//! their append-only events, timers and idempotency records. One [`Store`] trait, two
+//! implementations: PostgreSQL + PostGIS for production, SQLite as the embedded default.
+//! Both run the same conformance suite (`tests/conformance.rs`).
+//!
+//! Layout:
+//! - [`interface`]: the [`Store`] trait, every method documented.
+//! - [`model`]: records, queries, pages and the changes written in one transaction.
+//! - [`error`]: [`StoreError`], classified by what the caller can do.
+//! - [`postgres`]: PostgreSQL + PostGIS (`migrations/postgres`).
+//! - [`sqlite`]: SQLite with geometry as WKB (`migrations/sqlite`).
+//! - [`connect`](mod@connect): open a store from a URL ([`connect()`], [`redact`]).
+//!
+//! Private helpers shared by both backends, so they accept, refuse and return the same
+//! values: `codec` (rows ↔ domain values), `validate` (rules checked before writing) and
+//! `token` (page tokens).
+
+mod codec;
+pub mod connect;
+pub mod error;
+pub mod interface;
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+mod token;
+mod validate;
+
+pub use connect::{connect, redact};
+pub use error::{Result, StoreError};
+pub use interface::{Backend, Store, TimerHandler};
+pub use model::*;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;

@@ -1,0 +1,162 @@
+//! Values the store takes and gives besides the domain types: records with geometry,
+//! queries, pages, and the units of change written in one transaction.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
+use wuzhang_domain::category::CategoryCode;
+use wuzhang_domain::chief::{ChiefLevel, PersonId};
+use wuzhang_domain::event::{NewEvent, TicketEvent};
+use wuzhang_domain::ticket::{Ticket, TicketState};
+use wuzhang_domain::timer::Timer;
+
+/// Most items one page may hold; larger requests are clamped, not refused.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Page size when the caller gives none.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+/// An area with its footprint, as imported and as loaded into the spatial index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreaRecord {
+    pub area: Area,
+    /// MultiPolygon in WGS84 as OGC WKB (little or big endian). `None` for units.
+    pub geometry_wkb: Option<Vec<u8>>,
+}
+
+/// Which areas a listing returns. Filters combine with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AreaQuery {
+    pub parent_code: Option<AreaCode>,
+    pub level: Option<AreaLevel>,
+    /// Areas whose bounding box intersects this one.
+    pub bbox: Option<BBox>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 0 means the default; above [`MAX_PAGE_SIZE`] is clamped.
+    pub size: u32,
+    /// From the previous page's `next_token`; opaque to callers.
+    pub token: Option<String>,
+}
+
+impl PageRequest {
+    pub fn first(size: u32) -> Self {
+        Self { size, token: None }
+    }
+
+    /// The size to use: the default for 0, clamped to the maximum.
+    pub fn effective_size(&self) -> u32 {
+        match self.size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        }
+    }
+}
+
+/// One page of a listing and where the next one starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// Order of a ticket listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketOrder {
+    /// Residents' "my incidents": newest first.
+    #[default]
+    NewestFirst,
+    /// Chiefs' inbox: the nearest deadline first (accept, else resolve), then oldest.
+    DueSoonest,
+}
+
+/// Which tickets a listing returns. Filters combine with AND; empty lists mean "any".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketQuery {
+    pub subdistrict_codes: Vec<AreaCode>,
+    pub reporter_id: Option<String>,
+    pub assignee_person_id: Option<PersonId>,
+    /// Tickets owned by any of these areas (a chief's posts).
+    pub assignee_area_codes: Vec<AreaCode>,
+    pub states: Vec<TicketState>,
+    pub level: Option<ChiefLevel>,
+    pub grid_code: Option<AreaCode>,
+    pub category_code: Option<CategoryCode>,
+    /// Only open tickets with a deadline (accept or resolve) before this instant.
+    pub overdue_at: Option<OffsetDateTime>,
+    pub created_from: Option<OffsetDateTime>,
+    pub created_before: Option<OffsetDateTime>,
+    pub order: TicketOrder,
+}
+
+/// A new ticket and everything written with it, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTicket {
+    pub ticket: Ticket,
+    /// In order; the store numbers them 1, 2, … within the ticket.
+    pub events: Vec<NewEvent>,
+    pub timers: Vec<Timer>,
+    /// The request that made it, so a retry finds the first answer.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// A changed ticket and everything written with it, in one transaction. The ticket is the
+/// state after [`wuzhang_domain::ticket::Ticket::apply`]: its version is one more than the
+/// stored one, or the write fails with a conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketChange {
+    pub ticket: Ticket,
+    pub events: Vec<NewEvent>,
+    /// `Some` replaces all timers of the ticket (an empty list clears them); `None` keeps them.
+    pub timers: Option<Vec<Timer>>,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// The remembered answer to a mutating request, keyed by the caller and the request id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Who asked and what (e.g. `resident-17/SubmitIncident`): the same request id from
+    /// two callers is two requests.
+    pub scope: String,
+    pub request_id: String,
+    /// A digest of the request payload: the same id with another payload is refused.
+    pub request_hash: Vec<u8>,
+    /// The encoded answer given the first time.
+    pub response: Vec<u8>,
+    pub created_at: OffsetDateTime,
+}
+
+/// An event with its place in the global log, for subdistrict-wide streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    /// Increases with every event stored (gaps allowed); a stream resumes after it.
+    pub cursor: i64,
+    pub event: TicketEvent,
+}
+
+/// What the timer worker decided for one due timer.
+// One value per fired timer, moved straight into the store: boxing the change would only
+// make every handler write `Box::new`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimerOutcome {
+    /// Write this change (its `timers`, if `Some`, replace the ticket's timers) and delete
+    /// the fired timer.
+    Fire(TicketChange),
+    /// The timer no longer applies (the ticket moved on): delete it, change nothing.
+    Drop,
+}
+
+/// How a round of the timer worker went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FireReport {
+    /// Timers whose change was written.
+    pub fired: usize,
+    /// Stale timers deleted without a change.
+    pub dropped: usize,
+    /// Timers whose handler failed; they stay and are retried after a delay.
+    pub failed: usize,
+}

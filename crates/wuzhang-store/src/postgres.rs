@@ -1,0 +1,1227 @@
+//! The production store: PostgreSQL with PostGIS (`migrations/postgres`).
+//!
+//! Every write that spans rows is one transaction. Optimistic concurrency on tickets is a
+//! `version` predicate on the UPDATE, which also serialises writers of one ticket (the row
+//! lock), so event numbers are `max(seq) + 1` inside the transaction. Timers are claimed
+//! with `FOR UPDATE SKIP LOCKED`, one subdistrict at a time, so any number of workers share
+//! them and the claim touches one shard when the schema is distributed with Citus.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use time::{Duration, OffsetDateTime};
+use tracing::warn;
+use uuid::Uuid;
+use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
+use wuzhang_domain::category::{Category, CategoryCode};
+use wuzhang_domain::chief::{Person, PersonId, Post};
+use wuzhang_domain::clock::truncate_to_micros;
+use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::ticket::{Ticket, TicketId, TicketState};
+use wuzhang_domain::timer::Timer;
+
+use crate::codec::{
+    self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
+    normalize_idempotency, normalize_ticket,
+};
+use crate::error::{Result, StoreError, unique_as};
+use crate::interface::{Backend, Store, TimerHandler};
+use crate::model::{
+    AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
+    PageRequest, TicketChange, TicketOrder, TicketQuery, TimerOutcome,
+};
+use crate::token::{PageKey, into_page, ticket_key};
+use crate::validate;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Taken (for the rest of the transaction) right before a transaction appends events, and
+/// only then, after all its row locks: cursors are handed out by a sequence at insert time,
+/// so without it a transaction could commit a lower cursor after a reader has already moved
+/// past a higher one, and a resuming stream would skip that event. Held only for the inserts
+/// and the commit, so writers queue briefly; taken last, so it cannot deadlock with row locks.
+const EVENT_LOG_LOCK: i64 = 0x7775_7a68_616e_6701;
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+const AREA_COLUMNS: &str =
+    "code, name, level, parent_code, community, min_lng, min_lat, max_lng, max_lat";
+const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
+     resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
+     duplicate_window_s, active";
+
+fn dollar(n: usize) -> String {
+    format!("${n}")
+}
+
+static TICKET_SELECT: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM tickets", TICKET_COLUMNS.join(", ")));
+static TICKET_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE id = $1", *TICKET_SELECT));
+static TICKET_BY_KEY: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE subdistrict_code = $1 AND id = $2", *TICKET_SELECT));
+static TICKET_INSERT: LazyLock<String> = LazyLock::new(|| codec::ticket_insert_sql(dollar));
+static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| codec::ticket_update_sql(dollar));
+
+/// The PostgreSQL + PostGIS store. Cheap to clone: clones share one pool.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects a pool of at most `max_connections` to `url`
+    /// (`postgres://user:password@host:port/database?…`). Does not migrate.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::invalid("database_url", format!("{e}")))?;
+        Self::connect_with(options, max_connections).await
+    }
+
+    /// Like [`connect`](Self::connect) with options already built, e.g. with a
+    /// `search_path` (the conformance suite gives each test its own schema this way).
+    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(StdDuration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Wraps a pool the caller built (and configured) itself.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for things the trait does not cover (LISTEN/NOTIFY, admin queries).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+// ---------------------------------------------------------------------------- rows
+
+fn area_columns(row: &PgRow, with_geom: bool) -> Result<AreaColumns> {
+    Ok(AreaColumns {
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        level: row.try_get("level")?,
+        parent_code: row.try_get("parent_code")?,
+        community: row.try_get("community")?,
+        min_lng: row.try_get("min_lng")?,
+        min_lat: row.try_get("min_lat")?,
+        max_lng: row.try_get("max_lng")?,
+        max_lat: row.try_get("max_lat")?,
+        geom: if with_geom {
+            row.try_get("geom")?
+        } else {
+            None
+        },
+    })
+}
+
+fn area_record(row: &PgRow) -> Result<AreaRecord> {
+    let cols = area_columns(row, true)?;
+    let geometry_wkb = cols.geom.clone();
+    Ok(AreaRecord {
+        area: cols.into_area()?,
+        geometry_wkb,
+    })
+}
+
+fn post(row: &PgRow) -> Result<Post> {
+    PostColumns {
+        area_code: row.try_get("area_code")?,
+        level: row.try_get("level")?,
+        holder: row.try_get("holder")?,
+        deputy: row.try_get("deputy")?,
+        leave: row.try_get("leave")?,
+    }
+    .into_post()
+}
+
+fn person(row: &PgRow) -> Result<Person> {
+    codec::person(
+        row.try_get("id")?,
+        row.try_get("name")?,
+        row.try_get("phone")?,
+    )
+}
+
+fn category(row: &PgRow) -> Result<Category> {
+    CategoryColumns {
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        parent_code: row.try_get("parent_code")?,
+        kind: row.try_get("kind")?,
+        start_level: row.try_get("start_level")?,
+        accept_within_s: row.try_get("accept_within_s")?,
+        resolve_within_s: row.try_get("resolve_within_s")?,
+        deadline_kind: row.try_get("deadline_kind")?,
+        urgent: row.try_get("urgent")?,
+        calendar_code: row.try_get("calendar_code")?,
+        duplicate_radius_m: row.try_get("duplicate_radius_m")?,
+        duplicate_window_s: row.try_get("duplicate_window_s")?,
+        active: row.try_get("active")?,
+    }
+    .into_category()
+}
+
+fn ticket(row: &PgRow) -> Result<Ticket> {
+    TicketColumns {
+        subdistrict_code: row.try_get("subdistrict_code")?,
+        id: row.try_get("id")?,
+        grid_code: row.try_get("grid_code")?,
+        state: row.try_get("state")?,
+        level: row.try_get("level")?,
+        assignee_area_code: row.try_get("assignee_area_code")?,
+        assignee_person_id: row.try_get("assignee_person_id")?,
+        category_code: row.try_get("category_code")?,
+        description: row.try_get("description")?,
+        lat: row.try_get("lat")?,
+        lng: row.try_get("lng")?,
+        crs: row.try_get("crs")?,
+        original_lat: row.try_get("original_lat")?,
+        original_lng: row.try_get("original_lng")?,
+        original_crs: row.try_get("original_crs")?,
+        address: row.try_get("address")?,
+        building_code: row.try_get("building_code")?,
+        unit_code: row.try_get("unit_code")?,
+        media_urls: row.try_get("media_urls")?,
+        contact_phone: row.try_get("contact_phone")?,
+        reporter_id: row.try_get("reporter_id")?,
+        urgent: row.try_get("urgent")?,
+        accept_due_at: row.try_get("accept_due_at")?,
+        resolve_due_at: row.try_get("resolve_due_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        duplicate_of: row.try_get("duplicate_of")?,
+        pause: row.try_get("pause")?,
+        rating_stars: row.try_get("rating_stars")?,
+        rating_not_solved: row.try_get("rating_not_solved")?,
+        rating_comment: row.try_get("rating_comment")?,
+        version: row.try_get("version")?,
+    }
+    .into_ticket()
+}
+
+/// Binds a ticket's columns in [`TICKET_COLUMNS`] order.
+fn bind_ticket(q: PgQuery<'_>, c: TicketColumns) -> PgQuery<'_> {
+    q.bind(c.subdistrict_code)
+        .bind(c.id)
+        .bind(c.grid_code)
+        .bind(c.state)
+        .bind(c.level)
+        .bind(c.assignee_area_code)
+        .bind(c.assignee_person_id)
+        .bind(c.category_code)
+        .bind(c.description)
+        .bind(c.lat)
+        .bind(c.lng)
+        .bind(c.crs)
+        .bind(c.original_lat)
+        .bind(c.original_lng)
+        .bind(c.original_crs)
+        .bind(c.address)
+        .bind(c.building_code)
+        .bind(c.unit_code)
+        .bind(c.media_urls)
+        .bind(c.contact_phone)
+        .bind(c.reporter_id)
+        .bind(c.urgent)
+        .bind(c.accept_due_at)
+        .bind(c.resolve_due_at)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.duplicate_of)
+        .bind(c.pause)
+        .bind(c.rating_stars)
+        .bind(c.rating_not_solved)
+        .bind(c.rating_comment)
+        .bind(c.version)
+}
+
+fn event(row: &PgRow) -> Result<(i64, TicketEvent)> {
+    EventColumns {
+        cursor: row.try_get("cursor")?,
+        subdistrict_code: row.try_get("subdistrict_code")?,
+        ticket_id: row.try_get("ticket_id")?,
+        seq: row.try_get("seq")?,
+        kind: row.try_get("kind")?,
+        actor: row.try_get("actor")?,
+        from_state: row.try_get("from_state")?,
+        to_state: row.try_get("to_state")?,
+        level: row.try_get("level")?,
+        assignee_person_id: row.try_get("assignee_person_id")?,
+        note: row.try_get("note")?,
+        at: row.try_get("at")?,
+    }
+    .into_event()
+}
+
+fn timer(row: &PgRow) -> Result<Timer> {
+    let kind: String = row.try_get("kind")?;
+    let level: String = row.try_get("level")?;
+    codec::timer(
+        row.try_get("ticket_id")?,
+        row.try_get("subdistrict_code")?,
+        &kind,
+        row.try_get("due_at")?,
+        &level,
+    )
+}
+
+fn idempotency(row: &PgRow) -> Result<IdempotencyRecord> {
+    Ok(IdempotencyRecord {
+        scope: row.try_get("scope")?,
+        request_id: row.try_get("request_id")?,
+        request_hash: row.try_get("request_hash")?,
+        response: row.try_get("response")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    items.into_iter().map(str::to_owned).collect()
+}
+
+// ---------------------------------------------------------------------------- writes
+
+async fn insert_idempotency(conn: &mut PgConnection, r: &IdempotencyRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&r.scope)
+    .bind(&r.request_id)
+    .bind(&r.request_hash)
+    .bind(&r.response)
+    .bind(truncate_to_micros(r.created_at))
+    .execute(conn)
+    .await
+    .map_err(|e| unique_as(e, "idempotency", format!("{}/{}", r.scope, r.request_id)))?;
+    Ok(())
+}
+
+async fn insert_timers(conn: &mut PgConnection, timers: &[Timer]) -> Result<()> {
+    for t in timers {
+        sqlx::query(
+            "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(t.subdistrict_code.as_str())
+        .bind(t.ticket_id.as_uuid())
+        .bind(t.kind.as_str())
+        .bind(truncate_to_micros(t.due_at))
+        .bind(t.level.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn delete_timer(conn: &mut PgConnection, t: &Timer) -> Result<()> {
+    sqlx::query("DELETE FROM timers WHERE subdistrict_code = $1 AND ticket_id = $2 AND kind = $3")
+        .bind(t.subdistrict_code.as_str())
+        .bind(t.ticket_id.as_uuid())
+        .bind(t.kind.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends events (their seqs already given) under [`EVENT_LOG_LOCK`]; the caller commits
+/// right after.
+async fn append_events(conn: &mut PgConnection, events: &[EventColumns]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(EVENT_LOG_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    for e in events {
+        sqlx::query(
+            "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, \
+             from_state, to_state, level, assignee_person_id, note, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&e.subdistrict_code)
+        .bind(e.ticket_id)
+        .bind(e.seq)
+        .bind(&e.kind)
+        .bind(&e.actor)
+        .bind(&e.from_state)
+        .bind(&e.to_state)
+        .bind(&e.level)
+        .bind(&e.assignee_person_id)
+        .bind(&e.note)
+        .bind(e.at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes a changed ticket (already normalised and checked), its timers and idempotency
+/// record, and numbers its events after `last_seq` (read from the table when `None`).
+/// Returns the events to append.
+async fn write_change(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    change: &TicketChange,
+    last_seq: Option<i64>,
+) -> Result<Vec<EventColumns>> {
+    let id = ticket.id.as_uuid();
+    let sub = ticket.subdistrict_code.as_str();
+    let updated = bind_ticket(
+        sqlx::query(TICKET_UPDATE.as_str()),
+        TicketColumns::new(ticket)?,
+    )
+    .bind(ticket.version - 1)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        let current = sqlx::query("SELECT subdistrict_code, version FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Err(match current {
+            None => StoreError::not_found("ticket", ticket.id),
+            Some(row) if row.try_get::<String, _>("subdistrict_code")? != sub => {
+                StoreError::invalid(
+                    "subdistrict_code",
+                    format!("ticket {} cannot move to another subdistrict", ticket.id),
+                )
+            }
+            Some(row) => StoreError::Conflict {
+                entity: "ticket",
+                key: ticket.id.to_string(),
+                current_version: row.try_get("version")?,
+            },
+        });
+    }
+    if let Some(timers) = &change.timers {
+        sqlx::query("DELETE FROM timers WHERE subdistrict_code = $1 AND ticket_id = $2")
+            .bind(sub)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        insert_timers(conn, timers).await?;
+    }
+    if let Some(r) = &change.idempotency {
+        insert_idempotency(conn, r).await?;
+    }
+    let last = match last_seq {
+        Some(s) => s,
+        None => {
+            sqlx::query_scalar(
+                "SELECT COALESCE(MAX(seq), 0) FROM ticket_events \
+                 WHERE subdistrict_code = $1 AND ticket_id = $2",
+            )
+            .bind(sub)
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    Ok(change
+        .events
+        .iter()
+        .zip(last + 1..)
+        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
+        .collect())
+}
+
+/// The write for one fired timer: the handler's change, and the timer gone (unless the
+/// change replaced the ticket's timers, which already removed it).
+async fn fire_one(
+    conn: &mut PgConnection,
+    timer: &Timer,
+    change: &TicketChange,
+    last_seq: Option<i64>,
+) -> Result<Vec<EventColumns>> {
+    let ticket = normalize_ticket(&change.ticket);
+    if ticket.id != timer.ticket_id || ticket.subdistrict_code != timer.subdistrict_code {
+        return Err(StoreError::invalid(
+            "ticket",
+            format!(
+                "the handler changed ticket {} for a timer of {}",
+                ticket.id, timer.ticket_id
+            ),
+        ));
+    }
+    validate::ticket_write(&ticket, change.timers.as_deref())?;
+    let events = write_change(conn, &ticket, change, last_seq).await?;
+    if change.timers.is_none() {
+        delete_timer(conn, timer).await?;
+    }
+    Ok(events)
+}
+
+// ---------------------------------------------------------------------------- the trait
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------ areas
+
+    #[tracing::instrument(skip_all, level = "debug", fields(count = areas.len()))]
+    async fn upsert_areas(&self, areas: &[AreaRecord]) -> Result<i64> {
+        let batch = validate::area_batch(areas)?;
+        let mut tx = self.pool.begin().await?;
+        if !batch.outside_parents.is_empty() {
+            let codes: Vec<String> = batch.outside_parents.keys().cloned().collect();
+            let rows = sqlx::query("SELECT code, level FROM areas WHERE code = ANY($1)")
+                .bind(&codes)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut stored = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let level: String = row.try_get("level")?;
+                stored.insert(
+                    row.try_get("code")?,
+                    codec::parse::<AreaLevel>("level", &level)?,
+                );
+            }
+            validate::check_outside_parents(&batch, &stored)?;
+        }
+        // UNNEST inserts a chunk per statement: imports bring tens of thousands of grids.
+        for chunk in batch.rows.chunks(1000) {
+            let mut cols: (Vec<_>, Vec<_>, Vec<_>, Vec<_>, Vec<_>) = Default::default();
+            let mut bbox: (Vec<_>, Vec<_>, Vec<_>, Vec<_>) = Default::default();
+            let mut geoms = Vec::with_capacity(chunk.len());
+            for a in chunk {
+                cols.0.push(a.code.clone());
+                cols.1.push(a.name.clone());
+                cols.2.push(a.level.clone());
+                cols.3.push(a.parent_code.clone());
+                cols.4.push(a.community.clone());
+                bbox.0.push(a.min_lng);
+                bbox.1.push(a.min_lat);
+                bbox.2.push(a.max_lng);
+                bbox.3.push(a.max_lat);
+                geoms.push(a.geom.clone());
+            }
+            sqlx::query(
+                "INSERT INTO areas (code, name, level, parent_code, community, \
+                     min_lng, min_lat, max_lng, max_lat, geom, updated_at) \
+                 SELECT code, name, level, parent_code, community, \
+                     min_lng, min_lat, max_lng, max_lat, ST_Multi(ST_GeomFromWKB(wkb, 4326)), now() \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                     $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::bytea[]) \
+                     AS u(code, name, level, parent_code, community, \
+                          min_lng, min_lat, max_lng, max_lat, wkb) \
+                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level, \
+                     parent_code = EXCLUDED.parent_code, community = EXCLUDED.community, \
+                     min_lng = EXCLUDED.min_lng, min_lat = EXCLUDED.min_lat, \
+                     max_lng = EXCLUDED.max_lng, max_lat = EXCLUDED.max_lat, \
+                     geom = EXCLUDED.geom, updated_at = EXCLUDED.updated_at",
+            )
+            .bind(cols.0)
+            .bind(cols.1)
+            .bind(cols.2)
+            .bind(cols.3)
+            .bind(cols.4)
+            .bind(bbox.0)
+            .bind(bbox.1)
+            .bind(bbox.2)
+            .bind(bbox.3)
+            .bind(geoms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let counter: i64 = sqlx::query_scalar(
+            "UPDATE area_changes SET counter = counter + 1 WHERE id = 1 RETURNING counter",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(counter)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
+    async fn get_area(&self, code: &AreaCode) -> Result<Area> {
+        let row = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat FROM areas WHERE code = $1",
+        )
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("area", code))?;
+        area_columns(&row, false)?.into_area()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
+    async fn get_area_record(&self, code: &AreaCode) -> Result<AreaRecord> {
+        let row = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat, ST_AsBinary(geom) AS geom FROM areas WHERE code = $1",
+        )
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("area", code))?;
+        area_record(&row)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?query))]
+    async fn list_areas(&self, query: &AreaQuery, page: &PageRequest) -> Result<Page<Area>> {
+        let after = PageKey::decode(page.token.as_deref(), |k| matches!(k, PageKey::Area { .. }))?;
+        let size = page.effective_size();
+        let mut qb =
+            QueryBuilder::<Postgres>::new(format!("SELECT {AREA_COLUMNS} FROM areas WHERE TRUE"));
+        if let Some(parent) = &query.parent_code {
+            qb.push(" AND parent_code = ")
+                .push_bind(parent.as_str().to_owned());
+        }
+        if let Some(level) = query.level {
+            qb.push(" AND level = ").push_bind(level.as_str());
+        }
+        if let Some(b) = &query.bbox {
+            b.validate()
+                .map_err(|e| StoreError::invalid(e.field, e.reason))?;
+            // The GiST expression index narrows; the exact comparisons decide.
+            qb.push(" AND ST_MakeEnvelope(min_lng, min_lat, max_lng, max_lat, 4326) && ST_MakeEnvelope(")
+                .push_bind(b.min_lng)
+                .push(", ")
+                .push_bind(b.min_lat)
+                .push(", ")
+                .push_bind(b.max_lng)
+                .push(", ")
+                .push_bind(b.max_lat)
+                .push(", 4326)");
+            qb.push(" AND min_lng <= ").push_bind(b.max_lng);
+            qb.push(" AND max_lng >= ").push_bind(b.min_lng);
+            qb.push(" AND min_lat <= ").push_bind(b.max_lat);
+            qb.push(" AND max_lat >= ").push_bind(b.min_lat);
+        }
+        if let Some(PageKey::Area { code }) = after {
+            qb.push(" AND code > ").push_bind(code);
+        }
+        qb.push(" ORDER BY code LIMIT ")
+            .push_bind(i64::from(size) + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(into_page(items, size, |a| PageKey::Area {
+            code: a.code.as_str().to_owned(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?levels))]
+    async fn load_area_records(&self, levels: &[AreaLevel]) -> Result<Vec<AreaRecord>> {
+        let levels = strings(levels.iter().map(|l| l.as_str()));
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat, ST_AsBinary(geom) AS geom FROM areas \
+             WHERE cardinality($1::text[]) = 0 OR level = ANY($1) ORDER BY code",
+        )
+        .bind(levels)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(area_record).collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
+    async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>> {
+        // Depth-bounded: levels strictly nest, so a real chain is at most 7 long.
+        let rows = sqlx::query(
+            "WITH RECURSIVE up (code, parent_code, depth) AS ( \
+                 SELECT code, parent_code, 0 FROM areas WHERE code = $1 \
+                 UNION ALL \
+                 SELECT a.code, a.parent_code, up.depth + 1 \
+                 FROM areas a JOIN up ON a.code = up.parent_code WHERE up.depth < 16) \
+             SELECT a.code, a.name, a.level, a.parent_code, a.community, a.min_lng, \
+                 a.min_lat, a.max_lng, a.max_lat \
+             FROM up JOIN areas a ON a.code = up.code ORDER BY up.depth",
+        )
+        .bind(code.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Err(StoreError::not_found("area", code));
+        }
+        rows.iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn area_change_counter(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT counter FROM area_changes WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    // ------------------------------------------------------------------------ roster
+
+    #[tracing::instrument(skip_all, level = "debug", fields(persons = persons.len(), posts = posts.len()))]
+    async fn upsert_roster(&self, persons: &[Person], posts: &[Post]) -> Result<()> {
+        let needs = validate::roster_batch(persons, posts)?;
+        let post_cols = posts
+            .iter()
+            .map(PostColumns::new)
+            .collect::<Result<Vec<_>>>()?;
+        let mut tx = self.pool.begin().await?;
+        let mut area_levels = HashMap::new();
+        if !needs.area_codes.is_empty() {
+            for row in sqlx::query("SELECT code, level FROM areas WHERE code = ANY($1)")
+                .bind(&needs.area_codes)
+                .fetch_all(&mut *tx)
+                .await?
+            {
+                let level: String = row.try_get("level")?;
+                area_levels.insert(
+                    row.try_get("code")?,
+                    codec::parse::<AreaLevel>("level", &level)?,
+                );
+            }
+        }
+        let mut stored_persons = HashSet::new();
+        if !needs.person_ids.is_empty() {
+            let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM persons WHERE id = ANY($1)")
+                .bind(&needs.person_ids)
+                .fetch_all(&mut *tx)
+                .await?;
+            stored_persons.extend(ids);
+        }
+        validate::check_posts(posts, persons, &area_levels, &stored_persons)?;
+        if !persons.is_empty() {
+            sqlx::query(
+                "INSERT INTO persons (id, name, phone) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
+                 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone",
+            )
+            .bind(strings(persons.iter().map(|p| p.id.as_str())))
+            .bind(persons.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
+            .bind(persons.iter().map(|p| p.phone.clone()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !post_cols.is_empty() {
+            let mut cols: (Vec<_>, Vec<_>, Vec<_>, Vec<_>, Vec<_>) = Default::default();
+            for p in post_cols {
+                cols.0.push(p.area_code);
+                cols.1.push(p.level);
+                cols.2.push(p.holder);
+                cols.3.push(p.deputy);
+                cols.4.push(p.leave);
+            }
+            sqlx::query(
+                "INSERT INTO posts (area_code, level, holder, deputy, leave) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                 ON CONFLICT (area_code) DO UPDATE SET level = EXCLUDED.level, \
+                     holder = EXCLUDED.holder, deputy = EXCLUDED.deputy, leave = EXCLUDED.leave",
+            )
+            .bind(cols.0)
+            .bind(cols.1)
+            .bind(cols.2)
+            .bind(cols.3)
+            .bind(cols.4)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(person = %id))]
+    async fn get_person(&self, id: &PersonId) -> Result<Person> {
+        let row = sqlx::query("SELECT id, name, phone FROM persons WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("person", id))?;
+        person(&row)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(count = ids.len()))]
+    async fn get_persons(&self, ids: &[PersonId]) -> Result<Vec<Person>> {
+        let rows =
+            sqlx::query("SELECT id, name, phone FROM persons WHERE id = ANY($1) ORDER BY id")
+                .bind(strings(ids.iter().map(PersonId::as_str)))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(person).collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
+    async fn posts_for_areas(&self, codes: &[AreaCode]) -> Result<Vec<Post>> {
+        let rows = sqlx::query(
+            "SELECT area_code, level, holder, deputy, leave FROM posts \
+             WHERE area_code = ANY($1) ORDER BY area_code",
+        )
+        .bind(strings(codes.iter().map(AreaCode::as_str)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(post).collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(person = %id))]
+    async fn posts_of_person(&self, id: &PersonId) -> Result<Vec<Post>> {
+        let rows = sqlx::query(
+            "SELECT area_code, level, holder, deputy, leave FROM posts \
+             WHERE holder = $1 OR deputy = $1 ORDER BY area_code",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(post).collect()
+    }
+
+    // ------------------------------------------------------------------------ categories
+
+    #[tracing::instrument(skip_all, level = "debug", fields(code = %category.code))]
+    async fn upsert_category(&self, category: &Category) -> Result<()> {
+        let c = CategoryColumns::new(category)?;
+        sqlx::query(
+            "INSERT INTO categories (code, name, parent_code, kind, start_level, accept_within_s, \
+                 resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
+                 duplicate_window_s, active) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, \
+                 parent_code = EXCLUDED.parent_code, kind = EXCLUDED.kind, \
+                 start_level = EXCLUDED.start_level, accept_within_s = EXCLUDED.accept_within_s, \
+                 resolve_within_s = EXCLUDED.resolve_within_s, \
+                 deadline_kind = EXCLUDED.deadline_kind, urgent = EXCLUDED.urgent, \
+                 calendar_code = EXCLUDED.calendar_code, \
+                 duplicate_radius_m = EXCLUDED.duplicate_radius_m, \
+                 duplicate_window_s = EXCLUDED.duplicate_window_s, active = EXCLUDED.active",
+        )
+        .bind(c.code)
+        .bind(c.name)
+        .bind(c.parent_code)
+        .bind(c.kind)
+        .bind(c.start_level)
+        .bind(c.accept_within_s)
+        .bind(c.resolve_within_s)
+        .bind(c.deadline_kind)
+        .bind(c.urgent)
+        .bind(c.calendar_code)
+        .bind(c.duplicate_radius_m)
+        .bind(c.duplicate_window_s)
+        .bind(c.active)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
+    async fn get_category(&self, code: &CategoryCode) -> Result<Category> {
+        let row = sqlx::query(
+            "SELECT code, name, parent_code, kind, start_level, accept_within_s, \
+             resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
+             duplicate_window_s, active FROM categories WHERE code = $1",
+        )
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("category", code))?;
+        category(&row)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>> {
+        let after = PageKey::decode(page.token.as_deref(), |k| {
+            matches!(k, PageKey::Category { .. })
+        })?;
+        let size = page.effective_size();
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE TRUE"
+        ));
+        if let Some(PageKey::Category { code }) = after {
+            qb.push(" AND code > ").push_bind(code);
+        }
+        qb.push(" ORDER BY code LIMIT ")
+            .push_bind(i64::from(size) + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(category).collect::<Result<Vec<_>>>()?;
+        Ok(into_page(items, size, |c| PageKey::Category {
+            code: c.code.as_str().to_owned(),
+        }))
+    }
+
+    // ------------------------------------------------------------------------ tickets
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
+    async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket> {
+        let ticket = normalize_ticket(&new.ticket);
+        validate::ticket_write(&ticket, Some(&new.timers))?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(r) = &new.idempotency {
+            insert_idempotency(&mut tx, r).await?;
+        }
+        // The key is (subdistrict, id) for distribution; the id alone must still be unique.
+        let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = $1")
+            .bind(ticket.id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::already_exists("ticket", ticket.id));
+        }
+        bind_ticket(
+            sqlx::query(TICKET_INSERT.as_str()),
+            TicketColumns::new(&ticket)?,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_as(e, "ticket", ticket.id))?;
+        insert_timers(&mut tx, &new.timers).await?;
+        let events: Vec<EventColumns> = new
+            .events
+            .iter()
+            .zip(1..)
+            .map(|(e, seq)| EventColumns::new(&ticket, seq, e))
+            .collect();
+        append_events(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
+    async fn get_ticket(&self, id: &TicketId) -> Result<Ticket> {
+        let row = sqlx::query(TICKET_BY_ID.as_str())
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("ticket", id))?;
+        ticket(&row)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?query))]
+    async fn list_tickets(&self, query: &TicketQuery, page: &PageRequest) -> Result<Page<Ticket>> {
+        let after = PageKey::decode(page.token.as_deref(), |k| match query.order {
+            TicketOrder::NewestFirst => matches!(k, PageKey::TicketNewest { .. }),
+            TicketOrder::DueSoonest => matches!(k, PageKey::TicketDue { .. }),
+        })?;
+        let size = page.effective_size();
+        // Tickets without a deadline sort last: the sentinel is NO_DEADLINE_MICROS.
+        let due = "COALESCE(accept_due_at, resolve_due_at, \
+                   '9999-12-31 23:59:59.999999+00'::timestamptz)";
+        let mut qb = QueryBuilder::<Postgres>::new(format!("{} WHERE TRUE", *TICKET_SELECT));
+        if !query.subdistrict_codes.is_empty() {
+            qb.push(" AND subdistrict_code = ANY(")
+                .push_bind(strings(
+                    query.subdistrict_codes.iter().map(AreaCode::as_str),
+                ))
+                .push(")");
+        }
+        if let Some(r) = &query.reporter_id {
+            qb.push(" AND reporter_id = ").push_bind(r.clone());
+        }
+        if let Some(p) = &query.assignee_person_id {
+            qb.push(" AND assignee_person_id = ")
+                .push_bind(p.as_str().to_owned());
+        }
+        if !query.assignee_area_codes.is_empty() {
+            qb.push(" AND assignee_area_code = ANY(")
+                .push_bind(strings(
+                    query.assignee_area_codes.iter().map(AreaCode::as_str),
+                ))
+                .push(")");
+        }
+        if !query.states.is_empty() {
+            qb.push(" AND state = ANY(")
+                .push_bind(strings(query.states.iter().map(|s| s.as_str())))
+                .push(")");
+        }
+        if let Some(level) = query.level {
+            qb.push(" AND level = ").push_bind(level.as_str());
+        }
+        if let Some(grid) = &query.grid_code {
+            qb.push(" AND grid_code = ")
+                .push_bind(grid.as_str().to_owned());
+        }
+        if let Some(c) = &query.category_code {
+            qb.push(" AND category_code = ")
+                .push_bind(c.as_str().to_owned());
+        }
+        if let Some(at) = query.overdue_at {
+            let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
+            qb.push(" AND state = ANY(")
+                .push_bind(strings(open.map(TicketState::as_str)))
+                .push(") AND (accept_due_at < ")
+                .push_bind(at)
+                .push(" OR resolve_due_at < ")
+                .push_bind(at)
+                .push(")");
+        }
+        if let Some(from) = query.created_from {
+            qb.push(" AND created_at >= ").push_bind(from);
+        }
+        if let Some(before) = query.created_before {
+            qb.push(" AND created_at < ").push_bind(before);
+        }
+        match after {
+            Some(PageKey::TicketNewest { created, id }) => {
+                let created = codec::from_micros("page_token", created)?;
+                qb.push(" AND (created_at < ")
+                    .push_bind(created)
+                    .push(" OR (created_at = ")
+                    .push_bind(created)
+                    .push(" AND id < ")
+                    .push_bind(id)
+                    .push("))");
+            }
+            Some(PageKey::TicketDue {
+                due: d,
+                created,
+                id,
+            }) => {
+                let d = codec::from_micros("page_token", d)?;
+                let created = codec::from_micros("page_token", created)?;
+                qb.push(format!(" AND ({due} > "))
+                    .push_bind(d)
+                    .push(format!(" OR ({due} = "))
+                    .push_bind(d)
+                    .push(" AND (created_at > ")
+                    .push_bind(created)
+                    .push(" OR (created_at = ")
+                    .push_bind(created)
+                    .push(" AND id > ")
+                    .push_bind(id)
+                    .push("))))");
+            }
+            _ => {}
+        }
+        match query.order {
+            TicketOrder::NewestFirst => qb.push(" ORDER BY created_at DESC, id DESC"),
+            TicketOrder::DueSoonest => qb.push(format!(" ORDER BY {due}, created_at, id")),
+        };
+        qb.push(" LIMIT ").push_bind(i64::from(size) + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
+        let order = query.order;
+        Ok(into_page(items, size, |t| ticket_key(order, t)))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %change.ticket.id, version = change.ticket.version))]
+    async fn update_ticket(&self, change: &TicketChange) -> Result<Ticket> {
+        let ticket = normalize_ticket(&change.ticket);
+        validate::ticket_write(&ticket, change.timers.as_deref())?;
+        let mut tx = self.pool.begin().await?;
+        let events = write_change(&mut tx, &ticket, change, None).await?;
+        append_events(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id, after_seq = after_seq, limit = limit))]
+    async fn list_events(
+        &self,
+        id: &TicketId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<TicketEvent>> {
+        let rows = sqlx::query(
+            "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
+             level, assignee_person_id, note, at FROM ticket_events \
+             WHERE ticket_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(id.as_uuid())
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(event(r)?.1)).collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(subdistricts = subdistrict_codes.len(), after_cursor = after_cursor, limit = limit))]
+    async fn events_since(
+        &self,
+        subdistrict_codes: &[AreaCode],
+        after_cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<LoggedEvent>> {
+        let rows = sqlx::query(
+            "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
+             level, assignee_person_id, note, at FROM ticket_events WHERE cursor > $1 \
+             AND (cardinality($2::text[]) = 0 OR subdistrict_code = ANY($2)) \
+             ORDER BY cursor LIMIT $3",
+        )
+        .bind(after_cursor)
+        .bind(strings(subdistrict_codes.iter().map(AreaCode::as_str)))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| event(r).map(|(cursor, event)| LoggedEvent { cursor, event }))
+            .collect()
+    }
+
+    // ------------------------------------------------------------------------ timers
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
+    async fn list_timers(&self, id: &TicketId) -> Result<Vec<Timer>> {
+        let rows = sqlx::query(
+            "SELECT subdistrict_code, ticket_id, kind, due_at, level FROM timers \
+             WHERE ticket_id = $1 ORDER BY due_at, kind",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(timer).collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(%now))]
+    async fn subdistricts_with_due_timers(&self, now: OffsetDateTime) -> Result<Vec<AreaCode>> {
+        let codes: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT subdistrict_code FROM timers WHERE due_at <= $1 \
+             ORDER BY subdistrict_code",
+        )
+        .bind(truncate_to_micros(now))
+        .fetch_all(&self.pool)
+        .await?;
+        codes
+            .into_iter()
+            .map(|c| AreaCode::new(c).map_err(StoreError::internal))
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(subdistrict = %subdistrict, %now, limit = limit))]
+    async fn fire_due_timers(
+        &self,
+        subdistrict: &AreaCode,
+        now: OffsetDateTime,
+        limit: u32,
+        retry_after: Duration,
+        handler: &TimerHandler,
+    ) -> Result<FireReport> {
+        let now = truncate_to_micros(now);
+        let retry_at = truncate_to_micros(now + retry_after);
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "SELECT subdistrict_code, ticket_id, kind, due_at, level FROM timers \
+             WHERE subdistrict_code = $1 AND due_at <= $2 \
+             ORDER BY due_at, ticket_id, kind LIMIT $3 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(subdistrict.as_str())
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut report = FireReport::default();
+        let mut events: Vec<EventColumns> = Vec::new();
+        // Events are appended at the end (see EVENT_LOG_LOCK); a ticket fired twice in one
+        // batch numbers its second events after its first.
+        let mut last_seqs: HashMap<Uuid, i64> = HashMap::new();
+        for row in &claimed {
+            let timer = timer(row)?;
+            let loaded = sqlx::query(TICKET_BY_KEY.as_str())
+                .bind(subdistrict.as_str())
+                .bind(timer.ticket_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(loaded) = loaded else {
+                // Cannot happen with the foreign key; a timer without a ticket is stale anyway.
+                delete_timer(&mut tx, &timer).await?;
+                report.dropped += 1;
+                continue;
+            };
+            let error = match handler(timer.clone(), ticket(&loaded)?).await {
+                Ok(TimerOutcome::Drop) => {
+                    delete_timer(&mut tx, &timer).await?;
+                    report.dropped += 1;
+                    continue;
+                }
+                Ok(TimerOutcome::Fire(change)) => {
+                    let mut savepoint = Connection::begin(&mut *tx).await?;
+                    let last = last_seqs.get(&timer.ticket_id.as_uuid()).copied();
+                    match fire_one(&mut savepoint, &timer, &change, last).await {
+                        Ok(written) => {
+                            savepoint.commit().await?;
+                            if let Some(e) = written.last() {
+                                last_seqs.insert(e.ticket_id, e.seq);
+                            }
+                            events.extend(written);
+                            report.fired += 1;
+                            continue;
+                        }
+                        Err(e) => {
+                            savepoint.rollback().await?;
+                            e
+                        }
+                    }
+                }
+                Err(e) => e,
+            };
+            warn!(ticket = %timer.ticket_id, kind = timer.kind.as_str(), error = %error, "timer failed, retrying later");
+            sqlx::query(
+                "UPDATE timers SET due_at = $1 \
+                 WHERE subdistrict_code = $2 AND ticket_id = $3 AND kind = $4",
+            )
+            .bind(retry_at)
+            .bind(subdistrict.as_str())
+            .bind(timer.ticket_id.as_uuid())
+            .bind(timer.kind.as_str())
+            .execute(&mut *tx)
+            .await?;
+            report.failed += 1;
+        }
+        append_events(&mut tx, &events).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    // ------------------------------------------------------------------------ idempotency
+
+    #[tracing::instrument(skip_all, level = "debug", fields(%scope, %request_id))]
+    async fn get_idempotency(
+        &self,
+        scope: &str,
+        request_id: &str,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let row = sqlx::query(
+            "SELECT scope, request_id, request_hash, response, created_at FROM idempotency \
+             WHERE scope = $1 AND request_id = $2",
+        )
+        .bind(scope)
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(idempotency).transpose()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(scope = %record.scope, request_id = %record.request_id))]
+    async fn put_idempotency(&self, record: &IdempotencyRecord) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_idempotency(&mut conn, &normalize_idempotency(record)).await
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(%before))]
+    async fn purge_idempotency(&self, before: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
+            .bind(truncate_to_micros(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
