@@ -1,1 +1,211 @@
-//! End-to-end tests.
+//! Harness for end-to-end tests: starts the real `wuzhang` binary on port 0 with its own
+//! data directory (and, for Postgres, its own schema), mints tokens with the binary's own
+//! `token` command, and stops the process with SIGTERM as an operator would.
+//!
+//! Layout:
+//! - [`Server`]: a started binary; dropping it stops it.
+//! - [`fresh_pg_url`]: a Postgres URL on a new, empty schema, or a skip.
+
+use anyhow::{Context, bail};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+/// Where cargo put the `wuzhang` binary: next to this test's own executable.
+pub fn binary_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/e2e-xxxx → target/debug/wuzhang
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target directory");
+    let bin = dir.join(format!("wuzhang{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build -p wuzhang`) first",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `wuzhang serve`.
+#[derive(Debug)]
+pub struct Server {
+    child: Option<Child>,
+    /// Where gRPC listens.
+    pub addr: std::net::SocketAddr,
+    /// The process's data directory (SQLite file and signing key).
+    pub data_dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Server {
+    /// Starts `wuzhang serve --listen 127.0.0.1:0` on SQLite, plus `extra` arguments.
+    pub fn start(extra: &[&str]) -> anyhow::Result<Server> {
+        Self::start_with(None, None, extra)
+    }
+
+    /// As [`Server::start`], on the given Postgres URL when `Some`, and in an existing data
+    /// directory when `Some` (a restart).
+    pub fn start_with(
+        database_url: Option<String>,
+        data_dir: Option<tempfile::TempDir>,
+        extra: &[&str],
+    ) -> anyhow::Result<Server> {
+        let data_dir = match data_dir {
+            Some(d) => d,
+            None => tempfile::tempdir()?,
+        };
+        let mut cmd = Command::new(binary_path());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(extra)
+            .env_remove("WUZHANG_CONFIG")
+            .env_remove("WUZHANG_DATABASE_URL")
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_LOG").map_or("warn".into(), |_| "info".to_string()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        if let Some(url) = &database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        let mut child = cmd.spawn().context("spawn wuzhang")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        // Read the announced address on a thread so a silent process cannot hang the test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("wuzhang: grpc listening on ") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a.parse().context("announced address")?,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait()?;
+                bail!("wuzhang did not announce its address (exit: {status})");
+            }
+        };
+        Ok(Server {
+            child: Some(child),
+            addr,
+            data_dir,
+            database_url,
+        })
+    }
+
+    /// A connected gRPC channel.
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(format!("http://{}", self.addr))?
+            .connect()
+            .await?)
+    }
+
+    /// Runs `wuzhang token mint` against this server's key and returns the token.
+    pub fn mint(&self, role: &str, subject: &str, scope: &[&str]) -> anyhow::Result<String> {
+        let mut cmd = Command::new(binary_path());
+        cmd.args(["token", "mint", "--role", role, "--subject", subject])
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .env_remove("WUZHANG_CONFIG");
+        if !scope.is_empty() {
+            cmd.arg("--scope").arg(scope.join(","));
+        }
+        if let Some(url) = &self.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        let out = cmd.output()?;
+        if !out.status.success() {
+            bail!(
+                "token mint failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns whether it exited cleanly in time.
+    #[allow(clippy::disallowed_methods)] // polls a child process; no logic depends on the time
+    pub fn terminate(&mut self, within: Duration) -> anyhow::Result<bool> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(false);
+        };
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.success());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        Ok(false)
+    }
+}
+
+impl Server {
+    /// Kills the process and hands back its data directory, for a restart on the same data.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A Postgres URL whose connections use a new, empty schema (PostGIS stays reachable in
+/// `public`). `None` when `WUZHANG_TEST_PG_URL` is unset, unless `WUZHANG_REQUIRE_PG=1`,
+/// which turns the skip into a failure.
+pub async fn fresh_pg_url() -> Option<String> {
+    let Ok(base) = std::env::var("WUZHANG_TEST_PG_URL") else {
+        assert!(
+            std::env::var("WUZHANG_REQUIRE_PG").as_deref() != Ok("1"),
+            "WUZHANG_REQUIRE_PG=1 but WUZHANG_TEST_PG_URL is not set"
+        );
+        #[allow(clippy::print_stderr)] // a skipped test says so where cargo shows it
+        {
+            eprintln!("skipping: WUZHANG_TEST_PG_URL is not set");
+        }
+        return None;
+    };
+    let schema = format!("t_e2e_{:016x}", rand::random::<u64>());
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("connect to WUZHANG_TEST_PG_URL");
+    // The schema name is ours: a fixed prefix and hex digits.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    pool.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{base}{sep}options=-c%20search_path%3D{schema}%2Cpublic"
+    ))
+}

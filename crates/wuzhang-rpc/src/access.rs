@@ -15,7 +15,10 @@ pub fn admit<'p>(
     if roles.contains(&principal.role) {
         Ok(principal)
     } else {
-        Err(ApiError::PermissionDenied(format!("role {} may not call {rpc}", principal.role)))
+        Err(ApiError::PermissionDenied(format!(
+            "role {} may not call {rpc}",
+            principal.role
+        )))
     }
 }
 
@@ -25,7 +28,11 @@ mod tests {
 
     #[test]
     fn admits_only_listed_roles() {
-        let resident = Principal { subject: "r1".into(), role: Role::Resident, scope: vec![] };
+        let resident = Principal {
+            subject: "r1".into(),
+            role: Role::Resident,
+            scope: vec![],
+        };
         assert!(admit(&resident, &[Role::Resident, Role::Admin], "SubmitIncident").is_ok());
         let err = admit(&resident, &[Role::CommandCenter], "VerifyTicket").unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);

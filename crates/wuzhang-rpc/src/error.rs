@@ -33,7 +33,10 @@ pub enum ApiError {
     Unavailable(String),
     /// Part of the API that is not built yet; names the issue that builds it.
     #[error("{rpc} is not implemented yet ({issue})")]
-    Unimplemented { rpc: &'static str, issue: &'static str },
+    Unimplemented {
+        rpc: &'static str,
+        issue: &'static str,
+    },
     /// Our fault. The source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -14,10 +14,16 @@ pub const DEFAULT_PG_MAX_CONNECTIONS: u32 = 16;
 
 /// Opens the store `url` names: `postgres://…` or `postgresql://…` for PostgreSQL,
 /// `sqlite:…` or a plain file path for SQLite (created if missing; `:memory:` gives a
-/// private temporary database). Does not migrate: callers run [`Store::migrate`].
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+/// private temporary database). `max_connections` sizes the Postgres pool (0 means
+/// [`DEFAULT_PG_MAX_CONNECTIONS`]). Does not migrate: callers run [`Store::migrate`].
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>> {
     if is_postgres(url) {
-        let store = PostgresStore::connect(url, DEFAULT_PG_MAX_CONNECTIONS).await?;
+        let max = if max_connections == 0 {
+            DEFAULT_PG_MAX_CONNECTIONS
+        } else {
+            max_connections
+        };
+        let store = PostgresStore::connect(url, max).await?;
         tracing::debug!(url = %redact(url), "connected to postgres");
         Ok(Arc::new(store))
     } else {
@@ -127,15 +133,15 @@ mod tests {
     async fn paths_and_sqlite_urls_open_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new-dir").join("a.db");
-        let store = connect(path.to_str().unwrap()).await.unwrap();
+        let store = connect(path.to_str().unwrap(), 0).await.unwrap();
         assert_eq!(store.backend(), Backend::Sqlite);
         store.migrate().await.unwrap();
         assert!(path.exists(), "the file and its directory are created");
         let url = format!("sqlite://{}", dir.path().join("b.db").display());
-        let store = connect(&url).await.unwrap();
+        let store = connect(&url, 0).await.unwrap();
         store.migrate().await.unwrap();
         assert_eq!(store.area_change_counter().await.unwrap(), 0);
-        let store = connect("sqlite::memory:").await.unwrap();
+        let store = connect("sqlite::memory:", 0).await.unwrap();
         store.migrate().await.unwrap();
         store.ping().await.unwrap();
     }

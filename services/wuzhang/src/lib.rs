@@ -1,1 +1,13 @@
-//! The wuzhang binary.
+//! The `wuzhang` binary as a library, so tests can start exactly what the binary starts:
+//! one process composing every service (or a subset) over one store.
+//!
+//! Layout:
+//! - [`cli`]: the command line (`serve`, `migrate`, `token`).
+//! - [`config`]: layered configuration (defaults, file, env, flags).
+//! - [`app`]: opening the store and keys a configuration names.
+//! - [`server`]: the gRPC server, run on a given listener until a shutdown future.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod server;

@@ -1,0 +1,61 @@
+//! Turning a [`Config`] into the parts a server runs on.
+
+use anyhow::Context;
+use std::sync::Arc;
+use wuzhang_auth::{Authenticator, Keys};
+use wuzhang_domain::clock::{Clock, SystemClock};
+use wuzhang_store::Store;
+
+use crate::config::Config;
+use crate::server::ServerParts;
+
+/// Opens the configured store and applies its migrations. The SQLite file (and its
+/// directory) is created on first use.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database_url();
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+    }
+    let store = wuzhang_store::connect::connect(&url, config.max_db_connections)
+        .await
+        .with_context(|| format!("cannot open store {}", wuzhang_store::connect::redact(&url)))?;
+    store.migrate().await.context("migrations failed")?;
+    Ok(store)
+}
+
+/// The signing key: the configured secret, else the key file (created on first start).
+pub fn load_keys(config: &Config) -> anyhow::Result<Keys> {
+    if let Some(secret) = &config.jwt_secret {
+        return Keys::from_base64(secret).context("jwt_secret is not a usable key");
+    }
+    let path = config.jwt_key_file();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create key directory {}", dir.display()))?;
+    }
+    wuzhang_auth::load_or_create_key_file(&path)
+        .with_context(|| format!("cannot load signing key {}", path.display()))
+}
+
+/// Everything `serve` needs, built from the configuration.
+pub async fn build(config: &Config) -> anyhow::Result<ServerParts> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    build_with_clock(config, clock).await
+}
+
+/// As [`build`], with an injected clock (tests move time by hand).
+pub async fn build_with_clock(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<ServerParts> {
+    let keys = Arc::new(load_keys(config)?);
+    let store = open_store(config).await?;
+    Ok(ServerParts {
+        store,
+        authenticator: Authenticator::new(keys, Arc::clone(&clock)),
+        clock,
+        services: config.services(),
+    })
+}

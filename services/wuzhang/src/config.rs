@@ -1,0 +1,206 @@
+//! Configuration: defaults, then a TOML file, then `WUZHANG_*` environment variables, then
+//! command-line flags; each layer overrides the one before.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The services one process can run; `wuzhang serve` runs all of them unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceName {
+    Intake,
+    Routing,
+    Escalation,
+    Supervision,
+    Admin,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 5] = [
+        ServiceName::Intake,
+        ServiceName::Routing,
+        ServiceName::Escalation,
+        ServiceName::Supervision,
+        ServiceName::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Intake => "intake",
+            ServiceName::Routing => "routing",
+            ServiceName::Escalation => "escalation",
+            ServiceName::Supervision => "supervision",
+            ServiceName::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for ServiceName {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ServiceName::ALL.into_iter().find(|n| n.as_str() == s.trim()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown service {s:?}: expected intake, routing, escalation, supervision or admin"
+            )
+        })
+    }
+}
+
+/// Parses a comma-separated list of services; `all` or empty means every one.
+pub fn parse_services(list: &str) -> anyhow::Result<Vec<ServiceName>> {
+    let list = list.trim();
+    if list.is_empty() || list == "all" {
+        return Ok(ServiceName::ALL.to_vec());
+    }
+    let mut out = Vec::new();
+    for part in list.split(',') {
+        let name: ServiceName = part.parse()?;
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Where gRPC listens. Port 0 picks a free port (printed on start).
+    pub listen: SocketAddr,
+    /// Where the embedded store and the generated signing key live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL + PostGIS; unset means the SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Connections per process to the database.
+    pub max_db_connections: u32,
+    /// Comma-separated services to run (`all` by default).
+    pub services: String,
+    /// The HS256 signing key file (base64), created on first start if missing. Defaults to
+    /// `jwt.key` in `data_dir`.
+    pub jwt_key_file: Option<PathBuf>,
+    /// The signing key itself (base64), for deployments that pass secrets by environment
+    /// (`WUZHANG_JWT_SECRET`); overrides the key file.
+    pub jwt_secret: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("wuzhang-data"),
+            database_url: None,
+            max_db_connections: 16,
+            services: "all".into(),
+            jwt_key_file: None,
+            jwt_secret: None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers. `file` is read if given (it must then exist) or if `wuzhang.toml`
+    /// exists in the working directory; `overrides` are the command-line flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                fig = fig.merge(Toml::file(path));
+            }
+            None => fig = fig.merge(Toml::file("wuzhang.toml")),
+        }
+        fig = fig.merge(Env::prefixed("WUZHANG_").ignore(&["test_pg_url", "require_pg"]));
+        fig = fig.merge(Serialized::defaults(overrides));
+        let config: Config = fig.extract()?;
+        parse_services(&config.services)?;
+        Ok(config)
+    }
+
+    /// The database to open: the configured URL, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("wuzhang.db").display()),
+        }
+    }
+
+    pub fn jwt_key_file(&self) -> PathBuf {
+        self.jwt_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("jwt.key"))
+    }
+
+    pub fn services(&self) -> Vec<ServiceName> {
+        parse_services(&self.services).unwrap_or_else(|_| ServiceName::ALL.to_vec())
+    }
+}
+
+/// Command-line flags that override the other layers; unset flags override nothing.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<String>,
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                r#"
+                listen = "127.0.0.1:7000"
+                data_dir = "from-file"
+                services = "intake,routing"
+                "#,
+            )?;
+            jail.set_env("WUZHANG_DATA_DIR", "from-env");
+            let over = Overrides {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                ..Default::default()
+            };
+            let c =
+                Config::load(Some(Path::new("custom.toml")), &over).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 0, "flags win");
+            assert_eq!(c.data_dir, PathBuf::from("from-env"), "env beats file");
+            assert_eq!(
+                c.services(),
+                vec![ServiceName::Intake, ServiceName::Routing]
+            );
+            assert_eq!(c.database_url(), "sqlite://from-env/wuzhang.db");
+            assert_eq!(c.jwt_key_file(), PathBuf::from("from-env/jwt.key"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WUZHANG_SERVICES", "intake,teleport");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("teleport"), "{err}");
+            jail.set_env("WUZHANG_SERVICES", "all");
+            jail.set_env("WUZHANG_LISTEN", "not-an-address");
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

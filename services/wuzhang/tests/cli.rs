@@ -1,0 +1,101 @@
+//! The command line as an administrator uses it: `token`, `migrate`, and clear errors.
+
+use std::process::Command;
+
+fn wuzhang(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_wuzhang"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("WUZHANG_CONFIG")
+        .env_remove("WUZHANG_DATABASE_URL")
+        .output()
+        .expect("run wuzhang")
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).trim().to_owned()
+}
+
+#[test]
+fn minted_tokens_verify_with_the_same_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wuzhang(
+        dir.path(),
+        &[
+            "token",
+            "mint",
+            "--role",
+            "command_center",
+            "--subject",
+            "cc-1",
+            "--scope",
+            "220102001",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out);
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let out = wuzhang(dir.path(), &["token", "verify", &token]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "subject=cc-1 role=command_center scope=220102001"
+    );
+
+    // Another data directory has another key.
+    let other = tempfile::tempdir().unwrap();
+    let out = wuzhang(other.path(), &["token", "verify", &token]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn bad_token_arguments_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wuzhang(dir.path(), &["token", "mint", "--role", "mayor"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("mayor"), "{}", stderr(&out));
+    let out = wuzhang(
+        dir.path(),
+        &["token", "mint", "--role", "chief", "--subject", "p1"],
+    );
+    assert!(!out.status.success(), "a chief token needs a scope");
+    let out = wuzhang(
+        dir.path(),
+        &["token", "mint", "--role", "admin", "--scope", "bad code!"],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--scope"), "{}", stderr(&out));
+}
+
+#[test]
+fn migrate_creates_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wuzhang(dir.path(), &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.path().join("wuzhang.db").exists());
+    // Twice is fine.
+    let out = wuzhang(dir.path(), &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_services_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = wuzhang(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--services",
+            "intake,teleport",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("teleport"), "{}", stderr(&out));
+}
