@@ -162,14 +162,29 @@ async fn rpcs_need_a_valid_bearer_token() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
 
-    // A good token reaches the handler, which says which issue builds it.
+    // A good token reaches the handler: an empty installation has no grid there.
     let token = server.mint("resident", "resident-1", &[]).unwrap();
     let err = client
         .locate(locate_request(Some(&token)))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
-    assert!(err.message().contains("issue #3"), "{}", err.message());
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    assert!(err.message().starts_with("no grid at"), "{}", err.message());
+
+    // A role an RPC is not for is refused as such.
+    let mut supervision =
+        wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient::new(
+            server.channel().await.unwrap(),
+        );
+    let mut req = tonic::Request::new(wuzhang_proto::v1::GetOverviewRequest {
+        subdistrict_code: "220102001".into(),
+    });
+    req.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    );
+    let err = supervision.get_overview(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 }
 
 #[tokio::test]
@@ -227,5 +242,5 @@ async fn restarts_on_the_same_data_keep_the_key() {
         .locate(locate_request(Some(&token)))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
 }

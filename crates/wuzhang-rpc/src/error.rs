@@ -13,7 +13,7 @@ pub enum ApiError {
     #[error("invalid request: {}", describe(.0))]
     Invalid(Vec<FieldError>),
     /// Not there, or not visible to this caller (the two are deliberately the same).
-    #[error("{0} not found")]
+    #[error("{0}")]
     NotFound(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
@@ -54,8 +54,9 @@ impl ApiError {
         Self::Invalid(vec![FieldError::new(field, reason)])
     }
 
+    /// NOT_FOUND for `what` ("ticket 0193…" → "ticket 0193… not found").
     pub fn not_found(what: impl std::fmt::Display) -> Self {
-        Self::NotFound(what.to_string())
+        Self::NotFound(format!("{what} not found"))
     }
 
     pub fn unimplemented(rpc: &'static str, issue: &'static str) -> Self {
@@ -140,7 +141,9 @@ impl From<TransitionError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { entity, key } => ApiError::NotFound(format!("{entity} {key}")),
+            StoreError::NotFound { entity, key } => {
+                ApiError::not_found(format_args!("{entity} {key}"))
+            }
             StoreError::AlreadyExists { entity, key } => {
                 ApiError::AlreadyExists(format!("{entity} {key}"))
             }

@@ -1,118 +1,23 @@
-//! Where a point is: the grid, the building and the chain of chiefs above it; areas and posts.
+//! Where a point is: the grid that contains it, the building, and the chain of chiefs
+//! above them (unit, building, grid, lane, street, command center), with vacant posts
+//! marked. Serves `wuzhang.v1.RoutingService`, and gives intake the same answers
+//! in-process through [`Locator`].
 //!
-//! Every handler authenticates first (the interceptor put a [`Principal`] on the request),
-//! then admits only the roles the RPC is for; object-level scope checks come with each
-//! RPC's implementation. RPCs whose issue is not done answer UNIMPLEMENTED, naming it.
+//! Point-in-polygon runs on an in-memory [`wuzhang_spatial::GridIndex`] built from the
+//! store at start; [`AreaIndex`] follows the store's area change counter and swaps in a
+//! rebuilt index whole, so a lookup never sees a half-built one.
 //!
-//! Layout: [`Routing`], the `wuzhang.v1.RoutingService` implementation.
-//!
-//! [`Principal`]: wuzhang_domain::access::Principal
+//! Layout:
+//! - [`index`]: [`AreaIndex`], the swappable grid and building indexes, and the follower.
+//! - [`locate`]: [`Locator`], from a reported point to a grid, building and chain.
+//! - [`service`]: [`Routing`], the gRPC service.
+//! - [`geojson`]: area geometry as GeoJSON for clients that ask for it.
 
-use std::sync::Arc;
-use tonic::{Request, Response, Status};
-use wuzhang_auth::principal;
-use wuzhang_domain::access::Role;
-use wuzhang_domain::clock::Clock;
-use wuzhang_proto::v1::routing_service_server::RoutingService;
-use wuzhang_proto::v1::{
-    Area, GetAreaRequest, ListAreasRequest, ListAreasResponse, ListPostsRequest, ListPostsResponse,
-    LocateBatchRequest, LocateBatchResponse, LocateRequest, LocateResponse,
-};
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::access::admit;
-use wuzhang_store::Store;
+pub mod geojson;
+pub mod index;
+pub mod locate;
+pub mod service;
 
-/// The `RoutingService` over a store.
-#[derive(Debug, Clone)]
-pub struct Routing {
-    #[expect(dead_code, reason = "read by the handlers their issues build")]
-    store: Arc<dyn Store>,
-    #[expect(dead_code, reason = "read by the handlers their issues build")]
-    clock: Arc<dyn Clock>,
-}
-
-impl Routing {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-}
-
-#[tonic::async_trait]
-impl RoutingService for Routing {
-    async fn locate(
-        &self,
-        request: Request<LocateRequest>,
-    ) -> Result<Response<LocateResponse>, Status> {
-        admit(
-            principal(&request)?,
-            &[
-                Role::Resident,
-                Role::Chief,
-                Role::CommandCenter,
-                Role::Admin,
-            ],
-            "Locate",
-        )?;
-        Err(ApiError::unimplemented("Locate", "issue #3").into())
-    }
-
-    async fn locate_batch(
-        &self,
-        request: Request<LocateBatchRequest>,
-    ) -> Result<Response<LocateBatchResponse>, Status> {
-        admit(
-            principal(&request)?,
-            &[
-                Role::Resident,
-                Role::Chief,
-                Role::CommandCenter,
-                Role::Admin,
-            ],
-            "LocateBatch",
-        )?;
-        Err(ApiError::unimplemented("LocateBatch", "issue #3").into())
-    }
-
-    async fn get_area(&self, request: Request<GetAreaRequest>) -> Result<Response<Area>, Status> {
-        admit(
-            principal(&request)?,
-            &[
-                Role::Resident,
-                Role::Chief,
-                Role::CommandCenter,
-                Role::Admin,
-            ],
-            "GetArea",
-        )?;
-        Err(ApiError::unimplemented("GetArea", "issue #3").into())
-    }
-
-    async fn list_areas(
-        &self,
-        request: Request<ListAreasRequest>,
-    ) -> Result<Response<ListAreasResponse>, Status> {
-        admit(
-            principal(&request)?,
-            &[
-                Role::Resident,
-                Role::Chief,
-                Role::CommandCenter,
-                Role::Admin,
-            ],
-            "ListAreas",
-        )?;
-        Err(ApiError::unimplemented("ListAreas", "issue #3").into())
-    }
-
-    async fn list_posts(
-        &self,
-        request: Request<ListPostsRequest>,
-    ) -> Result<Response<ListPostsResponse>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::Chief, Role::CommandCenter, Role::Admin],
-            "ListPosts",
-        )?;
-        Err(ApiError::unimplemented("ListPosts", "issue #3").into())
-    }
-}
+pub use index::AreaIndex;
+pub use locate::{ChainLink, Location, Locator};
+pub use service::Routing;

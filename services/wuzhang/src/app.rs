@@ -4,6 +4,7 @@ use anyhow::Context;
 use std::sync::Arc;
 use wuzhang_auth::{Authenticator, Keys};
 use wuzhang_domain::clock::{Clock, SystemClock};
+use wuzhang_routing::{AreaIndex, Locator};
 use wuzhang_store::Store;
 
 use crate::config::Config;
@@ -52,7 +53,17 @@ pub async fn build_with_clock(
 ) -> anyhow::Result<ServerParts> {
     let keys = Arc::new(load_keys(config)?);
     let store = open_store(config).await?;
+    let index = AreaIndex::load(store.as_ref())
+        .await
+        .context("cannot load the area index")?;
     Ok(ServerParts {
+        locator: Locator::new(
+            Arc::clone(&store),
+            index,
+            Arc::clone(&clock),
+            config.locate_tolerance_m,
+        ),
+        index_refresh: std::time::Duration::from_millis(config.index_refresh_ms),
         store,
         authenticator: Authenticator::new(keys, Arc::clone(&clock)),
         clock,

@@ -84,6 +84,11 @@ pub struct Config {
     /// The signing key itself (base64), for deployments that pass secrets by environment
     /// (`WUZHANG_JWT_SECRET`); overrides the key file.
     pub jwt_secret: Option<String>,
+    /// A point outside every grid but this close to one (metres) is placed in it, and the
+    /// answer says it was a fallback. 0 turns the fallback off.
+    pub locate_tolerance_m: f64,
+    /// How often each process checks the store for changed areas and rebuilds its index.
+    pub index_refresh_ms: u64,
 }
 
 impl Default for Config {
@@ -96,6 +101,8 @@ impl Default for Config {
             services: "all".into(),
             jwt_key_file: None,
             jwt_secret: None,
+            locate_tolerance_m: 50.0,
+            index_refresh_ms: 2000,
         }
     }
 }
@@ -120,6 +127,15 @@ impl Config {
         fig = fig.merge(Serialized::defaults(overrides));
         let config: Config = fig.extract()?;
         parse_services(&config.services)?;
+        anyhow::ensure!(
+            config.locate_tolerance_m.is_finite()
+                && (0.0..=10_000.0).contains(&config.locate_tolerance_m),
+            "locate_tolerance_m must be within [0, 10000] metres"
+        );
+        anyhow::ensure!(
+            config.index_refresh_ms >= 100,
+            "index_refresh_ms must be at least 100"
+        );
         Ok(config)
     }
 

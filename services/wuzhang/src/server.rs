@@ -27,6 +27,10 @@ pub struct ServerParts {
     pub clock: Arc<dyn Clock>,
     pub authenticator: Authenticator,
     pub services: Vec<ServiceName>,
+    /// Answers where points are; its index is followed while the server runs.
+    pub locator: wuzhang_routing::Locator,
+    /// How often the area index checks the store for changes.
+    pub index_refresh: std::time::Duration,
 }
 
 /// How long in-flight calls may take to finish after shutdown is requested. Idle
@@ -45,7 +49,20 @@ pub async fn run(
         clock,
         authenticator,
         services,
+        locator,
+        index_refresh,
     } = parts;
+    // One shutdown for the server and every background task.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let follower = locator
+        .index()
+        .spawn_follower(Arc::clone(&store), index_refresh, stopped());
     let enabled = |s: ServiceName| services.contains(&s);
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -66,7 +83,7 @@ pub async fn run(
     });
     let routing = enabled(ServiceName::Routing).then(|| {
         RoutingServiceServer::with_interceptor(
-            wuzhang_routing::Routing::new(Arc::clone(&store), Arc::clone(&clock)),
+            wuzhang_routing::Routing::new(Arc::clone(&store), locator.clone()),
             authenticator.clone(),
         )
     });
@@ -129,6 +146,7 @@ pub async fn run(
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
+        let _ = stop_tx.send(true);
         let _ = drain_tx.send(());
     };
     let serve = Server::builder()
@@ -164,6 +182,8 @@ pub async fn run(
             tracing::warn!(grace = ?DRAIN_GRACE, "drain deadline passed: closing remaining connections");
         }
     }
+    // The server is down; make sure the follower is too, whichever way we got here.
+    follower.abort();
     tracing::info!("grpc stopped");
     Ok(())
 }
