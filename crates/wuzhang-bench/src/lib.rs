@@ -1,0 +1,13 @@
+//! Tools that measure wuzhang against the obvious alternative on the same inputs in the
+//! same run: the in-process grid index against PostGIS with a GiST index. The machine is
+//! shared and noisy, so each tool reports ratios next to absolute times.
+//!
+//! Layout:
+//! - [`postgis`]: a scratch schema with a grid table, bulk loading, and lookups by the
+//!   same border rule as the index.
+//! - [`stats`]: latency summaries.
+//! - [`points`]: query points, random and spatially clustered.
+
+pub mod points;
+pub mod postgis;
+pub mod stats;
