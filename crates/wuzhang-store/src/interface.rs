@@ -60,6 +60,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// One area without its geometry. NotFound if absent.
     async fn get_area(&self, code: &AreaCode) -> Result<Area>;
 
+    /// Areas by code, without geometry, ordered by code; codes not found are left out.
+    /// Imports use it to check parents and post areas in one round trip per batch.
+    async fn get_areas(&self, codes: &[AreaCode]) -> Result<Vec<Area>>;
+
     /// One area with its geometry. NotFound if absent.
     async fn get_area_record(&self, code: &AreaCode) -> Result<AreaRecord>;
 

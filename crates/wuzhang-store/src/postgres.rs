@@ -575,6 +575,20 @@ impl Store for PostgresStore {
         area_columns(&row, false)?.into_area()
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
+    async fn get_areas(&self, codes: &[AreaCode]) -> Result<Vec<Area>> {
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat FROM areas WHERE code = ANY($1) ORDER BY code",
+        )
+        .bind(strings(codes.iter().map(AreaCode::as_str)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
     async fn get_area_record(&self, code: &AreaCode) -> Result<AreaRecord> {
         let row = sqlx::query(

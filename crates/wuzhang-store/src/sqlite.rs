@@ -641,6 +641,20 @@ impl Store for SqliteStore {
         area_columns(&row, false)?.into_area()
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
+    async fn get_areas(&self, codes: &[AreaCode]) -> Result<Vec<Area>> {
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat FROM areas WHERE code IN (SELECT value FROM json_each(?1)) ORDER BY code",
+        )
+        .bind(json_list(codes.iter().map(AreaCode::as_str)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
     async fn get_area_record(&self, code: &AreaCode) -> Result<AreaRecord> {
         let row = sqlx::query(

@@ -578,6 +578,14 @@ mod cases {
         assert_eq!(g1.bbox, Some(bbox(125.30, 43.80, 125.31, 43.81)));
         assert_eq!(g1.community.as_deref(), Some("南湖社区"));
 
+        // In one round trip, ordered by code, unknown codes left out.
+        let some = store
+            .get_areas(&[code(G1), code("nowhere"), code(SUB1), code(G1)])
+            .await
+            .unwrap();
+        assert_eq!(codes(&some), [SUB1, G1]);
+        assert!(store.get_areas(&[]).await.unwrap().is_empty());
+
         let chain = store.lineage(&code(U1)).await.unwrap();
         assert_eq!(codes(&chain), [U1, B1, G1, LN1, ST1, SUB1]);
         assert_eq!(chain[2], g1);
