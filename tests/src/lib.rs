@@ -179,6 +179,32 @@ impl Drop for Server {
     }
 }
 
+/// `request` with `authorization: Bearer <token>`.
+pub fn authed<T>(token: &str, request: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(request);
+    r.metadata_mut().insert(
+        "authorization",
+        tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")).expect("ascii token"),
+    );
+    r
+}
+
+/// A file under `tests/fixtures`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A file under the repository's `data/`.
+pub fn data_file(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A Postgres URL whose connections use a new, empty schema (PostGIS stays reachable in
 /// `public`). `None` when `WUZHANG_TEST_PG_URL` is unset, unless `WUZHANG_REQUIRE_PG=1`,
 /// which turns the skip into a failure.

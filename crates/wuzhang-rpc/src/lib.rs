@@ -7,10 +7,12 @@
 //! - [`access`]: which roles an RPC admits.
 //! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the
 //!   mappings to gRPC and HTTP status.
+//! - [`idempotency`]: a retried mutation gets its first answer.
 //! - [`request`]: checks on fields every API shares.
 
 pub mod access;
 pub mod error;
+pub mod idempotency;
 pub mod request;
 
 pub use error::ApiError;

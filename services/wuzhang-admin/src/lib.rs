@@ -4,32 +4,55 @@
 //! then admits only the roles the RPC is for; object-level scope checks come with each
 //! RPC's implementation. RPCs whose issue is not done answer UNIMPLEMENTED, naming it.
 //!
-//! Layout: [`Admin`], the `wuzhang.v1.AdminService` implementation.
+//! Layout:
+//! - [`Admin`]: the `wuzhang.v1.AdminService` implementation.
+//! - [`imports`]: area and roster imports, shared with the `wuzhang import-*` commands.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
+
+pub mod imports;
 
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use wuzhang_auth::principal;
 use wuzhang_domain::access::Role;
+use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::clock::Clock;
+use wuzhang_import::areas::AreaOptions;
+use wuzhang_proto::convert;
 use wuzhang_proto::v1::admin_service_server::AdminService;
 use wuzhang_proto::v1::{
     Calendar, Category, GetCalendarRequest, GetCategoryRequest, ImportAreasRequest,
     ImportAreasResponse, ImportRosterRequest, ImportRosterResponse, ListCategoriesRequest,
     ListCategoriesResponse, SetCalendarRequest, UpsertCategoryRequest,
 };
-use wuzhang_rpc::ApiError;
+use wuzhang_proto::v1::{Crs, FeatureIssue, GeoPoint, RowIssue, import_areas_request};
 use wuzhang_rpc::access::admit;
+use wuzhang_rpc::{ApiError, idempotency, request};
 use wuzhang_store::Store;
 
 /// The `AdminService` over a store.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    #[expect(dead_code, reason = "read by the handlers their issues build")]
     store: Arc<dyn Store>,
-    #[expect(dead_code, reason = "read by the handlers their issues build")]
     clock: Arc<dyn Clock>,
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn feature_issue(i: &wuzhang_import::areas::FeatureIssue) -> FeatureIssue {
+    FeatureIssue {
+        index: count(i.index),
+        code: i.code.clone().unwrap_or_default(),
+        reason: i.reason.clone(),
+        location: i.location.map(|(lat, lng)| GeoPoint {
+            lat,
+            lng,
+            crs: Crs::Wgs84 as i32,
+        }),
+    }
 }
 
 impl Admin {
@@ -44,16 +67,97 @@ impl AdminService for Admin {
         &self,
         request: Request<ImportAreasRequest>,
     ) -> Result<Response<ImportAreasResponse>, Status> {
-        admit(principal(&request)?, &[Role::Admin], "ImportAreas")?;
-        Err(ApiError::unimplemented("ImportAreas", "issue #3").into())
+        let who = admit(principal(&request)?, &[Role::Admin], "ImportAreas")?;
+        let r = request.get_ref();
+        let request_id = request::request_id(&r.request_id)?;
+        let bytes: &[u8] = match &r.source {
+            Some(import_areas_request::Source::Geojson(b)) => b,
+            Some(import_areas_request::Source::GeojsonText(t)) => t.as_bytes(),
+            None => return Err(ApiError::invalid("geojson", "is required").into()),
+        };
+        let options = AreaOptions {
+            default_level: convert::area_level_from_wire("default_level", r.default_level)
+                .map_err(ApiError::from)?,
+            default_parent_code: match r.default_parent_code.as_str() {
+                "" => None,
+                c => Some(
+                    AreaCode::new(c)
+                        .map_err(|e| ApiError::invalid("default_parent_code", e.reason))?,
+                ),
+            },
+            repair: r.repair,
+            ..AreaOptions::default()
+        };
+        let response = idempotency::once(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            who,
+            "ImportAreas",
+            request_id,
+            r,
+            || async {
+                let outcome =
+                    imports::import_areas(self.store.as_ref(), bytes, &options, r.dry_run).await?;
+                if !outcome.dry_run && !outcome.issues.is_empty() {
+                    return Err(ApiError::Invalid(imports::area_violations(&outcome.issues)));
+                }
+                Ok(ImportAreasResponse {
+                    imported: count(outcome.imported),
+                    issues: outcome.issues.iter().map(feature_issue).collect(),
+                    repaired: outcome.repaired.iter().map(feature_issue).collect(),
+                    dry_run: outcome.dry_run,
+                    replaced: 0,
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn import_roster(
         &self,
         request: Request<ImportRosterRequest>,
     ) -> Result<Response<ImportRosterResponse>, Status> {
-        admit(principal(&request)?, &[Role::Admin], "ImportRoster")?;
-        Err(ApiError::unimplemented("ImportRoster", "issue #3").into())
+        let who = admit(principal(&request)?, &[Role::Admin], "ImportRoster")?;
+        let r = request.get_ref();
+        let request_id = request::request_id(&r.request_id)?;
+        if r.csv.is_empty() {
+            return Err(ApiError::invalid("csv", "is required").into());
+        }
+        let response = idempotency::once(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            who,
+            "ImportRoster",
+            request_id,
+            r,
+            || async {
+                let outcome =
+                    imports::import_roster(self.store.as_ref(), &r.csv, r.dry_run).await?;
+                if !outcome.dry_run && !outcome.issues.is_empty() {
+                    return Err(ApiError::Invalid(imports::roster_violations(
+                        &outcome.issues,
+                    )));
+                }
+                Ok(ImportRosterResponse {
+                    persons: count(outcome.persons),
+                    posts: count(outcome.posts),
+                    vacancies: count(outcome.vacancies),
+                    issues: outcome
+                        .issues
+                        .iter()
+                        .map(|i| RowIssue {
+                            line: i32::try_from(i.line).unwrap_or(i32::MAX),
+                            field: i.field.clone(),
+                            reason: i.reason.clone(),
+                        })
+                        .collect(),
+                    dry_run: outcome.dry_run,
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn upsert_category(

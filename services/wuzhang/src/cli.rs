@@ -38,6 +38,37 @@ pub enum Command {
     /// Mint or check bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import areas from a GeoJSON FeatureCollection (all or nothing).
+    ImportAreas(ImportAreasArgs),
+    /// Import the roster of chiefs from CSV (all or nothing).
+    ImportRoster(ImportRosterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportAreasArgs {
+    /// The GeoJSON file.
+    pub file: PathBuf,
+    /// Repair invalid polygons and report what changed, instead of refusing them.
+    #[arg(long)]
+    pub repair: bool,
+    /// Check and report only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Level for features without a `level` property (e.g. district).
+    #[arg(long)]
+    pub default_level: Option<String>,
+    /// Parent for features without a `parent_code` property.
+    #[arg(long)]
+    pub default_parent: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportRosterArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Check and report only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +116,89 @@ impl Cli {
         };
         Config::load(self.config.as_deref(), &overrides)
     }
+}
+
+/// Runs `import-areas`: prints the report, fails if anything blocked the import.
+pub async fn import_areas(config: &Config, args: &ImportAreasArgs) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let options = wuzhang_import::areas::AreaOptions {
+        default_level: args
+            .default_level
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: wuzhang_domain::FieldError| {
+                anyhow::anyhow!("--default-level: {}", e.reason)
+            })?,
+        default_parent_code: args
+            .default_parent
+            .as_deref()
+            .map(AreaCode::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--default-parent: {}", e.reason))?,
+        repair: args.repair,
+        ..Default::default()
+    };
+    let store = crate::app::open_store(config).await?;
+    let outcome =
+        wuzhang_admin::imports::import_areas(store.as_ref(), &bytes, &options, args.dry_run)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = String::new();
+    for r in &outcome.repaired {
+        let _ = writeln!(out, "repaired: {r}");
+    }
+    for w in &outcome.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    for i in &outcome.issues {
+        let _ = writeln!(out, "issue: {i}");
+    }
+    if !outcome.issues.is_empty() {
+        anyhow::bail!("{out}{} issues: nothing written", outcome.issues.len());
+    }
+    let verb = if outcome.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    let _ = write!(
+        out,
+        "{verb} {} areas ({} repaired, {} warnings)",
+        outcome.imported,
+        outcome.repaired.len(),
+        outcome.warnings.len()
+    );
+    Ok(out)
+}
+
+/// Runs `import-roster`: prints the report, fails if anything blocked the import.
+pub async fn import_roster(config: &Config, args: &ImportRosterArgs) -> anyhow::Result<String> {
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let store = crate::app::open_store(config).await?;
+    let o = wuzhang_admin::imports::import_roster(store.as_ref(), &bytes, args.dry_run)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !o.issues.is_empty() {
+        let lines: Vec<String> = o.issues.iter().map(|i| format!("issue: {i}")).collect();
+        anyhow::bail!(
+            "{}\n{} issues: nothing written",
+            lines.join("\n"),
+            o.issues.len()
+        );
+    }
+    let verb = if o.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    Ok(format!(
+        "{verb} {} persons and {} posts ({} vacant)",
+        o.persons, o.posts, o.vacancies
+    ))
 }
 
 /// Runs a `token` subcommand, returning what to print.

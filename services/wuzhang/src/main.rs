@@ -53,6 +53,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", wuzhang::cli::token(&config, cmd)?);
             Ok(())
         }
+        Command::ImportAreas(args) => {
+            println!("{}", wuzhang::cli::import_areas(&config, args).await?);
+            Ok(())
+        }
+        Command::ImportRoster(args) => {
+            println!("{}", wuzhang::cli::import_roster(&config, args).await?);
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,84 @@
+//! `request_id` makes a mutation idempotent (Google AIP-155): a retry with the same id and
+//! the same request gets the first answer, never a second effect; the same id with another
+//! request is refused. Records are scoped to the caller and the RPC, so two callers'
+//! ids never collide.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use wuzhang_domain::access::Principal;
+use wuzhang_domain::clock::Clock;
+use wuzhang_store::{IdempotencyRecord, Store, StoreError};
+
+use crate::ApiError;
+
+/// The key records are filed under: who asked and which RPC.
+pub fn scope(principal: &Principal, rpc: &str) -> String {
+    format!("{}:{}/{rpc}", principal.role, principal.subject)
+}
+
+/// A digest of the request as sent (its encoding includes the request id).
+pub fn request_hash<M: Message>(request: &M) -> Vec<u8> {
+    Sha256::digest(request.encode_to_vec()).to_vec()
+}
+
+/// Runs `run` once per (caller, RPC, request id): a retry of the same request returns the
+/// recorded answer; the same id with a different request is FAILED_PRECONDITION.
+///
+/// For mutations whose own write is idempotent (imports replace by code): the record is
+/// written after the effect, so a crash in between makes the retry run again, which
+/// changes nothing. Mutations that must not run twice write the record in their own
+/// transaction instead (tickets do).
+pub async fn once<Req, Resp, F, Fut>(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    principal: &Principal,
+    rpc: &str,
+    request_id: &str,
+    request: &Req,
+    run: F,
+) -> Result<Resp, ApiError>
+where
+    Req: Message,
+    Resp: Message + Default,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Resp, ApiError>>,
+{
+    let scope = scope(principal, rpc);
+    let hash = request_hash(request);
+    if let Some(first) = store.get_idempotency(&scope, request_id).await? {
+        return replay(&first, &hash, request_id);
+    }
+    let response = run().await?;
+    let record = IdempotencyRecord {
+        scope,
+        request_id: request_id.to_owned(),
+        request_hash: hash.clone(),
+        response: response.encode_to_vec(),
+        created_at: clock.now(),
+    };
+    match store.put_idempotency(&record).await {
+        Ok(()) => Ok(response),
+        // A concurrent retry finished first: answer as it did.
+        Err(StoreError::AlreadyExists { .. }) => {
+            match store.get_idempotency(&record.scope, request_id).await? {
+                Some(first) => replay(&first, &hash, request_id),
+                None => Ok(response),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn replay<Resp: Message + Default>(
+    first: &IdempotencyRecord,
+    hash: &[u8],
+    request_id: &str,
+) -> Result<Resp, ApiError> {
+    if first.request_hash != hash {
+        return Err(ApiError::FailedPrecondition(format!(
+            "request_id {request_id} was already used for a different request; use a new id"
+        )));
+    }
+    Resp::decode(first.response.as_slice()).map_err(ApiError::internal)
+}

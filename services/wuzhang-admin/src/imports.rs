@@ -1,0 +1,190 @@
+//! Area and roster imports, shared by `AdminService` and the `wuzhang import-*` commands:
+//! check the whole file, write it whole or not at all.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use wuzhang_domain::FieldError;
+use wuzhang_domain::area::{AreaCode, AreaLevel};
+use wuzhang_import::areas::{AreaOptions, FeatureIssue, IssueKind};
+use wuzhang_import::roster::RowIssue;
+use wuzhang_rpc::ApiError;
+use wuzhang_store::Store;
+
+/// What an area import did (or, dry, would do).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreasOutcome {
+    /// Areas written, or that would be.
+    pub imported: usize,
+    /// Blocking problems; non-empty means nothing was written.
+    pub issues: Vec<FeatureIssue>,
+    pub repaired: Vec<FeatureIssue>,
+    pub warnings: Vec<FeatureIssue>,
+    pub dry_run: bool,
+}
+
+/// Checks `bytes` as a GeoJSON area file against the store and, unless `dry_run` or an
+/// issue was found, writes every area in one transaction.
+pub async fn import_areas(
+    store: &dyn Store,
+    bytes: &[u8],
+    options: &AreaOptions,
+    dry_run: bool,
+) -> Result<AreasOutcome, ApiError> {
+    // Parents outside the file come from the store: find which, fetch them in one go.
+    let parsed = wuzhang_import::areas::parse(bytes, options).map_err(file_error("geojson"))?;
+    let in_file: HashSet<&AreaCode> = parsed.features.iter().map(|f| &f.area.code).collect();
+    let outside: Vec<AreaCode> = parsed
+        .features
+        .iter()
+        .filter_map(|f| f.area.parent_code.clone())
+        .filter(|p| !in_file.contains(p))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let levels = levels_of(store, &outside).await?;
+    drop(parsed);
+
+    let import = wuzhang_import::import_areas(bytes, options, &|code| levels.get(code).copied())
+        .map_err(file_error("geojson"))?;
+    let imported = import.records.len();
+    let outcome = AreasOutcome {
+        imported,
+        issues: import.issues,
+        repaired: import.repaired,
+        warnings: import.warnings,
+        dry_run,
+    };
+    if dry_run || !outcome.issues.is_empty() {
+        return Ok(outcome);
+    }
+    store.upsert_areas(&import.records).await?;
+    tracing::info!(
+        imported,
+        repaired = outcome.repaired.len(),
+        "areas imported"
+    );
+    Ok(outcome)
+}
+
+/// What a roster import did (or, dry, would do).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterOutcome {
+    pub persons: usize,
+    pub posts: usize,
+    pub vacancies: usize,
+    pub issues: Vec<RowIssue>,
+    pub dry_run: bool,
+}
+
+/// Checks `bytes` as a roster CSV against the store's areas and, unless `dry_run` or an
+/// issue was found, writes persons and posts in one transaction.
+pub async fn import_roster(
+    store: &dyn Store,
+    bytes: &[u8],
+    dry_run: bool,
+) -> Result<RosterOutcome, ApiError> {
+    // A first pass learns which areas the file names; a second checks it against them.
+    let asked = RefCell::new(HashSet::new());
+    wuzhang_import::import_roster(bytes, &|code| {
+        asked.borrow_mut().insert(code.clone());
+        None
+    })
+    .map_err(file_error("csv"))?;
+    let asked: Vec<AreaCode> = asked.into_inner().into_iter().collect();
+    let levels = levels_of(store, &asked).await?;
+    let import = wuzhang_import::import_roster(bytes, &|code| levels.get(code).copied())
+        .map_err(file_error("csv"))?;
+    let outcome = RosterOutcome {
+        persons: import.persons.len(),
+        posts: import.posts.len(),
+        vacancies: import.posts.iter().filter(|p| p.holder.is_none()).count(),
+        issues: import.issues,
+        dry_run,
+    };
+    if dry_run || !outcome.issues.is_empty() {
+        return Ok(outcome);
+    }
+    store.upsert_roster(&import.persons, &import.posts).await?;
+    tracing::info!(
+        persons = outcome.persons,
+        posts = outcome.posts,
+        "roster imported"
+    );
+    Ok(outcome)
+}
+
+/// Levels of the given areas that exist, fetched in batches.
+async fn levels_of(
+    store: &dyn Store,
+    codes: &[AreaCode],
+) -> Result<HashMap<AreaCode, AreaLevel>, ApiError> {
+    let mut levels = HashMap::with_capacity(codes.len());
+    for chunk in codes.chunks(5_000) {
+        for a in store.get_areas(chunk).await? {
+            levels.insert(a.code, a.level);
+        }
+    }
+    Ok(levels)
+}
+
+fn file_error<E: std::fmt::Display>(field: &'static str) -> impl Fn(E) -> ApiError {
+    move |e| ApiError::invalid(field, e.to_string())
+}
+
+/// Most field violations one error carries; the rest are counted in the message.
+const MAX_VIOLATIONS: usize = 100;
+
+/// The issues of an area file as field violations, e.g.
+/// `geojson.features[3].properties.parent_code`.
+pub fn area_violations(issues: &[FeatureIssue]) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = issues
+        .iter()
+        .take(MAX_VIOLATIONS)
+        .map(|i| {
+            let suffix = match i.kind {
+                IssueKind::Code | IssueKind::DuplicateCode => ".properties.code",
+                IssueKind::Name => ".properties.name",
+                IssueKind::Level => ".properties.level",
+                IssueKind::Community => ".properties.community",
+                IssueKind::ParentCode
+                | IssueKind::MissingParent
+                | IssueKind::WrongParentLevel
+                | IssueKind::Cycle => ".properties.parent_code",
+                IssueKind::NotAFeature => "",
+                _ => ".geometry",
+            };
+            FieldError::new(
+                format!("geojson.features[{}]{suffix}", i.index),
+                i.to_string(),
+            )
+        })
+        .collect();
+    if issues.len() > MAX_VIOLATIONS {
+        out.push(FieldError::new(
+            "geojson",
+            format!("{} more problems not listed", issues.len() - MAX_VIOLATIONS),
+        ));
+    }
+    out
+}
+
+/// The issues of a roster as field violations, e.g. `csv.line[7].phone`.
+pub fn roster_violations(issues: &[RowIssue]) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = issues
+        .iter()
+        .take(MAX_VIOLATIONS)
+        .map(|i| {
+            FieldError::new(
+                format!("csv.line[{}].{}", i.line, i.field),
+                i.reason.clone(),
+            )
+        })
+        .collect();
+    if issues.len() > MAX_VIOLATIONS {
+        out.push(FieldError::new(
+            "csv",
+            format!("{} more problems not listed", issues.len() - MAX_VIOLATIONS),
+        ));
+    }
+    out
+}

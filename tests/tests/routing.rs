@@ -1,0 +1,591 @@
+//! Areas and roster in through AdminService, answers out through RoutingService, over
+//! real gRPC against the started binary: the chain a ticket will be dispatched along.
+
+use std::time::{Duration, Instant};
+use tonic::Code;
+use tonic_types::StatusExt;
+use wuzhang_e2e::{Server, authed, data_file, fixture, fresh_pg_url};
+use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
+use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
+use wuzhang_proto::v1::{
+    AreaLevel, ChiefLevel, Crs, GeoPoint, GetAreaRequest, ImportAreasRequest, ImportRosterRequest,
+    ListAreasRequest, LocateBatchRequest, LocateRequest, LocateResponse, import_areas_request,
+    list_areas_request, locate_batch_result,
+};
+
+const X0: f64 = 125.300;
+const Y0: f64 = 43.800;
+
+fn wgs(lat: f64, lng: f64) -> Option<GeoPoint> {
+    Some(GeoPoint {
+        lat,
+        lng,
+        crs: Crs::Wgs84 as i32,
+    })
+}
+
+fn import(request_id: &str, bytes: Vec<u8>) -> ImportAreasRequest {
+    ImportAreasRequest {
+        request_id: request_id.into(),
+        source: Some(import_areas_request::Source::Geojson(bytes)),
+        ..Default::default()
+    }
+}
+
+async fn locate(
+    routing: &mut RoutingServiceClient<tonic::transport::Channel>,
+    token: &str,
+    req: LocateRequest,
+) -> Result<LocateResponse, tonic::Status> {
+    routing
+        .locate(authed(token, req))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Imports the small tree and roster; returns (admin token, resident token).
+async fn seed(server: &Server) -> (String, String) {
+    let admin = server.mint("admin", "admin", &[]).unwrap();
+    let resident = server.mint("resident", "r1", &[]).unwrap();
+    let mut client = AdminServiceClient::new(server.channel().await.unwrap());
+    let resp = client
+        .import_areas(authed(
+            &admin,
+            import("areas-1", fixture("small-tree.geojson")),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.imported, 7, "{resp:?}");
+    let resp = client
+        .import_roster(authed(
+            &admin,
+            ImportRosterRequest {
+                request_id: "roster-1".into(),
+                csv: fixture("small-roster.csv"),
+                dry_run: false,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (resp.posts, resp.vacancies, resp.persons),
+        (7, 1, 6),
+        "{resp:?}"
+    );
+    (admin, resident)
+}
+
+/// Waits until the server's index answers for a point in grid 1 (it follows the store).
+async fn until_indexed(routing: &mut RoutingServiceClient<tonic::transport::Channel>, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = locate(
+            routing,
+            token,
+            LocateRequest {
+                point: wgs(Y0 + 0.005, X0 + 0.005),
+                ..Default::default()
+            },
+        )
+        .await;
+        match r {
+            Ok(_) => return,
+            Err(e) if e.code() == Code::NotFound && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("index never caught up: {e:?}"),
+        }
+    }
+}
+
+async fn chain_and_borders(server: &Server) {
+    let (_, resident) = seed(server).await;
+    let mut routing = RoutingServiceClient::new(server.channel().await.unwrap());
+    until_indexed(&mut routing, &resident).await;
+
+    // Inside building 1 of grid 1: the whole chain, bottom up.
+    let r = locate(
+        &mut routing,
+        &resident,
+        LocateRequest {
+            point: wgs(Y0 + 0.0025, X0 + 0.0025),
+            unit_code: "220102001001001B01U1".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.grid.as_ref().unwrap().code, "220102001001001");
+    assert_eq!(r.building.as_ref().unwrap().code, "220102001001001B01");
+    assert_eq!(r.unit.as_ref().unwrap().code, "220102001001001B01U1");
+    assert!(!r.fallback);
+    let levels: Vec<i32> = r.chain.iter().map(|l| l.level).collect();
+    assert_eq!(
+        levels,
+        [
+            ChiefLevel::Unit,
+            ChiefLevel::Building,
+            ChiefLevel::Grid,
+            ChiefLevel::Lane,
+            ChiefLevel::Street,
+            ChiefLevel::CommandCenter
+        ]
+        .map(|l| l as i32)
+    );
+    let people: Vec<(&str, bool, bool)> = r
+        .chain
+        .iter()
+        .map(|l| (l.person_id.as_str(), l.vacant, l.deputy))
+        .collect();
+    assert_eq!(
+        people,
+        [
+            ("P006", false, false),
+            ("P005", false, true), // the holder is on leave: the deputy acts
+            ("P003", false, false),
+            ("P002", false, false),
+            ("", true, false), // the street post is vacant
+            ("P001", false, false),
+        ]
+    );
+    assert_eq!(r.chain[2].person_name, "张网格");
+
+    // The shared edge between grid 1 and grid 2 belongs to the smaller code, always.
+    for lat in [Y0 + 0.001, Y0 + 0.005, Y0 + 0.0099] {
+        let r = locate(
+            &mut routing,
+            &resident,
+            LocateRequest {
+                point: wgs(lat, X0 + 0.01),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.grid.unwrap().code, "220102001001001");
+    }
+    let r = locate(
+        &mut routing,
+        &resident,
+        LocateRequest {
+            point: wgs(Y0 + 0.005, X0 + 0.015),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.grid.unwrap().code, "220102001001002");
+
+    // GCJ-02 input is converted: the same spot as seen on an Amap phone.
+    let (glng, glat) = wuzhang_spatial::crs::wgs84_to_gcj02(X0 + 0.015, Y0 + 0.005);
+    let r = locate(
+        &mut routing,
+        &resident,
+        LocateRequest {
+            point: Some(GeoPoint {
+                lat: glat,
+                lng: glng,
+                crs: Crs::Gcj02 as i32,
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.grid.unwrap().code, "220102001001002");
+    let w = r.wgs84.unwrap();
+    assert!(
+        (w.lng - (X0 + 0.015)).abs() < 1e-7 && (w.lat - (Y0 + 0.005)).abs() < 1e-7,
+        "{w:?}"
+    );
+
+    // Just outside (about 20 m east of grid 2): the nearest grid, flagged as a fallback.
+    let r = locate(
+        &mut routing,
+        &resident,
+        LocateRequest {
+            point: wgs(Y0 + 0.005, X0 + 0.02025),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        r.fallback && r.distance_m > 10.0 && r.distance_m < 30.0,
+        "{r:?}"
+    );
+    assert_eq!(r.grid.unwrap().code, "220102001001002");
+    // Far outside: NOT_FOUND, said plainly.
+    let err = locate(
+        &mut routing,
+        &resident,
+        LocateRequest {
+            point: wgs(Y0 + 0.5, X0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Bad points name the field.
+    for (p, field) in [
+        (
+            GeoPoint {
+                lat: f64::NAN,
+                lng: X0,
+                crs: 0,
+            },
+            "point.lat",
+        ),
+        (
+            GeoPoint {
+                lat: 91.0,
+                lng: X0,
+                crs: 0,
+            },
+            "point.lat",
+        ),
+        (
+            GeoPoint {
+                lat: Y0,
+                lng: f64::INFINITY,
+                crs: 0,
+            },
+            "point.lng",
+        ),
+        (
+            GeoPoint {
+                lat: Y0,
+                lng: X0,
+                crs: 42,
+            },
+            "point.crs",
+        ),
+    ] {
+        let err = locate(
+            &mut routing,
+            &resident,
+            LocateRequest {
+                point: Some(p),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        let br = err.get_details_bad_request().expect("bad request details");
+        assert_eq!(br.field_violations[0].field, field, "{err:?}");
+    }
+    let err = locate(&mut routing, &resident, LocateRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "point"
+    );
+    let err = locate(
+        &mut routing,
+        &resident,
+        LocateRequest {
+            point: wgs(Y0 + 0.005, X0 + 0.005),
+            building_code: "220102001001002".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "building_code"
+    );
+
+    // A batch answers point by point.
+    let batch = routing
+        .locate_batch(authed(
+            &resident,
+            LocateBatchRequest {
+                points: vec![
+                    GeoPoint {
+                        lat: Y0 + 0.005,
+                        lng: X0 + 0.005,
+                        crs: 0,
+                    },
+                    GeoPoint {
+                        lat: f64::NAN,
+                        lng: X0,
+                        crs: 0,
+                    },
+                    GeoPoint {
+                        lat: Y0 + 0.5,
+                        lng: X0,
+                        crs: 0,
+                    },
+                ],
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let outcomes: Vec<_> = batch
+        .results
+        .iter()
+        .map(|r| r.outcome.clone().unwrap())
+        .collect();
+    assert!(
+        matches!(&outcomes[0], locate_batch_result::Outcome::Location(l) if l.grid.as_ref().unwrap().code == "220102001001001")
+    );
+    assert!(
+        matches!(&outcomes[1], locate_batch_result::Outcome::Error(e) if e.field == "points[1].lat")
+    );
+    assert!(
+        matches!(&outcomes[2], locate_batch_result::Outcome::Error(e) if e.code == Code::NotFound as i32)
+    );
+
+    // Areas by code, parent and box.
+    let area = routing
+        .get_area(authed(
+            &resident,
+            GetAreaRequest {
+                code: "220102001001001".into(),
+                include_geometry: true,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (area.level, area.parent_code.as_str()),
+        (AreaLevel::Grid as i32, "220102001S01L01")
+    );
+    assert!(
+        area.geojson.starts_with(r#"{"type":"MultiPolygon""#),
+        "{}",
+        area.geojson
+    );
+    let children = routing
+        .list_areas(authed(
+            &resident,
+            ListAreasRequest {
+                filter: Some(list_areas_request::Filter::ParentCode(
+                    "220102001S01L01".into(),
+                )),
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(children.areas.len(), 1);
+    assert!(
+        !children.next_page_token.is_empty(),
+        "a second page follows"
+    );
+}
+
+#[tokio::test]
+async fn locate_walks_the_chain_on_sqlite() {
+    let server = Server::start(&[]).unwrap();
+    chain_and_borders(&server).await;
+}
+
+#[tokio::test]
+async fn locate_walks_the_chain_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_with(Some(url), None, &[]).unwrap();
+    chain_and_borders(&server).await;
+}
+
+#[tokio::test]
+async fn bad_area_files_are_refused_whole() {
+    let server = Server::start(&[]).unwrap();
+    let admin = server.mint("admin", "admin", &[]).unwrap();
+    let mut client = AdminServiceClient::new(server.channel().await.unwrap());
+    let good = String::from_utf8(fixture("small-tree.geojson")).unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "empty",
+            r#"{"type":"FeatureCollection","features":[]}"#.into(),
+            "geojson",
+        ),
+        ("not json", "{".into(), "geojson"),
+        ("infinite", good.replacen("125.3,", "1e999,", 1), "geojson"),
+        (
+            "out of range",
+            good.replacen("125.3,", "225.3,", 1),
+            "geojson.features[0].geometry",
+        ),
+        (
+            "wrong level",
+            good.replacen(r#""level": "lane""#, r#""level": "alley""#, 1),
+            "geojson.features[2].properties.level",
+        ),
+        (
+            "wrong parent level",
+            good.replacen(
+                r#""parent_code": "220102001S01L01""#,
+                r#""parent_code": "220102001S01""#,
+                1,
+            ),
+            "geojson.features[3].properties.parent_code",
+        ),
+        (
+            "cycle",
+            good.replacen(
+                r#""name": "南岭街道",
+    "level": "subdistrict""#,
+                r#""name": "南岭街道",
+    "level": "subdistrict",
+    "parent_code": "220102001001001B01U1""#,
+                1,
+            ),
+            "properties.parent_code",
+        ),
+    ];
+    for (name, body, field) in cases {
+        let err = client
+            .import_areas(authed(
+                &admin,
+                ImportAreasRequest {
+                    request_id: format!("bad-{}", name.replace(' ', "-")),
+                    source: Some(import_areas_request::Source::GeojsonText(body)),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{name}: {err:?}");
+        let br = err
+            .get_details_bad_request()
+            .unwrap_or_else(|| panic!("{name}: no details"));
+        assert!(
+            br.field_violations.iter().any(|v| v.field.contains(field)),
+            "{name}: expected a violation on {field}: {:?}",
+            br.field_violations
+        );
+    }
+    // Nothing was written by any of them.
+    let resident = server.mint("resident", "r1", &[]).unwrap();
+    let mut routing = RoutingServiceClient::new(server.channel().await.unwrap());
+    let listed = routing
+        .list_areas(authed(&resident, ListAreasRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.areas.is_empty(), "{:?}", listed.areas);
+}
+
+#[tokio::test]
+async fn changchun_districts_are_refused_plain_and_accepted_repaired() {
+    let server = Server::start(&[]).unwrap();
+    let admin = server.mint("admin", "admin", &[]).unwrap();
+    let mut client = AdminServiceClient::new(server.channel().await.unwrap());
+    let request = |id: &str, repair: bool| ImportAreasRequest {
+        request_id: id.into(),
+        source: Some(import_areas_request::Source::Geojson(data_file(
+            "changchun/districts.geojson",
+        ))),
+        repair,
+        default_level: AreaLevel::District as i32,
+        ..Default::default()
+    };
+    let err = client
+        .import_areas(authed(&admin, request("plain", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let violations = err.get_details_bad_request().unwrap().field_violations;
+    assert!(
+        violations.iter().all(|v| v.field.ends_with(".geometry")),
+        "{violations:?}"
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.description.contains("self-intersection")),
+        "{violations:?}"
+    );
+    for i in 0..10 {
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.field == format!("geojson.features[{i}].geometry")),
+            "feature {i}"
+        );
+    }
+
+    let dry = client
+        .import_areas(authed(
+            &admin,
+            ImportAreasRequest {
+                dry_run: true,
+                ..request("dry", true)
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        dry.dry_run && dry.imported == 10 && dry.issues.is_empty(),
+        "{dry:?}"
+    );
+
+    let ok = client
+        .import_areas(authed(&admin, request("repaired", true)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.imported, 10);
+    let repaired: std::collections::HashSet<i32> = ok.repaired.iter().map(|r| r.index).collect();
+    assert_eq!(
+        repaired.len(),
+        10,
+        "every district was repaired: {:?}",
+        ok.repaired
+    );
+    assert!(ok.repaired.iter().any(|r| r.location.is_some()));
+
+    // A retry with the same request id answers the same, a different payload is refused.
+    let again = client
+        .import_areas(authed(&admin, request("repaired", true)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, ok);
+    let err = client
+        .import_areas(authed(&admin, request("repaired", false)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+}
+
+#[tokio::test]
+async fn every_process_follows_an_import() {
+    // Two processes on one Postgres schema: an import through the first reaches the
+    // second's index within seconds.
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let a = Server::start_with(Some(url.clone()), None, &[]).unwrap();
+    let b = Server::start_with(Some(url), None, &[]).unwrap();
+    let token_b = b.mint("resident", "r1", &[]).unwrap();
+    let mut routing_b = RoutingServiceClient::new(b.channel().await.unwrap());
+    let err = locate(
+        &mut routing_b,
+        &token_b,
+        LocateRequest {
+            point: wgs(Y0 + 0.005, X0 + 0.005),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    seed(&a).await;
+    until_indexed(&mut routing_b, &token_b).await;
+}
