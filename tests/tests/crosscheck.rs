@@ -4,7 +4,7 @@
 
 use wuzhang_bench::points;
 use wuzhang_bench::postgis::Scratch;
-use wuzhang_e2e::fresh_pg_url;
+use wuzhang_e2e::{data_file, fresh_pg_url};
 use wuzhang_spatial::GridIndex;
 use wuzhang_spatial::synth::{changchun_grids, changchun_lattice};
 
@@ -46,5 +46,49 @@ async fn index_and_postgis_agree_on_100k_synthetic_grids() {
     // Most points are inside the block; the check is meaningful only if both sides find
     // grids (and some points are outside).
     assert!(found > 90_000 && found < 100_000, "found {found}");
+    scratch.drop_schema().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_and_postgis_agree_on_the_repaired_changchun_districts() {
+    let Some(url) = fresh_pg_url().await else { return };
+    let options = wuzhang_import::AreaOptions {
+        default_level: Some(wuzhang_domain::area::AreaLevel::District),
+        repair: true,
+        ..Default::default()
+    };
+    let import = wuzhang_import::import_areas(&data_file("changchun/districts.geojson"), &options, &|_| None)
+        .unwrap();
+    let records = import.into_records().expect("the repaired districts import");
+    assert_eq!(records.len(), 10);
+    let districts: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let mp = wuzhang_import::from_wkb(r.geometry_wkb.as_deref().unwrap()).unwrap();
+            (r.area.code.clone(), mp)
+        })
+        .collect();
+    let index = GridIndex::build(districts.iter().cloned());
+    let scratch = Scratch::create(&url, 2).await.unwrap();
+    scratch.load(districts.clone()).await.unwrap();
+
+    // Random points over the whole city's box, plus points exactly on district vertices
+    // (shared borders between neighbours are made of them).
+    let (mut min, mut max) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+    let mut vertices = Vec::new();
+    for (_, mp) in &districts {
+        for poly in &mp.0 {
+            for c in &poly.exterior().0 {
+                min = (min.0.min(c.x), min.1.min(c.y));
+                max = (max.0.max(c.x), max.1.max(c.y));
+                vertices.push((c.x, c.y));
+            }
+        }
+    }
+    let mut pts = points::random(90_000, min, max, 11);
+    let step = (vertices.len() / 10_000).max(1);
+    pts.extend(vertices.iter().step_by(step).take(10_000).copied());
+    let found = agree(&index, &scratch, &pts).await;
+    assert!(found > 30_000, "the districts fill much of their box: {found}");
     scratch.drop_schema().await.unwrap();
 }
