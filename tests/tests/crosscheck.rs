@@ -51,15 +51,22 @@ async fn index_and_postgis_agree_on_100k_synthetic_grids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_and_postgis_agree_on_the_repaired_changchun_districts() {
-    let Some(url) = fresh_pg_url().await else { return };
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
     let options = wuzhang_import::AreaOptions {
         default_level: Some(wuzhang_domain::area::AreaLevel::District),
         repair: true,
         ..Default::default()
     };
-    let import = wuzhang_import::import_areas(&data_file("changchun/districts.geojson"), &options, &|_| None)
+    let import =
+        wuzhang_import::import_areas(&data_file("changchun/districts.geojson"), &options, &|_| {
+            None
+        })
         .unwrap();
-    let records = import.into_records().expect("the repaired districts import");
+    let records = import
+        .into_records()
+        .expect("the repaired districts import");
     assert_eq!(records.len(), 10);
     let districts: Vec<_> = records
         .iter()
@@ -89,6 +96,9 @@ async fn index_and_postgis_agree_on_the_repaired_changchun_districts() {
     let step = (vertices.len() / 10_000).max(1);
     pts.extend(vertices.iter().step_by(step).take(10_000).copied());
     let found = agree(&index, &scratch, &pts).await;
-    assert!(found > 30_000, "the districts fill much of their box: {found}");
+    assert!(
+        found > 30_000,
+        "the districts fill much of their box: {found}"
+    );
     scratch.drop_schema().await.unwrap();
 }

@@ -481,8 +481,22 @@ async fn bad_area_files_are_refused_whole() {
 }
 
 #[tokio::test]
-async fn changchun_districts_are_refused_plain_and_accepted_repaired() {
+async fn changchun_districts_are_refused_plain_and_accepted_repaired_on_sqlite() {
     let server = Server::start(&[]).unwrap();
+    changchun_districts(&server, None).await;
+}
+
+#[tokio::test]
+async fn changchun_districts_are_refused_plain_and_accepted_repaired_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_with(Some(url), None, &[]).unwrap();
+    // On Postgres, PostGIS repairs: the report says so.
+    changchun_districts(&server, Some("ST_MakeValid")).await;
+}
+
+async fn changchun_districts(server: &Server, repaired_by: Option<&str>) {
     let admin = server.mint("admin", "admin", &[]).unwrap();
     let mut client = AdminServiceClient::new(server.channel().await.unwrap());
     let request = |id: &str, repair: bool| ImportAreasRequest {
@@ -549,6 +563,31 @@ async fn changchun_districts_are_refused_plain_and_accepted_repaired() {
         ok.repaired
     );
     assert!(ok.repaired.iter().any(|r| r.location.is_some()));
+    if let Some(tool) = repaired_by {
+        assert!(
+            ok.repaired.iter().all(|r| r.reason.contains(tool)),
+            "{:?}",
+            ok.repaired
+        );
+    }
+    // The repaired districts are in the store and answer Locate-level queries by box.
+    let resident = server.mint("resident", "r1", &[]).unwrap();
+    let mut routing = RoutingServiceClient::new(server.channel().await.unwrap());
+    let area = routing
+        .get_area(authed(
+            &resident,
+            GetAreaRequest {
+                code: "220102".into(),
+                include_geometry: false,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (area.name.as_str(), area.level),
+        ("南关区", AreaLevel::District as i32)
+    );
 
     // A retry with the same request id answers the same, a different payload is refused.
     let again = client

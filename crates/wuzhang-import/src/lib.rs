@@ -16,6 +16,8 @@ pub mod areas;
 pub mod geometry;
 pub mod roster;
 
-pub use areas::{AreaFileError, AreaImport, AreaOptions, FeatureIssue, IssueKind, import_areas};
+pub use areas::{
+    AreaFileError, AreaImport, AreaOptions, FeatureIssue, IssueKind, Repairs, finish, import_areas,
+};
 pub use geometry::{from_wkb, repair_wkb, to_wkb};
 pub use roster::{RosterFileError, RosterImport, RowIssue, import_roster};

@@ -78,6 +78,11 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// The area and its ancestors, itself first, up to the root. NotFound if `code` is absent.
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>>;
 
+    /// Repairs polygon geometries (OGC WKB) with the database's own tool, returning
+    /// polygonal WKB in the same order: PostGIS `ST_MakeValid`, keeping only its polygonal
+    /// parts. `None` when the backend has no such tool (SQLite): callers repair in process.
+    async fn make_valid(&self, geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>>;
+
     /// A number that grows whenever areas change; processes poll it to rebuild their index.
     async fn area_change_counter(&self) -> Result<i64>;
 

@@ -641,6 +641,11 @@ impl Store for SqliteStore {
         area_columns(&row, false)?.into_area()
     }
 
+    async fn make_valid(&self, _geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {
+        // No spatial functions here: the caller repairs in process.
+        Ok(None)
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
     async fn get_areas(&self, codes: &[AreaCode]) -> Result<Vec<Area>> {
         let rows = sqlx::query(

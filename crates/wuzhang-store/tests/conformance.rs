@@ -23,6 +23,7 @@ macro_rules! conformance_suite {
             missing_parent_writes_nothing,
             parents_may_come_later_in_the_batch,
             area_change_counter_increases,
+            make_valid_repairs_or_declines,
             load_area_records_by_level,
             roster_round_trip,
             invalid_roster_writes_nothing,
@@ -222,6 +223,19 @@ mod fixtures {
             (min_lng, max_lat),
             (min_lng, min_lat),
         ] {
+            out.extend_from_slice(&x.to_le_bytes());
+            out.extend_from_slice(&y.to_le_bytes());
+        }
+        out
+    }
+
+    /// A little-endian WKB Polygon with one ring as given (closed by the caller).
+    pub(crate) fn wkb_polygon(ring: &[(f64, f64)]) -> Vec<u8> {
+        let mut out = vec![1u8];
+        out.extend_from_slice(&3u32.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(ring.len() as u32).to_le_bytes());
+        for (x, y) in ring {
             out.extend_from_slice(&x.to_le_bytes());
             out.extend_from_slice(&y.to_le_bytes());
         }
@@ -514,7 +528,7 @@ mod cases {
     use wuzhang_domain::ticket::{Command, Rating, Ticket, TicketId, TicketState};
     use wuzhang_domain::timer::{Timer, TimerKind};
     use wuzhang_store::{
-        AreaQuery, FireReport, NewTicket, PageRequest, Store, StoreError, TicketChange,
+        AreaQuery, Backend, FireReport, NewTicket, PageRequest, Store, StoreError, TicketChange,
         TicketOrder, TicketQuery, TimerHandler, TimerOutcome,
     };
 
@@ -561,6 +575,27 @@ mod cases {
         store.migrate().await.unwrap();
         store.ping().await.unwrap();
         assert_eq!(store.area_change_counter().await.unwrap(), 0);
+    }
+
+    pub(crate) async fn make_valid_repairs_or_declines(store: S) {
+        // A bow-tie: one ring crossing itself at (1, 1).
+        let bowtie = wkb_polygon(&[(0.0, 0.0), (2.0, 2.0), (2.0, 0.0), (0.0, 2.0), (0.0, 0.0)]);
+        match store.backend() {
+            Backend::Sqlite => assert_eq!(store.make_valid(&[bowtie]).await.unwrap(), None),
+            Backend::Postgres => {
+                let fixed = store
+                    .make_valid(&[bowtie.clone(), bowtie])
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(fixed.len(), 2);
+                // A MultiPolygon (type 6) of the two triangles.
+                assert_eq!(fixed[0][0], 1, "little endian");
+                assert_eq!(u32::from_le_bytes(fixed[0][1..5].try_into().unwrap()), 6);
+                assert_eq!(u32::from_le_bytes(fixed[0][5..9].try_into().unwrap()), 2);
+                assert!(store.make_valid(&[]).await.unwrap().unwrap().is_empty());
+            }
+        }
     }
 
     pub(crate) async fn areas_round_trip_with_lineage(store: S) {

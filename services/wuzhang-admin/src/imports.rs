@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use wuzhang_domain::FieldError;
 use wuzhang_domain::area::{AreaCode, AreaLevel};
+use wuzhang_import::Repairs;
 use wuzhang_import::areas::{AreaOptions, FeatureIssue, IssueKind};
 use wuzhang_import::roster::RowIssue;
 use wuzhang_rpc::ApiError;
@@ -30,8 +31,8 @@ pub async fn import_areas(
     options: &AreaOptions,
     dry_run: bool,
 ) -> Result<AreasOutcome, ApiError> {
-    // Parents outside the file come from the store: find which, fetch them in one go.
     let parsed = wuzhang_import::areas::parse(bytes, options).map_err(file_error("geojson"))?;
+    // Parents outside the file come from the store: find which, fetch them in one go.
     let in_file: HashSet<&AreaCode> = parsed.features.iter().map(|f| &f.area.code).collect();
     let outside: Vec<AreaCode> = parsed
         .features
@@ -42,10 +43,13 @@ pub async fn import_areas(
         .into_iter()
         .collect();
     let levels = levels_of(store, &outside).await?;
-    drop(parsed);
-
-    let import = wuzhang_import::import_areas(bytes, options, &|code| levels.get(code).copied())
-        .map_err(file_error("geojson"))?;
+    let repairs = if options.repair {
+        repairs(store, &parsed).await?
+    } else {
+        Repairs::InProcess
+    };
+    let import =
+        wuzhang_import::finish(parsed, options, &|code| levels.get(code).copied(), repairs);
     let imported = import.records.len();
     let outcome = AreasOutcome {
         imported,
@@ -64,6 +68,41 @@ pub async fn import_areas(
         "areas imported"
     );
     Ok(outcome)
+}
+
+/// Invalid geometry goes to the database's own repair where it has one (PostGIS
+/// `ST_MakeValid`), so the stored shape is what the database itself considers valid;
+/// otherwise it is repaired in process.
+async fn repairs(
+    store: &dyn Store,
+    parsed: &wuzhang_import::areas::ParsedAreas,
+) -> Result<Repairs, ApiError> {
+    let faulty: HashSet<usize> = wuzhang_import::areas::check_validity(&parsed.features)
+        .iter()
+        .map(|i| i.index)
+        .collect();
+    let (indexes, wkbs): (Vec<usize>, Vec<Vec<u8>>) = parsed
+        .features
+        .iter()
+        .filter(|f| faulty.contains(&f.index))
+        .filter_map(|f| {
+            f.geometry
+                .as_ref()
+                .map(|g| (f.index, wuzhang_import::to_wkb(g)))
+        })
+        .unzip();
+    let Some(fixed) = store.make_valid(&wkbs).await? else {
+        return Ok(Repairs::InProcess);
+    };
+    let mut geometries = HashMap::with_capacity(fixed.len());
+    for (index, wkb) in indexes.into_iter().zip(fixed) {
+        let g = wuzhang_import::from_wkb(&wkb).map_err(ApiError::internal)?;
+        geometries.insert(index, g);
+    }
+    Ok(Repairs::External {
+        geometries,
+        tool: "ST_MakeValid",
+    })
 }
 
 /// What a roster import did (or, dry, would do).

@@ -45,7 +45,7 @@ mod parse;
 mod siblings;
 mod tree;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use geo::{BoundingRect, MultiPolygon};
@@ -266,25 +266,97 @@ impl AreaImport {
 /// Level of an area already in the store, by code; `None` when there is no such area.
 pub type StoreLevels<'a> = &'a dyn Fn(&AreaCode) -> Option<AreaLevel>;
 
-/// Reads, checks and (with [`AreaOptions::repair`]) repairs an area file. `store_levels`
-/// answers for parents that are not in the file.
+/// Who repairs invalid geometry when [`AreaOptions::repair`] is set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Repairs {
+    /// In process: [`repair`] (geo `MakeValid`, every input vertex kept).
+    #[default]
+    InProcess,
+    /// Already repaired by the database (PostGIS `ST_MakeValid`): the new geometry of every
+    /// feature that [`check_validity`] found fault with, by feature index, and the name of
+    /// the tool for the report.
+    External {
+        geometries: HashMap<usize, MultiPolygon<f64>>,
+        tool: &'static str,
+    },
+}
+
+/// Reads, checks and (with [`AreaOptions::repair`]) repairs an area file in process.
+/// `store_levels` answers for parents that are not in the file.
 pub fn import_areas(
     bytes: &[u8],
     options: &AreaOptions,
     store_levels: StoreLevels<'_>,
 ) -> Result<AreaImport, AreaFileError> {
+    Ok(finish(
+        parse(bytes, options)?,
+        options,
+        store_levels,
+        Repairs::InProcess,
+    ))
+}
+
+/// Everything after [`parse`]: validity (or repair, by `repairs`), the tree, siblings, and
+/// the records in write order. Callers that repair elsewhere parse first, send the
+/// geometries [`check_validity`] faults to their tool, and hand the results back here.
+pub fn finish(
+    parsed: ParsedAreas,
+    options: &AreaOptions,
+    store_levels: StoreLevels<'_>,
+    repairs: Repairs,
+) -> AreaImport {
     let ParsedAreas {
         mut features,
         mut issues,
         mut warnings,
-    } = parse(bytes, options)?;
+    } = parsed;
     let mut repaired = Vec::new();
-    if options.repair {
-        let report = repair(&mut features);
-        repaired = report.repaired;
-        issues.extend(report.issues);
-    } else {
-        issues.extend(check_validity(&features));
+    match (options.repair, repairs) {
+        (false, _) => issues.extend(check_validity(&features)),
+        (true, Repairs::InProcess) => {
+            let report = repair(&mut features);
+            repaired = report.repaired;
+            issues.extend(report.issues);
+        }
+        (
+            true,
+            Repairs::External {
+                mut geometries,
+                tool,
+            },
+        ) => {
+            for problem in check_validity(&features) {
+                let fixed = geometries.contains_key(&problem.index);
+                let mut note = problem;
+                note.reason = if fixed {
+                    format!("{}: repaired by {tool}", note.reason)
+                } else {
+                    format!("{}: not repaired by {tool}", note.reason)
+                };
+                if fixed {
+                    repaired.push(note)
+                } else {
+                    issues.push(note)
+                }
+            }
+            for f in &mut features {
+                if let Some(mut g) = geometries.remove(&f.index) {
+                    geometry::orient_rfc7946(&mut g);
+                    f.ring_defects.clear();
+                    if g.0.is_empty() {
+                        issues.push(FeatureIssue::new(
+                            f.index,
+                            Some(f.area.code.as_str()),
+                            IssueKind::Invalid,
+                            format!("{tool} left no area"),
+                        ));
+                    }
+                    f.geometry = Some(g);
+                }
+            }
+            // What the tool gave back must pass our own check too.
+            issues.extend(check_validity(&features));
+        }
     }
     issues.extend(check_tree(&features, store_levels));
 
@@ -300,7 +372,7 @@ pub fn import_areas(
     let siblings = check_siblings(&usable, options);
     issues.extend(siblings.overlaps);
     warnings.extend(siblings.gaps);
-    Ok(assemble(features, issues, repaired, warnings))
+    assemble(features, issues, repaired, warnings)
 }
 
 fn is_geometry_issue(kind: IssueKind) -> bool {
