@@ -42,6 +42,39 @@ pub enum Command {
     ImportAreas(ImportAreasArgs),
     /// Import the roster of chiefs from CSV (all or nothing).
     ImportRoster(ImportRosterArgs),
+    /// Generate a five-level tree of areas over the real Changchun districts, with a
+    /// synthetic roster: `areas.geojson` and `roster.csv` to import.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write `areas.geojson` and `roster.csv` into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// District codes (GB/T 2260) to fill, comma-separated; default: all ten.
+    #[arg(long, value_delimiter = ',')]
+    pub districts: Vec<String>,
+    /// About how many grids to make (sets the cell size); default: 100 m cells.
+    #[arg(long)]
+    pub grids: Option<usize>,
+    /// Grid cell size in metres, when --grids is not given.
+    #[arg(long, default_value_t = 100.0)]
+    pub cell_m: f64,
+    /// Buildings per whole grid cell (0 for benchmarks).
+    #[arg(long, default_value_t = 2)]
+    pub buildings_per_grid: u32,
+    /// Units per building.
+    #[arg(long, default_value_t = 2)]
+    pub units_per_building: u32,
+    /// Share of posts left vacant.
+    #[arg(long, default_value_t = 0.05)]
+    pub vacancy_rate: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The Changchun data directory (districts.geojson, divisions.csv).
+    #[arg(long, default_value = "data/changchun")]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +93,9 @@ pub struct ImportAreasArgs {
     /// Parent for features without a `parent_code` property.
     #[arg(long)]
     pub default_parent: Option<String>,
+    /// Largest file accepted, in MiB (the API allows 64; a million grids need more).
+    #[arg(long, default_value_t = 4096)]
+    pub max_file_mib: usize,
 }
 
 #[derive(Debug, Args)]
@@ -139,8 +175,10 @@ pub async fn import_areas(config: &Config, args: &ImportAreasArgs) -> anyhow::Re
             .transpose()
             .map_err(|e| anyhow::anyhow!("--default-parent: {}", e.reason))?,
         repair: args.repair,
+        max_file_bytes: args.max_file_mib.saturating_mul(1 << 20),
         ..Default::default()
     };
+    let started = std::time::Instant::now();
     let store = crate::app::open_store(config).await?;
     let outcome =
         wuzhang_admin::imports::import_areas(store.as_ref(), &bytes, &options, args.dry_run)
@@ -166,12 +204,52 @@ pub async fn import_areas(config: &Config, args: &ImportAreasArgs) -> anyhow::Re
     };
     let _ = write!(
         out,
-        "{verb} {} areas ({} repaired, {} warnings)",
+        "{verb} {} areas ({} repaired, {} warnings) in {:.1?}",
         outcome.imported,
         outcome.repaired.len(),
-        outcome.warnings.len()
+        outcome.warnings.len(),
+        started.elapsed()
     );
     Ok(out)
+}
+
+/// Runs `generate`: writes the tree and roster files, returns a summary.
+pub fn generate(args: &GenerateArgs) -> anyhow::Result<String> {
+    let options = wuzhang_synth::Options {
+        districts: (!args.districts.is_empty()).then(|| args.districts.clone()),
+        target_grids: args.grids,
+        cell_m: args.cell_m,
+        buildings_per_grid: args.buildings_per_grid,
+        units_per_building: args.units_per_building,
+        vacancy_rate: args.vacancy_rate,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let tree = wuzhang_synth::generate_from_files(
+        args.data.join("districts.geojson"),
+        args.data.join("divisions.csv"),
+        &options,
+        SystemClock.now(),
+    )?;
+    std::fs::create_dir_all(&args.out)?;
+    let areas = args.out.join("areas.geojson");
+    let roster = args.out.join("roster.csv");
+    wuzhang_synth::write_geojson(
+        &tree,
+        std::io::BufWriter::new(std::fs::File::create(&areas)?),
+    )?;
+    wuzhang_synth::write_roster_csv(
+        &tree,
+        std::io::BufWriter::new(std::fs::File::create(&roster)?),
+    )?;
+    Ok(format!(
+        "{}\nwrote {} and {} in {:.1?}",
+        tree.summary(),
+        areas.display(),
+        roster.display(),
+        started.elapsed()
+    ))
 }
 
 /// Runs `import-roster`: prints the report, fails if anything blocked the import.

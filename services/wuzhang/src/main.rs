@@ -57,6 +57,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", wuzhang::cli::import_areas(&config, args).await?);
             Ok(())
         }
+        Command::Generate(args) => {
+            println!("{}", wuzhang::cli::generate(args)?);
+            Ok(())
+        }
         Command::ImportRoster(args) => {
             println!("{}", wuzhang::cli::import_roster(&config, args).await?);
             Ok(())

@@ -99,3 +99,50 @@ fn unknown_services_are_refused() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("teleport"), "{}", stderr(&out));
 }
+
+#[test]
+fn generate_then_import_the_whole_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/changchun");
+    let o = wuzhang(
+        dir.path(),
+        &[
+            "generate",
+            "--out",
+            out.to_str().unwrap(),
+            "--districts",
+            "220102",
+            "--cell-m",
+            "800",
+            "--buildings-per-grid",
+            "1",
+            "--data",
+            data,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("district 1,"), "{}", stdout(&o));
+
+    let o = wuzhang(
+        dir.path(),
+        &["import-areas", out.join("areas.geojson").to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("imported "), "{}", stdout(&o));
+    let o = wuzhang(
+        dir.path(),
+        &["import-roster", out.join("roster.csv").to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("vacant"), "{}", stdout(&o));
+
+    // The roster names areas that must exist: against an empty store it is refused whole.
+    let empty = tempfile::tempdir().unwrap();
+    let o = wuzhang(
+        empty.path(),
+        &["import-roster", out.join("roster.csv").to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nothing written"), "{}", stderr(&o));
+}

@@ -191,6 +191,9 @@ pub struct AreaOptions {
     pub overlap_tolerance_m2: f64,
     /// Gap pieces up to this many m² are rounding, not warnings.
     pub gap_tolerance_m2: f64,
+    /// Largest file accepted. [`MAX_AREA_FILE_BYTES`] over the API; an administrator's
+    /// command line may allow more (a million grids is a few hundred MiB of GeoJSON).
+    pub max_file_bytes: usize,
 }
 
 impl Default for AreaOptions {
@@ -201,6 +204,7 @@ impl Default for AreaOptions {
             repair: false,
             overlap_tolerance_m2: 1.0,
             gap_tolerance_m2: 1.0,
+            max_file_bytes: MAX_AREA_FILE_BYTES,
         }
     }
 }

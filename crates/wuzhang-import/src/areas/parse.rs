@@ -4,10 +4,7 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 use serde_json::{Map, Value};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 
-use super::{
-    AreaFileError, AreaOptions, FeatureIssue, IssueKind, MAX_AREA_FILE_BYTES, ParsedAreas,
-    ParsedFeature,
-};
+use super::{AreaFileError, AreaOptions, FeatureIssue, IssueKind, ParsedAreas, ParsedFeature};
 use crate::geometry::point_footprint;
 
 /// Longest name accepted, in characters.
@@ -20,10 +17,10 @@ const MAX_QUOTED_CODE: usize = 64;
 /// UTF-8, not JSON, not a FeatureCollection or empty; otherwise reads every feature,
 /// keeping those with a valid code and level and reporting everything else as issues.
 pub fn parse(bytes: &[u8], options: &AreaOptions) -> Result<ParsedAreas, AreaFileError> {
-    if bytes.len() > MAX_AREA_FILE_BYTES {
+    if bytes.len() > options.max_file_bytes {
         return Err(AreaFileError::TooLarge {
             size: bytes.len(),
-            limit: MAX_AREA_FILE_BYTES,
+            limit: options.max_file_bytes,
         });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| AreaFileError::NotUtf8 {
