@@ -157,8 +157,8 @@ impl Cli {
 /// Runs `import-areas`: prints the report, fails if anything blocked the import.
 pub async fn import_areas(config: &Config, args: &ImportAreasArgs) -> anyhow::Result<String> {
     use std::fmt::Write;
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let bytes = read_with_progress(&args.file)?;
+    let phase = spinner("checking every feature, then writing all of them in one transaction");
     let options = wuzhang_import::areas::AreaOptions {
         default_level: args
             .default_level
@@ -184,6 +184,7 @@ pub async fn import_areas(config: &Config, args: &ImportAreasArgs) -> anyhow::Re
         wuzhang_admin::imports::import_areas(store.as_ref(), &bytes, &options, args.dry_run)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+    phase.finish_and_clear();
     let mut out = String::new();
     for r in &outcome.repaired {
         let _ = writeln!(out, "repaired: {r}");
@@ -211,6 +212,31 @@ pub async fn import_areas(config: &Config, args: &ImportAreasArgs) -> anyhow::Re
         started.elapsed()
     );
     Ok(out)
+}
+
+/// Reads a file with a progress bar on stderr (hidden when stderr is not a terminal).
+fn read_with_progress(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::new(len).with_style(
+        indicatif::ProgressStyle::with_template("reading {bytes}/{total_bytes} [{bar:30}] {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    bar.wrap_read(file)
+        .read_to_end(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    bar.finish_and_clear();
+    Ok(bytes)
+}
+
+/// A spinner on stderr naming the phase a long command is in.
+fn spinner(message: &'static str) -> indicatif::ProgressBar {
+    let s = indicatif::ProgressBar::new_spinner().with_message(message);
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    s
 }
 
 /// Runs `generate`: writes the tree and roster files, returns a summary.
@@ -254,12 +280,13 @@ pub fn generate(args: &GenerateArgs) -> anyhow::Result<String> {
 
 /// Runs `import-roster`: prints the report, fails if anything blocked the import.
 pub async fn import_roster(config: &Config, args: &ImportRosterArgs) -> anyhow::Result<String> {
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let bytes = read_with_progress(&args.file)?;
+    let phase = spinner("checking every row, then writing all of them in one transaction");
     let store = crate::app::open_store(config).await?;
     let o = wuzhang_admin::imports::import_roster(store.as_ref(), &bytes, args.dry_run)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    phase.finish_and_clear();
     if !o.issues.is_empty() {
         let lines: Vec<String> = o.issues.iter().map(|i| format!("issue: {i}")).collect();
         anyhow::bail!(
