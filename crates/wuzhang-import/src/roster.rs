@@ -168,15 +168,26 @@ impl Persons {
     }
 }
 
-/// Reads and checks a roster. `area_levels` tells the level of each area code in the store.
+/// Reads and checks a roster of at most [`MAX_ROSTER_FILE_BYTES`]. `area_levels` tells
+/// the level of each area code in the store.
 pub fn import_roster(
     bytes: &[u8],
     area_levels: AreaLevels<'_>,
 ) -> Result<RosterImport, RosterFileError> {
-    if bytes.len() > MAX_ROSTER_FILE_BYTES {
+    import_roster_up_to(bytes, area_levels, MAX_ROSTER_FILE_BYTES)
+}
+
+/// As [`import_roster`], with another size limit: an administrator's command line may
+/// allow more (a million grids' chiefs are some tens of MiB of CSV).
+pub fn import_roster_up_to(
+    bytes: &[u8],
+    area_levels: AreaLevels<'_>,
+    max_file_bytes: usize,
+) -> Result<RosterImport, RosterFileError> {
+    if bytes.len() > max_file_bytes {
         return Err(RosterFileError::TooLarge {
             size: bytes.len(),
-            limit: MAX_ROSTER_FILE_BYTES,
+            limit: max_file_bytes,
         });
     }
     if let Err(e) = std::str::from_utf8(bytes) {

@@ -16,6 +16,8 @@ use wuzhang_store::Store;
 pub struct AreasOutcome {
     /// Areas written, or that would be.
     pub imported: usize,
+    /// Of those, areas that replaced (or would replace) a stored area with the same code.
+    pub replaced: usize,
     /// Blocking problems; non-empty means nothing was written.
     pub issues: Vec<FeatureIssue>,
     pub repaired: Vec<FeatureIssue>,
@@ -51,8 +53,11 @@ pub async fn import_areas(
     let import =
         wuzhang_import::finish(parsed, options, &|code| levels.get(code).copied(), repairs);
     let imported = import.records.len();
+    let codes: Vec<AreaCode> = import.records.iter().map(|r| r.area.code.clone()).collect();
+    let replaced = levels_of(store, &codes).await?.len();
     let outcome = AreasOutcome {
         imported,
+        replaced,
         issues: import.issues,
         repaired: import.repaired,
         warnings: import.warnings,
@@ -121,18 +126,27 @@ pub async fn import_roster(
     store: &dyn Store,
     bytes: &[u8],
     dry_run: bool,
+    max_file_bytes: usize,
 ) -> Result<RosterOutcome, ApiError> {
     // A first pass learns which areas the file names; a second checks it against them.
     let asked = RefCell::new(HashSet::new());
-    wuzhang_import::import_roster(bytes, &|code| {
-        asked.borrow_mut().insert(code.clone());
-        None
-    })
+    wuzhang_import::roster::import_roster_up_to(
+        bytes,
+        &|code| {
+            asked.borrow_mut().insert(code.clone());
+            None
+        },
+        max_file_bytes,
+    )
     .map_err(file_error("csv"))?;
     let asked: Vec<AreaCode> = asked.into_inner().into_iter().collect();
     let levels = levels_of(store, &asked).await?;
-    let import = wuzhang_import::import_roster(bytes, &|code| levels.get(code).copied())
-        .map_err(file_error("csv"))?;
+    let import = wuzhang_import::roster::import_roster_up_to(
+        bytes,
+        &|code| levels.get(code).copied(),
+        max_file_bytes,
+    )
+    .map_err(file_error("csv"))?;
     let outcome = RosterOutcome {
         persons: import.persons.len(),
         posts: import.posts.len(),

@@ -106,7 +106,7 @@ impl AdminService for Admin {
                     issues: outcome.issues.iter().map(feature_issue).collect(),
                     repaired: outcome.repaired.iter().map(feature_issue).collect(),
                     dry_run: outcome.dry_run,
-                    replaced: 0,
+                    replaced: count(outcome.replaced),
                 })
             },
         )
@@ -132,8 +132,13 @@ impl AdminService for Admin {
             request_id,
             r,
             || async {
-                let outcome =
-                    imports::import_roster(self.store.as_ref(), &r.csv, r.dry_run).await?;
+                let outcome = imports::import_roster(
+                    self.store.as_ref(),
+                    &r.csv,
+                    r.dry_run,
+                    wuzhang_import::roster::MAX_ROSTER_FILE_BYTES,
+                )
+                .await?;
                 if !outcome.dry_run && !outcome.issues.is_empty() {
                     return Err(ApiError::Invalid(imports::roster_violations(
                         &outcome.issues,

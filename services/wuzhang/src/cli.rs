@@ -105,6 +105,9 @@ pub struct ImportRosterArgs {
     /// Check and report only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Largest file accepted, in MiB (the API allows 16).
+    #[arg(long, default_value_t = 4096)]
+    pub max_file_mib: usize,
 }
 
 #[derive(Debug, Args)]
@@ -283,9 +286,14 @@ pub async fn import_roster(config: &Config, args: &ImportRosterArgs) -> anyhow::
     let bytes = read_with_progress(&args.file)?;
     let phase = spinner("checking every row, then writing all of them in one transaction");
     let store = crate::app::open_store(config).await?;
-    let o = wuzhang_admin::imports::import_roster(store.as_ref(), &bytes, args.dry_run)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let o = wuzhang_admin::imports::import_roster(
+        store.as_ref(),
+        &bytes,
+        args.dry_run,
+        args.max_file_mib.saturating_mul(1 << 20),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     phase.finish_and_clear();
     if !o.issues.is_empty() {
         let lines: Vec<String> = o.issues.iter().map(|i| format!("issue: {i}")).collect();
