@@ -169,8 +169,9 @@ pub(crate) fn check_posts(
     area_levels: &HashMap<String, AreaLevel>,
     stored_persons: &HashSet<String>,
 ) -> Result<()> {
-    let known =
-        |id: &str| stored_persons.contains(id) || persons.iter().any(|p| p.id.as_str() == id);
+    // A set, not a scan: a city's roster is a million posts and as many persons.
+    let in_batch: HashSet<&str> = persons.iter().map(|p| p.id.as_str()).collect();
+    let known = |id: &str| stored_persons.contains(id) || in_batch.contains(id);
     for post in posts {
         let area = post.area_code.as_str();
         let Some(level) = area_levels.get(area) else {
