@@ -47,7 +47,6 @@ use geo::{
     LineString, MakeValid, MultiPolygon, OpType, Polygon, PreparedGeometry, Relate, Validation,
     unary_union,
 };
-use geo_traits::to_geo::ToGeoGeometry;
 
 /// Metres per degree of latitude on the mean Earth sphere (R = 6 371 008.8 m).
 pub const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
@@ -585,43 +584,16 @@ fn rebuild(mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
 
 /// OGC WKB (little endian) of a multipolygon, as the store takes it.
 pub fn to_wkb(mp: &MultiPolygon<f64>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(wkb::writer::multi_polygon_wkb_size(mp));
-    wkb::writer::write_multi_polygon(&mut out, mp, &wkb::writer::WriteOptions::default())
-        .expect("writing wkb to memory cannot fail for a geometry that fits in memory");
-    out
+    wuzhang_spatial::wkb_io::multipolygon_to_wkb(mp)
 }
 
 /// Reads OGC WKB (either byte order; ISO/EWKB Z and M are dropped) holding a Polygon or a
 /// MultiPolygon.
 pub fn from_wkb(bytes: &[u8]) -> Result<MultiPolygon<f64>, String> {
-    let wkb = wkb::reader::read_wkb(bytes).map_err(|e| format!("not valid wkb: {e}"))?;
-    let mut mp = match wkb.to_geometry() {
-        geo::Geometry::MultiPolygon(mp) => mp,
-        geo::Geometry::Polygon(p) => MultiPolygon::new(vec![p]),
-        other => {
-            return Err(format!(
-                "wkb holds a {}, expected a polygon or multipolygon",
-                geometry_name(&other)
-            ));
-        }
-    };
+    let mut mp = wuzhang_spatial::wkb_io::multipolygon_from_wkb(bytes)
+        .map_err(|e| format!("not usable wkb: {}", e.to_string().to_lowercase()))?;
     normalise_zeros(&mut mp);
     Ok(mp)
-}
-
-fn geometry_name(g: &geo::Geometry<f64>) -> &'static str {
-    match g {
-        geo::Geometry::Point(_) => "point",
-        geo::Geometry::Line(_) => "line",
-        geo::Geometry::LineString(_) => "linestring",
-        geo::Geometry::Polygon(_) => "polygon",
-        geo::Geometry::MultiPoint(_) => "multipoint",
-        geo::Geometry::MultiLineString(_) => "multilinestring",
-        geo::Geometry::MultiPolygon(_) => "multipolygon",
-        geo::Geometry::GeometryCollection(_) => "geometrycollection",
-        geo::Geometry::Rect(_) => "rect",
-        geo::Geometry::Triangle(_) => "triangle",
-    }
 }
 
 /// [`repair_multi_polygon`] on WKB in and out, for geometry that comes from (or goes to)
