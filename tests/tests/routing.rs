@@ -628,3 +628,60 @@ async fn every_process_follows_an_import() {
     seed(&a).await;
     until_indexed(&mut routing_b, &token_b).await;
 }
+
+#[tokio::test]
+async fn large_area_files_arrive_and_huge_ones_are_refused_clearly() {
+    let server = Server::start(&[]).unwrap();
+    let admin = server.mint("admin", "admin", &[]).unwrap();
+    let mut client = AdminServiceClient::new(server.channel().await.unwrap())
+        .max_encoding_message_size(100 << 20);
+    // Over tonic's 4 MiB default: a subdistrict with 20,000 unit grids.
+    let mut text = String::from(r#"{"type":"FeatureCollection","features":["#);
+    text.push_str(r#"{"type":"Feature","properties":{"code":"S","name":"s","level":"subdistrict"},"geometry":{"type":"Polygon","coordinates":[[[125,43],[126,43],[126,44],[125,44],[125,43]]]}}"#);
+    for i in 0..20_000u32 {
+        let (x, y) = (
+            125.0 + f64::from(i % 200) * 0.001,
+            43.0 + f64::from(i / 200) * 0.001,
+        );
+        text.push_str(&format!(
+            r#",{{"type":"Feature","properties":{{"code":"S{i:05}","name":"street {i}","level":"street","parent_code":"S"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},{y}],[{x1},{y}],[{x1},{y1}],[{x},{y1}],[{x},{y}]]]}}}}"#,
+            x1 = x + 0.001,
+            y1 = y + 0.001
+        ));
+    }
+    text.push_str("]}");
+    assert!(text.len() > 4 << 20, "{} bytes", text.len());
+    let ok = client
+        .import_areas(authed(
+            &admin,
+            ImportAreasRequest {
+                request_id: "big".into(),
+                source: Some(import_areas_request::Source::GeojsonText(text)),
+                dry_run: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.imported, 20_001, "{:?}", ok.issues.first());
+
+    // Over the imports' 64 MiB: refused with the field named, not a transport error.
+    let huge = " ".repeat(65 << 20);
+    let err = client
+        .import_areas(authed(
+            &admin,
+            ImportAreasRequest {
+                request_id: "huge".into(),
+                source: Some(import_areas_request::Source::GeojsonText(huge)),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(
+        err.get_details_bad_request().unwrap().field_violations[0].field,
+        "geojson"
+    );
+}

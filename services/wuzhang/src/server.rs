@@ -33,6 +33,10 @@ pub struct ServerParts {
     pub index_refresh: std::time::Duration,
 }
 
+/// Largest AdminService request: above the imports' own 64 MiB limit, so a file just
+/// over it gets the import's INVALID_ARGUMENT naming the field, not a transport error.
+pub const ADMIN_MAX_MESSAGE_BYTES: usize = 80 * 1024 * 1024;
+
 /// How long in-flight calls may take to finish after shutdown is requested. Idle
 /// connections whose clients ignore GOAWAY would otherwise hold the process forever.
 pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -100,8 +104,14 @@ pub async fn run(
         )
     });
     let admin = enabled(ServiceName::Admin).then(|| {
-        AdminServiceServer::with_interceptor(
-            wuzhang_admin::Admin::new(Arc::clone(&store), Arc::clone(&clock)),
+        // Imports carry whole files (64 MiB of GeoJSON at most, checked by the import with
+        // a clear error); tonic's 4 MiB default would refuse them before they arrive.
+        tonic::service::interceptor::InterceptedService::new(
+            AdminServiceServer::new(wuzhang_admin::Admin::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+            ))
+            .max_decoding_message_size(ADMIN_MAX_MESSAGE_BYTES),
             authenticator.clone(),
         )
     });
