@@ -685,6 +685,81 @@ impl WkbReader<'_> {
     }
 }
 
+/// Decoders from a row to the domain for the columns both backends store alike. A macro,
+/// not a generic function: sqlx's decode bounds per column type would outweigh the code.
+/// Expanded once in each backend module with its row type; the `*Columns` types and
+/// `codec::person` must be in scope there.
+macro_rules! row_decoders {
+    ($row:ty) => {
+        fn area_columns(row: &$row, with_geom: bool) -> Result<AreaColumns> {
+            Ok(AreaColumns {
+                code: row.try_get("code")?,
+                name: row.try_get("name")?,
+                level: row.try_get("level")?,
+                parent_code: row.try_get("parent_code")?,
+                community: row.try_get("community")?,
+                min_lng: row.try_get("min_lng")?,
+                min_lat: row.try_get("min_lat")?,
+                max_lng: row.try_get("max_lng")?,
+                max_lat: row.try_get("max_lat")?,
+                geom: if with_geom {
+                    row.try_get("geom")?
+                } else {
+                    None
+                },
+            })
+        }
+
+        fn area_record(row: &$row) -> Result<AreaRecord> {
+            let cols = area_columns(row, true)?;
+            let geometry_wkb = cols.geom.clone();
+            Ok(AreaRecord {
+                area: cols.into_area()?,
+                geometry_wkb,
+            })
+        }
+
+        fn post(row: &$row) -> Result<Post> {
+            PostColumns {
+                area_code: row.try_get("area_code")?,
+                level: row.try_get("level")?,
+                holder: row.try_get("holder")?,
+                deputy: row.try_get("deputy")?,
+                leave: row.try_get("leave")?,
+            }
+            .into_post()
+        }
+
+        fn person(row: &$row) -> Result<Person> {
+            codec::person(
+                row.try_get("id")?,
+                row.try_get("name")?,
+                row.try_get("phone")?,
+            )
+        }
+
+        fn category(row: &$row) -> Result<Category> {
+            CategoryColumns {
+                code: row.try_get("code")?,
+                name: row.try_get("name")?,
+                parent_code: row.try_get("parent_code")?,
+                kind: row.try_get("kind")?,
+                start_level: row.try_get("start_level")?,
+                accept_within_s: row.try_get("accept_within_s")?,
+                resolve_within_s: row.try_get("resolve_within_s")?,
+                deadline_kind: row.try_get("deadline_kind")?,
+                urgent: row.try_get("urgent")?,
+                calendar_code: row.try_get("calendar_code")?,
+                duplicate_radius_m: row.try_get("duplicate_radius_m")?,
+                duplicate_window_s: row.try_get("duplicate_window_s")?,
+                active: row.try_get("active")?,
+            }
+            .into_category()
+        }
+    };
+}
+pub(crate) use row_decoders;
+
 #[cfg(test)]
 mod tests {
     use super::*;

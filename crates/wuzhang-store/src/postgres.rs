@@ -108,71 +108,8 @@ impl PostgresStore {
 
 // ---------------------------------------------------------------------------- rows
 
-fn area_columns(row: &PgRow, with_geom: bool) -> Result<AreaColumns> {
-    Ok(AreaColumns {
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        level: row.try_get("level")?,
-        parent_code: row.try_get("parent_code")?,
-        community: row.try_get("community")?,
-        min_lng: row.try_get("min_lng")?,
-        min_lat: row.try_get("min_lat")?,
-        max_lng: row.try_get("max_lng")?,
-        max_lat: row.try_get("max_lat")?,
-        geom: if with_geom {
-            row.try_get("geom")?
-        } else {
-            None
-        },
-    })
-}
-
-fn area_record(row: &PgRow) -> Result<AreaRecord> {
-    let cols = area_columns(row, true)?;
-    let geometry_wkb = cols.geom.clone();
-    Ok(AreaRecord {
-        area: cols.into_area()?,
-        geometry_wkb,
-    })
-}
-
-fn post(row: &PgRow) -> Result<Post> {
-    PostColumns {
-        area_code: row.try_get("area_code")?,
-        level: row.try_get("level")?,
-        holder: row.try_get("holder")?,
-        deputy: row.try_get("deputy")?,
-        leave: row.try_get("leave")?,
-    }
-    .into_post()
-}
-
-fn person(row: &PgRow) -> Result<Person> {
-    codec::person(
-        row.try_get("id")?,
-        row.try_get("name")?,
-        row.try_get("phone")?,
-    )
-}
-
-fn category(row: &PgRow) -> Result<Category> {
-    CategoryColumns {
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        parent_code: row.try_get("parent_code")?,
-        kind: row.try_get("kind")?,
-        start_level: row.try_get("start_level")?,
-        accept_within_s: row.try_get("accept_within_s")?,
-        resolve_within_s: row.try_get("resolve_within_s")?,
-        deadline_kind: row.try_get("deadline_kind")?,
-        urgent: row.try_get("urgent")?,
-        calendar_code: row.try_get("calendar_code")?,
-        duplicate_radius_m: row.try_get("duplicate_radius_m")?,
-        duplicate_window_s: row.try_get("duplicate_window_s")?,
-        active: row.try_get("active")?,
-    }
-    .into_category()
-}
+// The same column decoding on both backends; only the row type differs.
+crate::codec::row_decoders!(PgRow);
 
 fn ticket(row: &PgRow) -> Result<Ticket> {
     TicketColumns {
