@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 use tonic::Code;
-use tonic::metadata::MetadataValue;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use wuzhang_e2e::{Server, fresh_pg_url};
+use wuzhang_e2e::{Server, authed, fresh_pg_url};
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{GeoPoint, LocateRequest};
 
@@ -77,21 +76,18 @@ async fn reflection_v1alpha_file_for(server: &Server, symbol: &str) -> Vec<Vec<u
 }
 
 fn locate_request(token: Option<&str>) -> tonic::Request<LocateRequest> {
-    let mut req = tonic::Request::new(LocateRequest {
+    let req = LocateRequest {
         point: Some(GeoPoint {
             lat: 43.88,
             lng: 125.32,
             crs: 0,
         }),
         ..Default::default()
-    });
-    if let Some(t) = token {
-        req.metadata_mut().insert(
-            "authorization",
-            MetadataValue::try_from(format!("Bearer {t}")).unwrap(),
-        );
+    };
+    match token {
+        Some(t) => authed(t, req),
+        None => tonic::Request::new(req),
     }
-    req
 }
 
 async fn check_health_and_reflection(server: &Server) {
@@ -176,12 +172,11 @@ async fn rpcs_need_a_valid_bearer_token() {
         wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient::new(
             server.channel().await.unwrap(),
         );
-    let mut req = tonic::Request::new(wuzhang_proto::v1::GetOverviewRequest {
-        subdistrict_code: "220102001".into(),
-    });
-    req.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    let req = authed(
+        &token,
+        wuzhang_proto::v1::GetOverviewRequest {
+            subdistrict_code: "220102001".into(),
+        },
     );
     let err = supervision.get_overview(req).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
@@ -205,12 +200,11 @@ async fn runs_a_subset_of_services() {
     let mut intake = wuzhang_proto::v1::intake_service_client::IntakeServiceClient::new(
         server.channel().await.unwrap(),
     );
-    let mut req = tonic::Request::new(wuzhang_proto::v1::GetIncidentRequest {
-        ticket_id: "0193e0a0-0000-7000-8000-000000000000".into(),
-    });
-    req.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+    let req = authed(
+        &token,
+        wuzhang_proto::v1::GetIncidentRequest {
+            ticket_id: "0193e0a0-0000-7000-8000-000000000000".into(),
+        },
     );
     let err = intake.get_incident(req).await.unwrap_err();
     assert_eq!(

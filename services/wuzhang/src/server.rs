@@ -56,17 +56,14 @@ pub async fn run(
         locator,
         index_refresh,
     } = parts;
-    // One shutdown for the server and every background task.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
+    // One shutdown for the server and every background task (each takes
+    // `stop_tx.subscribe()`).
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let follower = locator
         .index()
-        .spawn_follower(Arc::clone(&store), index_refresh, stopped());
+        .spawn_follower(Arc::clone(&store), index_refresh, async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        });
     let enabled = |s: ServiceName| services.contains(&s);
 
     let (health, health_service) = tonic_health::server::health_reporter();
