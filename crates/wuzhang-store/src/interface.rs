@@ -129,6 +129,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// `idempotency`); then nothing is written. Invalid (field `ticket`) if the ticket breaks
     /// [`Ticket::check_invariants`], or (field `timers`) if a timer is another ticket's or
     /// a kind repeats. Times are kept to the microsecond; the ticket returned is as stored.
+    /// `new.followed`, if any, is written in the same transaction as by
+    /// [`update_ticket`](Self::update_ticket), and its failure (e.g. Conflict) fails both.
+    /// Concurrent calls may be committed together in one transaction (group commit); each
+    /// still succeeds or fails on its own.
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket>;
 
     /// NotFound if absent.
@@ -146,6 +150,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Checked as in [`create_ticket`](Self::create_ticket); a ticket never changes
     /// subdistrict (Invalid, field `subdistrict_code`). Returns the ticket as stored.
     async fn update_ticket(&self, change: &TicketChange) -> Result<Ticket>;
+
+    /// Residents following the ticket besides its reporter (see
+    /// [`TicketChange::add_follower`](crate::TicketChange::add_follower)), ordered.
+    async fn ticket_followers(&self, id: &TicketId) -> Result<Vec<String>>;
 
     /// Events of one ticket with `seq > after_seq`, in order, at most `limit` (none for an
     /// unknown ticket).

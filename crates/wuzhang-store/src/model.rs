@@ -89,6 +89,9 @@ pub struct TicketQuery {
     pub overdue_at: Option<OffsetDateTime>,
     pub created_from: Option<OffsetDateTime>,
     pub created_before: Option<OffsetDateTime>,
+    /// Only tickets whose (WGS84) location lies in this box, edges included: the
+    /// candidates of a duplicate check.
+    pub within: Option<BBox>,
     pub order: TicketOrder,
 }
 
@@ -101,6 +104,10 @@ pub struct NewTicket {
     pub timers: Vec<Timer>,
     /// The request that made it, so a retry finds the first answer.
     pub idempotency: Option<IdempotencyRecord>,
+    /// A change to another ticket written in the same transaction: the open ticket a
+    /// duplicate is merged into gains the new reporter as a follower. Such writes skip
+    /// group commit (they are rare and touch two tickets).
+    pub followed: Option<TicketChange>,
 }
 
 /// A changed ticket and everything written with it, in one transaction. The ticket is the
@@ -113,6 +120,9 @@ pub struct TicketChange {
     /// `Some` replaces all timers of the ticket (an empty list clears them); `None` keeps them.
     pub timers: Option<Vec<Timer>>,
     pub idempotency: Option<IdempotencyRecord>,
+    /// A resident who now follows the ticket (the reporter of a merged duplicate): they
+    /// may read and watch it as if they had reported it. Adding one twice is harmless.
+    pub add_follower: Option<String>,
 }
 
 /// The remembered answer to a mutating request, keyed by the caller and the request id.

@@ -356,6 +356,17 @@ async fn write_change(
     if let Some(r) = &change.idempotency {
         insert_idempotency(conn, r).await?;
     }
+    if let Some(follower) = &change.add_follower {
+        sqlx::query(
+            "INSERT INTO ticket_followers (subdistrict_code, ticket_id, follower_id) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(sub)
+        .bind(id)
+        .bind(follower)
+        .execute(&mut *conn)
+        .await?;
+    }
     let last = match last_seq {
         Some(s) => s,
         None => {
@@ -871,12 +882,17 @@ impl Store for PostgresStore {
         .await
         .map_err(|e| unique_as(e, "ticket", ticket.id))?;
         insert_timers(&mut tx, &new.timers).await?;
-        let events: Vec<EventColumns> = new
+        let mut events: Vec<EventColumns> = new
             .events
             .iter()
             .zip(1..)
             .map(|(e, seq)| EventColumns::new(&ticket, seq, e))
             .collect();
+        if let Some(change) = &new.followed {
+            let other = normalize_ticket(&change.ticket);
+            validate::ticket_write(&other, change.timers.as_deref())?;
+            events.extend(write_change(&mut tx, &other, change, None).await?);
+        }
         append_events(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -956,6 +972,16 @@ impl Store for PostgresStore {
         if let Some(before) = query.created_before {
             qb.push(" AND created_at < ").push_bind(before);
         }
+        if let Some(b) = &query.within {
+            qb.push(" AND lat >= ")
+                .push_bind(b.min_lat)
+                .push(" AND lat <= ")
+                .push_bind(b.max_lat)
+                .push(" AND lng >= ")
+                .push_bind(b.min_lng)
+                .push(" AND lng <= ")
+                .push_bind(b.max_lng);
+        }
         match after {
             Some(PageKey::TicketNewest { created, id }) => {
                 let created = codec::from_micros("page_token", created)?;
@@ -1008,6 +1034,16 @@ impl Store for PostgresStore {
         append_events(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(ticket)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
+    async fn ticket_followers(&self, id: &TicketId) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT follower_id FROM ticket_followers WHERE ticket_id = $1 ORDER BY follower_id",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id, after_seq = after_seq, limit = limit))]

@@ -54,6 +54,9 @@ macro_rules! conformance_suite {
             fire_respects_due_time_subdistrict_and_limit,
             concurrent_workers_fire_each_timer_once,
             idempotency_records,
+            merge_writes_both_tickets_or_neither,
+            list_tickets_within_a_box,
+            concurrent_creates_each_succeed_or_fail_alone,
         ]);
     };
     (@cases $backend:ident, $fresh:expr, [$($case:ident),* $(,)?]) => {
@@ -433,6 +436,7 @@ mod fixtures {
             events: vec![event],
             timers: vec![],
             idempotency: None,
+            followed: None,
         }
     }
 
@@ -495,6 +499,7 @@ mod fixtures {
             events: vec![event],
             timers: None,
             idempotency: None,
+            add_follower: None,
         }
     }
 
@@ -2075,6 +2080,7 @@ mod cases {
             events: vec![event],
             timers: None,
             idempotency: None,
+            add_follower: None,
         }
     }
 
@@ -2188,6 +2194,7 @@ mod cases {
                         events: vec![event],
                         timers: None,
                         idempotency: None,
+                        add_follower: None,
                     }
                 }
                 _ => escalate(&mut ticket, now),
@@ -2423,6 +2430,7 @@ mod cases {
                 events: vec![event],
                 timers: None,
                 idempotency: None,
+                add_follower: None,
             }))
         });
         let workers: Vec<_> = (0..3)
@@ -2541,5 +2549,139 @@ mod cases {
                 .unwrap(),
             2
         );
+    }
+
+    pub(crate) async fn merge_writes_both_tickets_or_neither(store: S) {
+        let original = store
+            .create_ticket(&assigned(SUB1, G1, "r1", T0, grid_chief(G1)))
+            .await
+            .unwrap();
+        let at = T0 + Duration::minutes(5);
+        let mut dup = submitted(SUB1, G1, "r2", at);
+        let e = dup
+            .ticket
+            .apply(
+                Command::Merge { into: original.id },
+                "system:intake",
+                "",
+                at,
+            )
+            .unwrap();
+        dup.events.push(e);
+        let mut join = change(&original, Command::JoinReporter, at);
+        join.add_follower = Some("r2".into());
+        dup.followed = Some(join.clone());
+        dup.idempotency = Some(idempotency("resident:r2/SubmitIncident", "m-1", at));
+        let stored = store.create_ticket(&dup).await.unwrap();
+        assert_eq!(stored.duplicate_of, Some(original.id));
+        assert_eq!(store.ticket_followers(&original.id).await.unwrap(), ["r2"]);
+        let events = store.list_events(&original.id, 0, 10).await.unwrap();
+        assert_eq!(events.last().unwrap().event.kind, EventKind::ReporterJoined);
+        assert_eq!(events.last().unwrap().seq, 3);
+        assert_eq!(store.get_ticket(&original.id).await.unwrap().version, 3);
+
+        // A stale change to the original fails the whole write: no merged ticket, no record.
+        let mut late = submitted(SUB1, G1, "r3", at + Duration::SECOND);
+        let e = late
+            .ticket
+            .apply(
+                Command::Merge { into: original.id },
+                "system:intake",
+                "",
+                at + Duration::SECOND,
+            )
+            .unwrap();
+        late.events.push(e);
+        let mut stale = join;
+        stale.add_follower = Some("r3".into());
+        late.followed = Some(stale);
+        late.idempotency = Some(idempotency("resident:r3/SubmitIncident", "m-2", at));
+        assert_err!(
+            store.create_ticket(&late).await,
+            StoreError::Conflict { .. }
+        );
+        assert_err!(
+            store.get_ticket(&late.ticket.id).await,
+            StoreError::NotFound { .. }
+        );
+        assert!(
+            store
+                .get_idempotency("resident:r3/SubmitIncident", "m-2")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.ticket_followers(&original.id).await.unwrap(), ["r2"]);
+        assert!(
+            store
+                .ticket_followers(&late.ticket.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub(crate) async fn list_tickets_within_a_box(store: S) {
+        let mut near = submitted(SUB1, G1, "r1", T0);
+        near.ticket.report.location = GeoPoint::new(43.9, 125.3, Crs::Wgs84).unwrap();
+        let mut edge = submitted(SUB1, G1, "r1", T0 + Duration::SECOND);
+        edge.ticket.report.location = GeoPoint::new(43.91, 125.31, Crs::Wgs84).unwrap();
+        let mut far = submitted(SUB1, G1, "r1", T0 + Duration::SECOND * 2);
+        far.ticket.report.location = GeoPoint::new(43.95, 125.3, Crs::Wgs84).unwrap();
+        for t in [&near, &edge, &far] {
+            store.create_ticket(t).await.unwrap();
+        }
+        let found = ids(
+            &store,
+            TicketQuery {
+                within: Some(bbox(125.29, 43.89, 125.31, 43.91)),
+                order: TicketOrder::NewestFirst,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(found, [edge.ticket.id, near.ticket.id]);
+    }
+
+    /// Many creates at once (which group commit may write in one transaction): each
+    /// succeeds or fails on its own, and a failing one takes no other down with it.
+    pub(crate) async fn concurrent_creates_each_succeed_or_fail_alone(store: S) {
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                let at = T0 + Duration::milliseconds(i);
+                let mut new = assigned(SUB1, G1, &format!("r{}", i % 8), at, grid_chief(G1));
+                // Every eighth request reuses one key: exactly one of those wins.
+                let key = if i % 8 == 0 {
+                    "shared".to_owned()
+                } else {
+                    format!("k{i}")
+                };
+                new.idempotency = Some(idempotency("resident:x/SubmitIncident", &key, at));
+                (new.ticket.id, store.create_ticket(&new).await)
+            }));
+        }
+        let mut created = Vec::new();
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                (id, Ok(ticket)) => {
+                    assert_eq!(ticket.id, id);
+                    created.push(id);
+                }
+                (_, Err(StoreError::AlreadyExists { entity, .. })) => {
+                    assert_eq!(entity, "idempotency");
+                    refused += 1;
+                }
+                (_, Err(e)) => panic!("unexpected error {e}"),
+            }
+        }
+        assert_eq!((created.len(), refused), (57, 7));
+        for id in created {
+            let events = store.list_events(&id, 0, 10).await.unwrap();
+            assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+            assert_eq!(store.list_timers(&id).await.unwrap().len(), 2);
+        }
     }
 }
