@@ -38,6 +38,10 @@ use crate::model::{
 use crate::token::{PageKey, into_page, ticket_key};
 use crate::validate;
 
+mod batch;
+
+use batch::GroupCommit;
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Taken (for the rest of the transaction) right before a transaction appends events, and
@@ -72,6 +76,8 @@ static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| codec::ticket_update_s
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// New tickets go through it, so concurrent submissions share one commit.
+    batch: GroupCommit,
 }
 
 impl PostgresStore {
@@ -95,9 +101,11 @@ impl PostgresStore {
         Ok(Self::from_pool(pool))
     }
 
-    /// Wraps a pool the caller built (and configured) itself.
+    /// Wraps a pool the caller built (and configured) itself. Starts the group-commit
+    /// writers on the current tokio runtime.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        let batch = GroupCommit::start(pool.clone());
+        Self { pool, batch }
     }
 
     /// The pool, for things the trait does not cover (LISTEN/NOTIFY, admin queries).
@@ -412,6 +420,63 @@ async fn fire_one(
         delete_timer(conn, timer).await?;
     }
     Ok(events)
+}
+
+/// Times cut to the microsecond everywhere they are stored.
+fn normalize_new_ticket(new: &NewTicket) -> NewTicket {
+    NewTicket {
+        ticket: normalize_ticket(&new.ticket),
+        events: new.events.clone(),
+        timers: new
+            .timers
+            .iter()
+            .map(|t| Timer {
+                due_at: truncate_to_micros(t.due_at),
+                ..t.clone()
+            })
+            .collect(),
+        idempotency: new.idempotency.as_ref().map(normalize_idempotency),
+        followed: new.followed.clone(),
+    }
+}
+
+/// Writes one new ticket (normalised and validated) in its own transaction.
+async fn create_one(pool: &PgPool, new: &NewTicket) -> Result<Ticket> {
+    let ticket = &new.ticket;
+    let mut tx = pool.begin().await?;
+    if let Some(r) = &new.idempotency {
+        insert_idempotency(&mut tx, r).await?;
+    }
+    // The key is (subdistrict, id) for distribution; the id alone must still be unique.
+    let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = $1")
+        .bind(ticket.id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::already_exists("ticket", ticket.id));
+    }
+    bind_ticket(
+        sqlx::query(TICKET_INSERT.as_str()),
+        TicketColumns::new(ticket)?,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique_as(e, "ticket", ticket.id))?;
+    insert_timers(&mut tx, &new.timers).await?;
+    let mut events: Vec<EventColumns> = new
+        .events
+        .iter()
+        .zip(1..)
+        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
+        .collect();
+    if let Some(change) = &new.followed {
+        let other = normalize_ticket(&change.ticket);
+        validate::ticket_write(&other, change.timers.as_deref())?;
+        events.extend(write_change(&mut tx, &other, change, None).await?);
+    }
+    append_events(&mut tx, &events).await?;
+    tx.commit().await?;
+    Ok(ticket.clone())
 }
 
 // ---------------------------------------------------------------------------- the trait
@@ -860,42 +925,13 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket> {
-        let ticket = normalize_ticket(&new.ticket);
-        validate::ticket_write(&ticket, Some(&new.timers))?;
-        let mut tx = self.pool.begin().await?;
-        if let Some(r) = &new.idempotency {
-            insert_idempotency(&mut tx, r).await?;
+        let new = normalize_new_ticket(new);
+        validate::ticket_write(&new.ticket, Some(&new.timers))?;
+        if new.followed.is_some() {
+            // A merge touches two tickets; rare, so it skips the queue.
+            return create_one(&self.pool, &new).await;
         }
-        // The key is (subdistrict, id) for distribution; the id alone must still be unique.
-        let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = $1")
-            .bind(ticket.id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
-            return Err(StoreError::already_exists("ticket", ticket.id));
-        }
-        bind_ticket(
-            sqlx::query(TICKET_INSERT.as_str()),
-            TicketColumns::new(&ticket)?,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique_as(e, "ticket", ticket.id))?;
-        insert_timers(&mut tx, &new.timers).await?;
-        let mut events: Vec<EventColumns> = new
-            .events
-            .iter()
-            .zip(1..)
-            .map(|(e, seq)| EventColumns::new(&ticket, seq, e))
-            .collect();
-        if let Some(change) = &new.followed {
-            let other = normalize_ticket(&change.ticket);
-            validate::ticket_write(&other, change.timers.as_deref())?;
-            events.extend(write_change(&mut tx, &other, change, None).await?);
-        }
-        append_events(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(ticket)
+        self.batch.create(new).await
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
