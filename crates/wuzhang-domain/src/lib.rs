@@ -9,6 +9,7 @@
 //! - [`area`]: area codes, levels and the tree they form.
 //! - [`chief`]: chief levels, persons and posts (who holds which area).
 //! - [`category`]: incident categories and their deadline rules.
+//! - [`taxonomy`]: the default categories a fresh installation starts with.
 //! - [`point`]: coordinates and coordinate systems as reported.
 //! - [`ticket`]: tickets, commands and the state machine.
 //! - [`event`]: the append-only history of a ticket.
@@ -22,6 +23,7 @@ pub mod chief;
 pub mod clock;
 pub mod event;
 pub mod point;
+pub mod taxonomy;
 pub mod ticket;
 pub mod timer;
 

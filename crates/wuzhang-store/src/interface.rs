@@ -144,6 +144,12 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// [`TicketOrder::DueSoonest`]: crate::TicketOrder::DueSoonest
     async fn list_tickets(&self, query: &TicketQuery, page: &PageRequest) -> Result<Page<Ticket>>;
 
+    /// How many tickets match `query` (its order is ignored).
+    async fn count_tickets(&self, query: &TicketQuery) -> Result<u64>;
+
+    /// The cursor of the newest stored event (0 if none): where a live feed starts.
+    async fn event_cursor_head(&self) -> Result<i64>;
+
     /// Writes a changed ticket with its events, timers and idempotency record, in one
     /// transaction, if the stored version is exactly `change.ticket.version - 1`.
     /// Otherwise Conflict (with the stored version) or NotFound, and nothing is written.

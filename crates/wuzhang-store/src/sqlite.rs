@@ -510,6 +510,73 @@ async fn fire_one(
     Ok(events)
 }
 
+/// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
+fn push_ticket_filters(qb: &mut QueryBuilder<Sqlite>, query: &TicketQuery) {
+    let any_of = |qb: &mut QueryBuilder<Sqlite>, column: &str, values: String| {
+        qb.push(format!(" AND {column} IN (SELECT value FROM json_each("))
+            .push_bind(values)
+            .push("))");
+    };
+    if !query.subdistrict_codes.is_empty() {
+        let codes = json_list(query.subdistrict_codes.iter().map(AreaCode::as_str));
+        any_of(qb, "subdistrict_code", codes);
+    }
+    if let Some(r) = &query.reporter_id {
+        qb.push(" AND reporter_id = ").push_bind(r.clone());
+    }
+    if let Some(p) = &query.assignee_person_id {
+        qb.push(" AND assignee_person_id = ")
+            .push_bind(p.as_str().to_owned());
+    }
+    if !query.assignee_area_codes.is_empty() {
+        let codes = json_list(query.assignee_area_codes.iter().map(AreaCode::as_str));
+        any_of(qb, "assignee_area_code", codes);
+    }
+    if !query.states.is_empty() {
+        any_of(
+            qb,
+            "state",
+            json_list(query.states.iter().map(|s| s.as_str())),
+        );
+    }
+    if let Some(level) = query.level {
+        qb.push(" AND level = ").push_bind(level.as_str());
+    }
+    if let Some(grid) = &query.grid_code {
+        qb.push(" AND grid_code = ")
+            .push_bind(grid.as_str().to_owned());
+    }
+    if let Some(c) = &query.category_code {
+        qb.push(" AND category_code = ")
+            .push_bind(c.as_str().to_owned());
+    }
+    if let Some(at) = query.overdue_at {
+        let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
+        any_of(qb, "state", json_list(open.map(TicketState::as_str)));
+        qb.push(" AND (accept_due_at < ")
+            .push_bind(to_micros(at))
+            .push(" OR resolve_due_at < ")
+            .push_bind(to_micros(at))
+            .push(")");
+    }
+    if let Some(from) = query.created_from {
+        qb.push(" AND created_at >= ").push_bind(to_micros(from));
+    }
+    if let Some(before) = query.created_before {
+        qb.push(" AND created_at < ").push_bind(to_micros(before));
+    }
+    if let Some(b) = &query.within {
+        qb.push(" AND lat >= ")
+            .push_bind(b.min_lat)
+            .push(" AND lat <= ")
+            .push_bind(b.max_lat)
+            .push(" AND lng >= ")
+            .push_bind(b.min_lng)
+            .push(" AND lng <= ")
+            .push_bind(b.max_lng);
+    }
+}
+
 // ---------------------------------------------------------------------------- the trait
 
 #[async_trait]
@@ -936,69 +1003,7 @@ impl Store for SqliteStore {
         let size = page.effective_size();
         let due = format!("COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE_MICROS})");
         let mut qb = QueryBuilder::<Sqlite>::new(format!("{} WHERE 1", *TICKET_SELECT));
-        let any_of = |qb: &mut QueryBuilder<Sqlite>, column: &str, values: String| {
-            qb.push(format!(" AND {column} IN (SELECT value FROM json_each("))
-                .push_bind(values)
-                .push("))");
-        };
-        if !query.subdistrict_codes.is_empty() {
-            let codes = json_list(query.subdistrict_codes.iter().map(AreaCode::as_str));
-            any_of(&mut qb, "subdistrict_code", codes);
-        }
-        if let Some(r) = &query.reporter_id {
-            qb.push(" AND reporter_id = ").push_bind(r.clone());
-        }
-        if let Some(p) = &query.assignee_person_id {
-            qb.push(" AND assignee_person_id = ")
-                .push_bind(p.as_str().to_owned());
-        }
-        if !query.assignee_area_codes.is_empty() {
-            let codes = json_list(query.assignee_area_codes.iter().map(AreaCode::as_str));
-            any_of(&mut qb, "assignee_area_code", codes);
-        }
-        if !query.states.is_empty() {
-            any_of(
-                &mut qb,
-                "state",
-                json_list(query.states.iter().map(|s| s.as_str())),
-            );
-        }
-        if let Some(level) = query.level {
-            qb.push(" AND level = ").push_bind(level.as_str());
-        }
-        if let Some(grid) = &query.grid_code {
-            qb.push(" AND grid_code = ")
-                .push_bind(grid.as_str().to_owned());
-        }
-        if let Some(c) = &query.category_code {
-            qb.push(" AND category_code = ")
-                .push_bind(c.as_str().to_owned());
-        }
-        if let Some(at) = query.overdue_at {
-            let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
-            any_of(&mut qb, "state", json_list(open.map(TicketState::as_str)));
-            qb.push(" AND (accept_due_at < ")
-                .push_bind(to_micros(at))
-                .push(" OR resolve_due_at < ")
-                .push_bind(to_micros(at))
-                .push(")");
-        }
-        if let Some(from) = query.created_from {
-            qb.push(" AND created_at >= ").push_bind(to_micros(from));
-        }
-        if let Some(before) = query.created_before {
-            qb.push(" AND created_at < ").push_bind(to_micros(before));
-        }
-        if let Some(b) = &query.within {
-            qb.push(" AND lat >= ")
-                .push_bind(b.min_lat)
-                .push(" AND lat <= ")
-                .push_bind(b.max_lat)
-                .push(" AND lng >= ")
-                .push_bind(b.min_lng)
-                .push(" AND lng <= ")
-                .push_bind(b.max_lng);
-        }
+        push_ticket_filters(&mut qb, query);
         match after {
             Some(PageKey::TicketNewest { created, id }) => {
                 qb.push(" AND (created_at < ")
@@ -1037,6 +1042,23 @@ impl Store for SqliteStore {
         let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
         let order = query.order;
         Ok(into_page(items, size, |t| ticket_key(order, t)))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?query))]
+    async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tickets WHERE 1");
+        push_ticket_filters(&mut qb, query);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn event_cursor_head(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(cursor), 0) FROM ticket_events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %change.ticket.id, version = change.ticket.version))]

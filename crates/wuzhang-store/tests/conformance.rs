@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             merge_writes_both_tickets_or_neither,
             list_tickets_within_a_box,
             concurrent_creates_each_succeed_or_fail_alone,
+            count_tickets_and_event_cursor_head,
         ]);
     };
     (@cases $backend:ident, $fresh:expr, [$($case:ident),* $(,)?]) => {
@@ -2683,5 +2684,29 @@ mod cases {
             assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
             assert_eq!(store.list_timers(&id).await.unwrap().len(), 2);
         }
+    }
+
+    pub(crate) async fn count_tickets_and_event_cursor_head(store: S) {
+        assert_eq!(store.event_cursor_head().await.unwrap(), 0);
+        let [a, b, ..] = four_tickets(&store).await;
+        let all = store.count_tickets(&TicketQuery::default()).await.unwrap();
+        assert_eq!(all, 4);
+        let mine = TicketQuery {
+            reporter_id: Some(a.report.reporter_id.clone()),
+            ..Default::default()
+        };
+        let listed = ids(&store, mine.clone()).await;
+        assert_eq!(
+            store.count_tickets(&mine).await.unwrap(),
+            listed.len() as u64
+        );
+        let head = store.event_cursor_head().await.unwrap();
+        let newest = store.events_since(&[], 0, 1000).await.unwrap();
+        assert_eq!(head, newest.last().unwrap().cursor);
+        store
+            .update_ticket(&change(&b, Command::Note, b.updated_at + Duration::SECOND))
+            .await
+            .unwrap();
+        assert!(store.event_cursor_head().await.unwrap() > head);
     }
 }

@@ -479,6 +479,73 @@ async fn create_one(pool: &PgPool, new: &NewTicket) -> Result<Ticket> {
     Ok(ticket.clone())
 }
 
+/// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
+fn push_ticket_filters(qb: &mut QueryBuilder<Postgres>, query: &TicketQuery) {
+    if !query.subdistrict_codes.is_empty() {
+        qb.push(" AND subdistrict_code = ANY(")
+            .push_bind(strings(
+                query.subdistrict_codes.iter().map(AreaCode::as_str),
+            ))
+            .push(")");
+    }
+    if let Some(r) = &query.reporter_id {
+        qb.push(" AND reporter_id = ").push_bind(r.clone());
+    }
+    if let Some(p) = &query.assignee_person_id {
+        qb.push(" AND assignee_person_id = ")
+            .push_bind(p.as_str().to_owned());
+    }
+    if !query.assignee_area_codes.is_empty() {
+        qb.push(" AND assignee_area_code = ANY(")
+            .push_bind(strings(
+                query.assignee_area_codes.iter().map(AreaCode::as_str),
+            ))
+            .push(")");
+    }
+    if !query.states.is_empty() {
+        qb.push(" AND state = ANY(")
+            .push_bind(strings(query.states.iter().map(|s| s.as_str())))
+            .push(")");
+    }
+    if let Some(level) = query.level {
+        qb.push(" AND level = ").push_bind(level.as_str());
+    }
+    if let Some(grid) = &query.grid_code {
+        qb.push(" AND grid_code = ")
+            .push_bind(grid.as_str().to_owned());
+    }
+    if let Some(c) = &query.category_code {
+        qb.push(" AND category_code = ")
+            .push_bind(c.as_str().to_owned());
+    }
+    if let Some(at) = query.overdue_at {
+        let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
+        qb.push(" AND state = ANY(")
+            .push_bind(strings(open.map(TicketState::as_str)))
+            .push(") AND (accept_due_at < ")
+            .push_bind(at)
+            .push(" OR resolve_due_at < ")
+            .push_bind(at)
+            .push(")");
+    }
+    if let Some(from) = query.created_from {
+        qb.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(before) = query.created_before {
+        qb.push(" AND created_at < ").push_bind(before);
+    }
+    if let Some(b) = &query.within {
+        qb.push(" AND lat >= ")
+            .push_bind(b.min_lat)
+            .push(" AND lat <= ")
+            .push_bind(b.max_lat)
+            .push(" AND lng >= ")
+            .push_bind(b.min_lng)
+            .push(" AND lng <= ")
+            .push_bind(b.max_lng);
+    }
+}
+
 // ---------------------------------------------------------------------------- the trait
 
 #[async_trait]
@@ -955,69 +1022,7 @@ impl Store for PostgresStore {
         let due = "COALESCE(accept_due_at, resolve_due_at, \
                    '9999-12-31 23:59:59.999999+00'::timestamptz)";
         let mut qb = QueryBuilder::<Postgres>::new(format!("{} WHERE TRUE", *TICKET_SELECT));
-        if !query.subdistrict_codes.is_empty() {
-            qb.push(" AND subdistrict_code = ANY(")
-                .push_bind(strings(
-                    query.subdistrict_codes.iter().map(AreaCode::as_str),
-                ))
-                .push(")");
-        }
-        if let Some(r) = &query.reporter_id {
-            qb.push(" AND reporter_id = ").push_bind(r.clone());
-        }
-        if let Some(p) = &query.assignee_person_id {
-            qb.push(" AND assignee_person_id = ")
-                .push_bind(p.as_str().to_owned());
-        }
-        if !query.assignee_area_codes.is_empty() {
-            qb.push(" AND assignee_area_code = ANY(")
-                .push_bind(strings(
-                    query.assignee_area_codes.iter().map(AreaCode::as_str),
-                ))
-                .push(")");
-        }
-        if !query.states.is_empty() {
-            qb.push(" AND state = ANY(")
-                .push_bind(strings(query.states.iter().map(|s| s.as_str())))
-                .push(")");
-        }
-        if let Some(level) = query.level {
-            qb.push(" AND level = ").push_bind(level.as_str());
-        }
-        if let Some(grid) = &query.grid_code {
-            qb.push(" AND grid_code = ")
-                .push_bind(grid.as_str().to_owned());
-        }
-        if let Some(c) = &query.category_code {
-            qb.push(" AND category_code = ")
-                .push_bind(c.as_str().to_owned());
-        }
-        if let Some(at) = query.overdue_at {
-            let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
-            qb.push(" AND state = ANY(")
-                .push_bind(strings(open.map(TicketState::as_str)))
-                .push(") AND (accept_due_at < ")
-                .push_bind(at)
-                .push(" OR resolve_due_at < ")
-                .push_bind(at)
-                .push(")");
-        }
-        if let Some(from) = query.created_from {
-            qb.push(" AND created_at >= ").push_bind(from);
-        }
-        if let Some(before) = query.created_before {
-            qb.push(" AND created_at < ").push_bind(before);
-        }
-        if let Some(b) = &query.within {
-            qb.push(" AND lat >= ")
-                .push_bind(b.min_lat)
-                .push(" AND lat <= ")
-                .push_bind(b.max_lat)
-                .push(" AND lng >= ")
-                .push_bind(b.min_lng)
-                .push(" AND lng <= ")
-                .push_bind(b.max_lng);
-        }
+        push_ticket_filters(&mut qb, query);
         match after {
             Some(PageKey::TicketNewest { created, id }) => {
                 let created = codec::from_micros("page_token", created)?;
@@ -1059,6 +1064,23 @@ impl Store for PostgresStore {
         let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
         let order = query.order;
         Ok(into_page(items, size, |t| ticket_key(order, t)))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?query))]
+    async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM tickets WHERE TRUE");
+        push_ticket_filters(&mut qb, query);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn event_cursor_head(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(cursor), 0) FROM ticket_events")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %change.ticket.id, version = change.ticket.version))]
