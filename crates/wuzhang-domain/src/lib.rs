@@ -9,6 +9,7 @@
 //! - [`area`]: area codes, levels and the tree they form.
 //! - [`chief`]: chief levels, persons and posts (who holds which area).
 //! - [`category`]: incident categories and their deadline rules.
+//! - [`calendar`]: working days, working hours and deadlines counted on them.
 //! - [`point`]: coordinates and coordinate systems as reported.
 //! - [`ticket`]: tickets, commands and the state machine.
 //! - [`event`]: the append-only history of a ticket.
@@ -17,6 +18,7 @@
 
 pub mod access;
 pub mod area;
+pub mod calendar;
 pub mod category;
 pub mod chief;
 pub mod clock;
