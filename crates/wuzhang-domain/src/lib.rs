@@ -10,6 +10,7 @@
 //! - [`chief`]: chief levels, persons and posts (who holds which area).
 //! - [`category`]: incident categories and their deadline rules.
 //! - [`taxonomy`]: the default categories a fresh installation starts with.
+//! - [`calendar`]: working days, working hours and deadlines counted on them.
 //! - [`point`]: coordinates and coordinate systems as reported.
 //! - [`ticket`]: tickets, commands and the state machine.
 //! - [`event`]: the append-only history of a ticket.
@@ -18,6 +19,7 @@
 
 pub mod access;
 pub mod area;
+pub mod calendar;
 pub mod category;
 pub mod chief;
 pub mod clock;
