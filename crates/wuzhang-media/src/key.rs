@@ -41,6 +41,11 @@ impl StoredMedia {
             sha256: key.sha256.to_owned(),
         }
     }
+
+    /// The path the download route serves this media under: `/media/<key>`.
+    pub fn path(&self) -> String {
+        format!("{}{}", crate::MEDIA_PATH_PREFIX, self.key)
+    }
 }
 
 /// Refuses bytes that are empty or are not what `content_type` says; returns the
@@ -167,6 +172,7 @@ mod tests {
         assert_eq!(m.sha256, format!("{:x}", Sha256::digest(bytes)));
         assert_eq!(m.key, format!("{}.jpg", m.sha256));
         assert_eq!(m.size_bytes, 4);
+        assert_eq!(m.path(), format!("/media/{}", m.key));
         assert!(parse_key(&m.key).is_some());
     }
 }
