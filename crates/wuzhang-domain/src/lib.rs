@@ -11,6 +11,7 @@
 //! - [`category`]: incident categories and their deadline rules.
 //! - [`taxonomy`]: the default categories a fresh installation starts with.
 //! - [`calendar`]: working days, working hours and deadlines counted on them.
+//! - [`deadline`]: the clocks of an assignment and the timers that enforce them.
 //! - [`point`]: coordinates and coordinate systems as reported.
 //! - [`ticket`]: tickets, commands and the state machine.
 //! - [`event`]: the append-only history of a ticket.
@@ -23,6 +24,7 @@ pub mod calendar;
 pub mod category;
 pub mod chief;
 pub mod clock;
+pub mod deadline;
 pub mod event;
 pub mod point;
 pub mod taxonomy;

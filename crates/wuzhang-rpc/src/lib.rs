@@ -5,12 +5,14 @@
 //!
 //! Layout:
 //! - [`access`]: which roles an RPC admits.
+//! - [`categories`]: category listings with the usual filters.
 //! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the
 //!   mappings to gRPC and HTTP status.
 //! - [`idempotency`]: a retried mutation gets its first answer.
 //! - [`request`]: checks on fields every API shares.
 
 pub mod access;
+pub mod categories;
 pub mod error;
 pub mod idempotency;
 pub mod request;

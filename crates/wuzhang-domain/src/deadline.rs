@@ -1,0 +1,168 @@
+//! The clocks of an assignment: when the owner must accept (签收) and resolve, when to warn
+//! before that, and the timers that make the store act on them. Intake starts them for
+//! the first owner; escalation starts them again for each new one.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+
+use crate::calendar::{CalendarError, WorkingCalendar};
+use crate::category::{Category, DEFAULT_CALENDAR, DeadlineKind};
+use crate::ticket::Ticket;
+use crate::timer::{Timer, TimerKind};
+
+/// Share of the accept time after which a warning goes out, unless configured otherwise.
+pub const DEFAULT_WARN_SHARE: f64 = 0.8;
+
+/// The working calendars by code. A category naming a calendar that is not there runs on
+/// the default one ("cn"), so a typo in a category never stops intake.
+#[derive(Debug, Clone)]
+pub struct Calendars {
+    by_code: HashMap<String, WorkingCalendar>,
+}
+
+impl Default for Calendars {
+    /// Only the default calendar, with China's holidays as shipped.
+    fn default() -> Self {
+        Self::new([WorkingCalendar::cn()])
+    }
+}
+
+impl Calendars {
+    /// These calendars; the default one is added if missing.
+    pub fn new(calendars: impl IntoIterator<Item = WorkingCalendar>) -> Self {
+        let mut by_code: HashMap<String, WorkingCalendar> = calendars
+            .into_iter()
+            .map(|c| (c.code().to_owned(), c))
+            .collect();
+        by_code
+            .entry(DEFAULT_CALENDAR.to_owned())
+            .or_insert_with(WorkingCalendar::cn);
+        Self { by_code }
+    }
+
+    /// The calendar of `code`, or the default one.
+    pub fn get(&self, code: &str) -> &WorkingCalendar {
+        self.by_code
+            .get(code)
+            .or_else(|| self.by_code.get(DEFAULT_CALENDAR))
+            .expect("the default calendar is always present")
+    }
+
+    /// Whether `code` names a calendar here (else [`get`](Self::get) falls back).
+    pub fn contains(&self, code: &str) -> bool {
+        self.by_code.contains_key(code)
+    }
+}
+
+/// When an owner must act, counted on the category's calendar from the assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clocks {
+    pub accept_due: OffsetDateTime,
+    pub resolve_due: OffsetDateTime,
+    /// The warning before the accept deadline.
+    pub warn_at: OffsetDateTime,
+}
+
+impl Clocks {
+    /// Starts both clocks at `now` for a ticket of `category`.
+    pub fn start(
+        category: &Category,
+        calendars: &Calendars,
+        now: OffsetDateTime,
+        warn_share: f64,
+    ) -> Result<Self, CalendarError> {
+        let calendar = calendars.get(&category.calendar_code);
+        // "Accept within 2 hours, resolve within 3 working days" is one category: under
+        // working days, a duration short of whole days counts in working hours.
+        let kind_for = |within: time::Duration| match category.deadline_kind {
+            DeadlineKind::WorkingDays if within.whole_seconds() % 86_400 != 0 => {
+                DeadlineKind::WorkingHours
+            }
+            k => k,
+        };
+        let accept_kind = kind_for(category.accept_within);
+        let accept_due = calendar.due_at(now, category.accept_within, accept_kind)?;
+        let resolve_due = calendar.due_at(
+            now,
+            category.resolve_within,
+            kind_for(category.resolve_within),
+        )?;
+        let warn_at = calendar.share_point(now, accept_due, warn_share, accept_kind);
+        Ok(Self {
+            accept_due,
+            resolve_due,
+            warn_at,
+        })
+    }
+
+    /// Sets the ticket's due times and returns the timers to store with it, at the level
+    /// that owns it now (a timer for another level is stale when it fires).
+    pub fn apply(&self, ticket: &mut Ticket) -> Vec<Timer> {
+        ticket.accept_due_at = Some(self.accept_due);
+        ticket.resolve_due_at = Some(self.resolve_due);
+        let Some(level) = ticket.level() else {
+            return Vec::new();
+        };
+        let timer = |kind, due_at| Timer {
+            ticket_id: ticket.id,
+            subdistrict_code: ticket.subdistrict_code.clone(),
+            kind,
+            due_at,
+            level,
+        };
+        vec![
+            timer(TimerKind::Warning, self.warn_at),
+            timer(TimerKind::Accept, self.accept_due),
+            timer(TimerKind::Resolve, self.resolve_due),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::category::{CategoryCode, CategoryKind};
+    use crate::chief::ChiefLevel;
+
+    fn category(kind: DeadlineKind) -> Category {
+        Category {
+            code: CategoryCode::new("E0102").unwrap(),
+            name: "暴露垃圾".into(),
+            parent_code: None,
+            kind: CategoryKind::Event,
+            start_level: ChiefLevel::Grid,
+            accept_within: Duration::hours(2),
+            resolve_within: Duration::days(3),
+            deadline_kind: kind,
+            urgent: false,
+            calendar_code: "nowhere".into(),
+            duplicate_radius_m: 0.0,
+            duplicate_window: Duration::ZERO,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn clocks_run_on_the_category_calendar_with_a_warning_before_accept() {
+        let calendars = Calendars::default();
+        assert!(!calendars.contains("nowhere"));
+        // 2026-09-30 10:00 Beijing, the day before the National Day holiday.
+        let now = datetime!(2026-09-30 02:00 UTC);
+        let natural =
+            Clocks::start(&category(DeadlineKind::Natural), &calendars, now, 0.8).unwrap();
+        assert_eq!(natural.accept_due, now + Duration::hours(2));
+        assert_eq!(natural.resolve_due, now + Duration::days(3));
+        assert_eq!(natural.warn_at, now + Duration::minutes(96));
+        let working =
+            Clocks::start(&category(DeadlineKind::WorkingDays), &calendars, now, 0.8).unwrap();
+        // Three working days: 8 and 9 October, and Saturday 10 October (调休).
+        assert_eq!(working.resolve_due, datetime!(2026-10-10 02:00 UTC));
+        // Accepting within two hours counts working hours: 10:00 + 2 h = 12:00.
+        assert_eq!(working.accept_due, datetime!(2026-09-30 04:00 UTC));
+        assert!(working.warn_at < working.accept_due);
+    }
+}
