@@ -14,7 +14,7 @@
 //!   the requests submitted with its own key, and an anonymous caller none, because a
 //!   resident's description and address are theirs, not the public's. A request that
 //!   exists but is not visible is answered exactly like one that does not exist (404). An
-//!   unknown key is 403 on every resource.
+//!   unknown key is 403 on every resource but discovery.
 //! - **api_key on POST.** Missing or unknown are both 403, as the spec's "403 - Missing
 //!   or Invalid API Key" says; a key that is not UTF-8 is 400 naming `api_key`.
 //! - **Services.** Categories are services with `metadata=false` and `type=realtime`;

@@ -65,7 +65,7 @@ async fn top_level(s: AppState, req: Request) -> Response {
     let method = req.method().clone();
     let readable = method == Method::GET || method == Method::HEAD;
     let answer = match stem {
-        "services" if readable => list_services(&s).await,
+        "services" if readable => list_services(&s, req.uri().query()).await,
         "requests" if readable => list_requests(&s, req.uri().query()).await,
         "discovery" if readable => Ok(discovery(&s, req.headers())),
         "requests" if method == Method::POST => {
@@ -81,7 +81,8 @@ async fn top_level(s: AppState, req: Request) -> Response {
 
 /// `services/{service_code}.*`: a service definition.
 async fn service(s: AppState, req: Request) -> Response {
-    one(req, "service_code", async |code: String, _| {
+    one(req, "service_code", async |code: String, query| {
+        caller(&s, &query, None, false).await?;
         let services = s.backend.services().await?;
         CategoryCode::new(code.as_str())
             .ok()
@@ -143,7 +144,10 @@ async fn one(
     respond(answer(id, query).await, format)
 }
 
-async fn list_services(s: &AppState) -> Answer {
+async fn list_services(s: &AppState, query: Option<&str>) -> Answer {
+    // Services are public; a key that is sent is still checked, as everywhere.
+    let fields = Fields::parse(query.unwrap_or_default().as_bytes());
+    caller(s, &fields, None, false).await?;
     Ok(services::service_list(&s.backend.services().await?))
 }
 

@@ -554,10 +554,17 @@ async fn requests_of_others_are_not_found() {
     .await
     .json_errors(StatusCode::FORBIDDEN);
     assert_eq!(e, ["api_key is not valid"]);
-    let e = get(&app, "/open311/v2/requests.xml?api_key=stolen")
-        .await
-        .xml_errors(StatusCode::FORBIDDEN);
-    assert_eq!(e, ["api_key is not valid"]);
+    for uri in [
+        "/open311/v2/requests.xml?api_key=stolen",
+        "/open311/v2/services.xml?api_key=stolen",
+        "/open311/v2/services/0101.xml?api_key=stolen",
+        "/open311/v2/tokens/abc.xml?api_key=stolen",
+    ] {
+        let e = get(&app, uri).await.xml_errors(StatusCode::FORBIDDEN);
+        assert_eq!(e, ["api_key is not valid"], "{uri}");
+    }
+    let a = get(&app, &format!("/open311/v2/services.json?api_key={KEY}")).await;
+    assert_eq!(a.status, StatusCode::OK);
 }
 
 #[tokio::test]
