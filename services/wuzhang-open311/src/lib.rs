@@ -64,7 +64,6 @@ pub use backend::{
     RequestFilter, RequestStatus, ServiceRequest, TokenStatus,
 };
 pub use error::status_of;
-pub use render::{Format, w3c};
 pub use validate::{
     MAX_ADDRESS_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_ATTRIBUTES, MAX_EMAIL_CHARS, MAX_ID_CHARS,
     MAX_MEDIA_URL_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS,

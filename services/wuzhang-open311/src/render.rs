@@ -10,7 +10,7 @@ use time::{Date, OffsetDateTime, UtcOffset};
 
 /// The format a client asked for with the resource's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Json,
     Xml,
 }
@@ -18,7 +18,7 @@ pub enum Format {
 impl Format {
     /// Splits `services.json` into `services` and [`Format::Json`]. None for any other
     /// extension, or none at all: such a resource does not exist (404).
-    pub fn split(file: &str) -> Option<(&str, Format)> {
+    pub(crate) fn split(file: &str) -> Option<(&str, Format)> {
         let (stem, ext) = file.rsplit_once('.')?;
         let format = match ext {
             "json" => Format::Json,
@@ -29,7 +29,7 @@ impl Format {
     }
 
     /// The spec's content types, with the charset it asks for.
-    pub fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Format::Json => "application/json; charset=utf-8",
             Format::Xml => "text/xml; charset=utf-8",
@@ -215,7 +215,7 @@ pub(crate) fn escape_xml(s: &str, out: &mut String) {
 
 /// A time as the spec's W3C profile of ISO 8601 writes it: whole seconds and an explicit
 /// zone, `Z` for UTC (`2010-01-01T00:00:00Z`, `2010-01-01T08:00:00+08:00`).
-pub fn w3c(t: OffsetDateTime) -> String {
+pub(crate) fn w3c(t: OffsetDateTime) -> String {
     let offset = t.offset();
     let zone = if offset == UtcOffset::UTC {
         "Z".to_owned()
