@@ -36,6 +36,8 @@ pub struct Server {
     child: Option<Child>,
     /// Where gRPC listens.
     pub addr: std::net::SocketAddr,
+    /// Where HTTP (Open311, media, /healthz) listens.
+    pub http_addr: std::net::SocketAddr,
     /// The process's data directory (SQLite file and signing key).
     pub data_dir: tempfile::TempDir,
     database_url: Option<String>,
@@ -61,6 +63,8 @@ impl Server {
         let mut cmd = Command::new(binary_path());
         cmd.arg("serve")
             .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--http-listen")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir.path())
@@ -88,21 +92,32 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("wuzhang: grpc listening on ") {
-                    let _ = tx.send(addr.trim().to_owned());
+                    let _ = tx.send(("grpc", addr.trim().to_owned()));
+                }
+                if let Some(addr) = line.strip_prefix("wuzhang: http listening on ") {
+                    let _ = tx.send(("http", addr.trim().to_owned()));
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(a) => a.parse().context("announced address")?,
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait()?;
-                bail!("wuzhang did not announce its address (exit: {status})");
+        let (mut addr, mut http_addr) = (None, None);
+        while addr.is_none() || http_addr.is_none() {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(("grpc", a)) => addr = Some(a.parse().context("announced address")?),
+                Ok((_, a)) => http_addr = Some(a.parse().context("announced address")?),
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait()?;
+                    bail!("wuzhang did not announce its addresses (exit: {status})");
+                }
             }
+        }
+        let (Some(addr), Some(http_addr)) = (addr, http_addr) else {
+            unreachable!("both addresses were announced")
         };
         Ok(Server {
             child: Some(child),
             addr,
+            http_addr,
             data_dir,
             database_url,
         })

@@ -152,10 +152,8 @@ impl IntakeService for Intake {
         let answer = self
             .once(key, |key| async {
                 let t = self.core.submit(&caller, submission, Some(key)).await?;
-                Ok(
-                    Ticket::decode(reporter_answer(&t, self.core.clock().now()).as_slice())
-                        .map_err(ApiError::internal)?,
-                )
+                Ticket::decode(reporter_answer(&t, self.core.clock().now()).as_slice())
+                    .map_err(ApiError::internal)
             })
             .await?;
         Ok(Response::new(answer))

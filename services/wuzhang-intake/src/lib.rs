@@ -8,9 +8,11 @@
 //!   tickets and those they follow; anything else is NOT_FOUND).
 //! - [`watch`]: [`EventHub`], live ticket events for many watchers from one log reader.
 //! - [`grpc`]: [`Intake`], the gRPC service.
+//! - [`open311`]: [`open311::Open311Intake`], GeoReport v2 mapped onto the core.
 
 pub mod core;
 pub mod grpc;
+pub mod open311;
 pub mod watch;
 
 pub use core::{IntakeConfig, IntakeCore};

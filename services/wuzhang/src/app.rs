@@ -4,8 +4,10 @@ use anyhow::Context;
 use std::sync::Arc;
 use wuzhang_auth::{Authenticator, Keys};
 use wuzhang_domain::clock::{Clock, SystemClock};
+use wuzhang_domain::deadline::Calendars;
+use wuzhang_intake::{EventHub, IntakeConfig, IntakeCore};
 use wuzhang_routing::{AreaIndex, Locator};
-use wuzhang_store::Store;
+use wuzhang_store::{PageRequest, Store};
 
 use crate::config::Config;
 use crate::server::ServerParts;
@@ -40,6 +42,25 @@ pub fn load_keys(config: &Config) -> anyhow::Result<Keys> {
         .with_context(|| format!("cannot load signing key {}", path.display()))
 }
 
+/// A fresh store gets the default categories, so residents can report from the first
+/// minute. A store with any category is left alone: the administrator's edits stand.
+pub async fn seed_categories(store: &dyn Store) -> anyhow::Result<usize> {
+    if !store
+        .list_categories(&PageRequest::first(1))
+        .await?
+        .items
+        .is_empty()
+    {
+        return Ok(0);
+    }
+    let defaults = wuzhang_domain::taxonomy::default_categories();
+    for c in &defaults {
+        store.upsert_category(c).await?;
+    }
+    tracing::info!(categories = defaults.len(), "default categories installed");
+    Ok(defaults.len())
+}
+
 /// Everything `serve` needs, built from the configuration.
 pub async fn build(config: &Config) -> anyhow::Result<ServerParts> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -53,17 +74,41 @@ pub async fn build_with_clock(
 ) -> anyhow::Result<ServerParts> {
     let keys = Arc::new(load_keys(config)?);
     let store = open_store(config).await?;
+    seed_categories(store.as_ref())
+        .await
+        .context("cannot install the default categories")?;
     let index = AreaIndex::load(store.as_ref())
         .await
         .context("cannot load the area index")?;
+    let locator = Locator::new(
+        Arc::clone(&store),
+        index,
+        Arc::clone(&clock),
+        config.locate_tolerance_m,
+    );
+    let media_location = config.media_store();
+    let media = wuzhang_media::open(&media_location)
+        .with_context(|| format!("cannot open the media store {media_location}"))?;
+    let hub = EventHub::new();
+    let intake = IntakeCore::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        locator.clone(),
+        Arc::new(Calendars::default()),
+        hub,
+        IntakeConfig::default(),
+    );
     Ok(ServerParts {
-        locator: Locator::new(
-            Arc::clone(&store),
-            index,
-            Arc::clone(&clock),
-            config.locate_tolerance_m,
-        ),
+        locator,
         index_refresh: std::time::Duration::from_millis(config.index_refresh_ms),
+        event_poll: std::time::Duration::from_millis(config.event_poll_ms),
+        idempotency_ttl: time::Duration::hours(
+            i64::try_from(config.idempotency_ttl_hours).unwrap_or(i64::MAX / 3600),
+        ),
+        intake,
+        media,
+        public_url: config.public_url.clone(),
+        open311_keys: config.open311_keys()?,
         store,
         authenticator: Authenticator::new(keys, Arc::clone(&clock)),
         clock,

@@ -118,6 +118,9 @@ pub struct ServeArgs {
     /// Comma-separated services to run: intake, routing, escalation, supervision, admin, or all.
     #[arg(long)]
     pub services: Option<String>,
+    /// Address HTTP (Open311, media, /healthz) listens on; port 0 picks a free one.
+    #[arg(long)]
+    pub http_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,6 +153,7 @@ impl Cli {
         let overrides = Overrides {
             listen: serve.and_then(|s| s.listen),
             services: serve.and_then(|s| s.services.clone()),
+            http_listen: serve.and_then(|s| s.http_listen),
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
         };

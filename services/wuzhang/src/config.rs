@@ -89,6 +89,25 @@ pub struct Config {
     pub locate_tolerance_m: f64,
     /// How often each process checks the store for changed areas and rebuilds its index.
     pub index_refresh_ms: u64,
+    /// Where HTTP listens: Open311 (`/open311/v2/…`), media downloads (`/media/…`) and
+    /// `/healthz`. Port 0 picks a free port (printed on start).
+    pub http_listen: SocketAddr,
+    /// The address clients reach HTTP at (e.g. `https://wuzhang.example.cn`), used in the
+    /// media URLs handed out; unset means `http://` + the HTTP listen address.
+    pub public_url: Option<String>,
+    /// Where uploaded photos and videos go: a directory, or an object store URL
+    /// (`s3://bucket/prefix`, configured by the AWS_* variables). Unset means `media` in
+    /// `data_dir`.
+    pub media_store: Option<String>,
+    /// Open311 clients: comma-separated `api_key=app-name` pairs. Empty: Open311 answers
+    /// reads of services but refuses every key.
+    pub open311_api_keys: String,
+    /// How long a request_id is remembered (hours): a retry within it gets the first
+    /// answer; after it the id may be used again.
+    pub idempotency_ttl_hours: u64,
+    /// How often each process reads the event log for changes made by other processes
+    /// (milliseconds); its own writes wake the readers at once.
+    pub event_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -103,6 +122,12 @@ impl Default for Config {
             jwt_secret: None,
             locate_tolerance_m: 50.0,
             index_refresh_ms: 2000,
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            media_store: None,
+            open311_api_keys: String::new(),
+            idempotency_ttl_hours: 24,
+            event_poll_ms: 500,
         }
     }
 }
@@ -136,6 +161,15 @@ impl Config {
             config.index_refresh_ms >= 100,
             "index_refresh_ms must be at least 100"
         );
+        anyhow::ensure!(
+            config.event_poll_ms >= 10,
+            "event_poll_ms must be at least 10"
+        );
+        anyhow::ensure!(
+            config.idempotency_ttl_hours >= 1,
+            "idempotency_ttl_hours must be at least 1"
+        );
+        config.open311_keys()?;
         Ok(config)
     }
 
@@ -151,6 +185,33 @@ impl Config {
         self.jwt_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("jwt.key"))
+    }
+
+    /// The Open311 keys as api_key → app name.
+    pub fn open311_keys(&self) -> anyhow::Result<std::collections::HashMap<String, String>> {
+        let mut keys = std::collections::HashMap::new();
+        for pair in self
+            .open311_api_keys
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            let (key, name) = pair.trim().split_once('=').ok_or_else(|| {
+                anyhow::anyhow!("open311_api_keys: {pair:?} is not api_key=app-name")
+            })?;
+            anyhow::ensure!(
+                !key.is_empty() && !name.is_empty(),
+                "open311_api_keys: {pair:?} has an empty key or name"
+            );
+            keys.insert(key.to_owned(), name.to_owned());
+        }
+        Ok(keys)
+    }
+
+    /// Where media is kept.
+    pub fn media_store(&self) -> String {
+        self.media_store
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media").display().to_string())
     }
 
     pub fn services(&self) -> Vec<ServiceName> {
@@ -169,6 +230,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 #[cfg(test)]

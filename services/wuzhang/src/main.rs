@@ -33,13 +33,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-            // Tests and scripts read this line to find a port chosen with `--listen …:0`.
+            let http = tokio::net::TcpListener::bind(config.http_listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http_listen))?;
+            // Tests and scripts read these lines to find ports chosen with `…:0`.
             println!("wuzhang: grpc listening on {}", listener.local_addr()?);
+            println!("wuzhang: http listening on {}", http.local_addr()?);
             println!(
                 "wuzhang: store {}",
                 wuzhang_store::connect::redact(&config.database_url())
             );
-            wuzhang::server::run(parts, listener, shutdown_signal()).await
+            let listeners = wuzhang::server::Listeners {
+                grpc: listener,
+                http,
+            };
+            wuzhang::server::run(parts, listeners, shutdown_signal()).await
         }
         Command::Migrate => {
             wuzhang::app::open_store(&config).await?;

@@ -1,5 +1,7 @@
-//! The gRPC server: every enabled service behind bearer-token authentication, plus health
-//! and reflection (v1 and v1alpha) open to all, on a listener the caller provides.
+//! The servers of one process: gRPC (every enabled service behind bearer-token
+//! authentication, plus health and reflection v1 and v1alpha open to all) and HTTP
+//! (Open311, media downloads, `/healthz`), on listeners the caller provides, with the
+//! background tasks they need, all stopped by one shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,7 +33,29 @@ pub struct ServerParts {
     pub locator: wuzhang_routing::Locator,
     /// How often the area index checks the store for changes.
     pub index_refresh: std::time::Duration,
+    /// How often the event hub reads the log for other processes' writes.
+    pub event_poll: std::time::Duration,
+    /// How long request ids are remembered.
+    pub idempotency_ttl: time::Duration,
+    /// Intake for any transport (gRPC and Open311 share it).
+    pub intake: wuzhang_intake::IntakeCore,
+    /// Uploaded photos and videos.
+    pub media: Arc<dyn wuzhang_media::MediaStore>,
+    /// Base of the URLs handed out for media; `None` means `http://` + the HTTP address.
+    pub public_url: Option<String>,
+    /// Open311 api_key → app name.
+    pub open311_keys: std::collections::HashMap<String, String>,
 }
+
+/// Where the servers listen; bound by the caller so tests can use port 0.
+#[derive(Debug)]
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub http: TcpListener,
+}
+
+/// How often expired idempotency records are deleted.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Largest AdminService request: above the imports' own 64 MiB limit, so a file just
 /// over it gets the import's INVALID_ARGUMENT naming the field, not a transport error.
@@ -45,7 +69,7 @@ pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// at most [`DRAIN_GRACE`].
 pub async fn run(
     parts: ServerParts,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let ServerParts {
@@ -55,7 +79,17 @@ pub async fn run(
         services,
         locator,
         index_refresh,
+        event_poll,
+        idempotency_ttl,
+        intake: intake_core,
+        media,
+        public_url,
+        open311_keys,
     } = parts;
+    let Listeners {
+        grpc: listener,
+        http: http_listener,
+    } = listeners;
     // One shutdown for the server and every background task (each takes
     // `stop_tx.subscribe()`).
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -65,6 +99,44 @@ pub async fn run(
             let _ = stop_rx.wait_for(|stop| *stop).await;
         });
     let enabled = |s: ServiceName| services.contains(&s);
+    let hub_reader =
+        intake_core
+            .hub()
+            .spawn_reader(Arc::clone(&store), event_poll, stop_tx.subscribe());
+    let purger = tokio::spawn(purge_idempotency(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        idempotency_ttl,
+        stop_tx.subscribe(),
+    ));
+
+    // HTTP: Open311 (with intake), media downloads, health.
+    let http_addr = http_listener.local_addr()?;
+    let media_base = public_url.unwrap_or_else(|| format!("http://{http_addr}"));
+    let mut http_app = axum::Router::new()
+        .merge(wuzhang_media::router(Arc::clone(&media)))
+        .merge(healthz(Arc::clone(&store)));
+    if enabled(ServiceName::Intake) {
+        let backend =
+            wuzhang_intake::open311::Open311Intake::new(intake_core.clone(), open311_keys);
+        http_app = http_app.merge(wuzhang_open311::router_with(
+            Arc::new(backend),
+            wuzhang_open311::Options {
+                clock: Arc::clone(&clock),
+                endpoint_url: Some(format!("{media_base}{}", wuzhang_open311::PREFIX)),
+                ..Default::default()
+            },
+        ));
+    }
+    let mut http_stop = stop_tx.subscribe();
+    let http = tokio::spawn(async move {
+        axum::serve(http_listener, http_app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(addr = %http_addr, "http serving");
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -78,7 +150,11 @@ pub async fn run(
 
     let intake = enabled(ServiceName::Intake).then(|| {
         IntakeServiceServer::with_interceptor(
-            wuzhang_intake::Intake::new(Arc::clone(&store), Arc::clone(&clock)),
+            wuzhang_intake::Intake::new(
+                intake_core.clone(),
+                Arc::clone(&media),
+                media_base.clone(),
+            ),
             authenticator.clone(),
         )
     });
@@ -151,6 +227,7 @@ pub async fn run(
     tracing::info!(addr = %local, services = ?services, "grpc serving");
 
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx_keep = stop_tx.clone();
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -189,8 +266,53 @@ pub async fn run(
             tracing::warn!(grace = ?DRAIN_GRACE, "drain deadline passed: closing remaining connections");
         }
     }
-    // The server is down; make sure the follower is too, whichever way we got here.
+    // The server is down; make sure the background tasks are too, whichever way we got here.
+    let _ = stop_tx_keep.send(true);
     follower.abort();
+    hub_reader.abort();
+    purger.abort();
+    match tokio::time::timeout(DRAIN_GRACE, http).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "http server failed"),
+        Err(_) => tracing::warn!("http server did not stop in time"),
+        _ => {}
+    }
     tracing::info!("grpc stopped");
     Ok(())
+}
+
+/// `GET /healthz`: 200 when the store answers, 503 otherwise (for load balancers and
+/// Kubernetes probes, which speak HTTP rather than gRPC health).
+fn healthz(store: Arc<dyn Store>) -> axum::Router {
+    axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(move || {
+            let store = Arc::clone(&store);
+            async move {
+                match store.ping().await {
+                    Ok(()) => (http::StatusCode::OK, "ok\n"),
+                    Err(_) => (http::StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n"),
+                }
+            }
+        }),
+    )
+}
+
+/// Deletes idempotency records older than `ttl`, now and every [`PURGE_EVERY`].
+async fn purge_idempotency(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    ttl: time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match store.purge_idempotency(clock.now() - ttl).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "expired request ids forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot purge idempotency records"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
 }
