@@ -14,11 +14,11 @@ use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{
-    CancelIncidentRequest, ChiefLevel, Crs, EventKind, GeoPoint, GetIncidentRequest,
-    ImportAreasRequest, ImportRosterRequest, ListIncidentCategoriesRequest, ListMyIncidentsRequest,
-    LocateRequest, RateIncidentRequest, SubmitIncidentRequest, Ticket, TicketState,
-    UploadMediaMetadata, UploadMediaRequest, WatchIncidentRequest, import_areas_request,
-    upload_media_request,
+    CancelIncidentRequest, ChiefLevel, Crs, EventKind, GeoPoint, GetCategoryRequest,
+    GetIncidentRequest, ImportAreasRequest, ImportRosterRequest, ListCategoriesRequest,
+    ListIncidentCategoriesRequest, ListMyIncidentsRequest, LocateRequest, RateIncidentRequest,
+    SubmitIncidentRequest, Ticket, TicketState, UploadMediaMetadata, UploadMediaRequest,
+    UpsertCategoryRequest, WatchIncidentRequest, import_areas_request, upload_media_request,
 };
 
 const GRID1: &str = "220102001001001";
@@ -770,8 +770,81 @@ async fn categories_are_there_from_the_start(w: &World) {
     assert_eq!(urgent.total_size as usize, urgent.categories.len());
 }
 
+/// The administrator edits the taxonomy; residents see the change at once.
+async fn admin_edits_categories(w: &World) {
+    let mut admin = AdminServiceClient::new(w.server.channel().await.unwrap());
+    let mut cat = admin
+        .get_category(authed(
+            &w.admin,
+            GetCategoryRequest {
+                code: "E0102".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cat.name, "暴露垃圾");
+    cat.code = "X01".into();
+    cat.name = "试点类别".into();
+    cat.parent_code = String::new();
+    let upsert = |request_id: &str, c: &wuzhang_proto::v1::Category| UpsertCategoryRequest {
+        request_id: request_id.into(),
+        category: Some(c.clone()),
+    };
+    let saved = admin
+        .upsert_category(authed(&w.admin, upsert("cat-1", &cat)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(saved.name, "试点类别");
+    // Retired: residents can no longer report under it, and it leaves their form.
+    cat.active = false;
+    admin
+        .upsert_category(authed(&w.admin, upsert("cat-2", &cat)))
+        .await
+        .unwrap();
+    let r = w.resident("cat-user");
+    let mut intake = w.intake().await;
+    let err = intake
+        .submit_incident(authed(&r, report("x-1", "X01", in_grid1())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let listed = admin
+        .list_categories(authed(
+            &w.admin,
+            ListCategoriesRequest {
+                include_inactive: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed
+            .categories
+            .iter()
+            .any(|c| c.code == "X01" && !c.active)
+    );
+    // A bad category names the field; a resident may not edit.
+    let mut bad = cat.clone();
+    bad.start_level = 0;
+    let err = admin
+        .upsert_category(authed(&w.admin, upsert("cat-3", &bad)))
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&err), ["category.start_level"], "{err:?}");
+    let err = admin
+        .upsert_category(authed(&r, upsert("cat-4", &cat)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
 async fn everything(w: &World) {
     categories_are_there_from_the_start(w).await;
+    admin_edits_categories(w).await;
     routes_to_the_right_chief(w).await;
     retries_are_idempotent(w).await;
     duplicates_merge(w).await;

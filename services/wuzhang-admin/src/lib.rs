@@ -169,8 +169,49 @@ impl AdminService for Admin {
         &self,
         request: Request<UpsertCategoryRequest>,
     ) -> Result<Response<Category>, Status> {
-        admit(principal(&request)?, &[Role::Admin], "UpsertCategory")?;
-        Err(ApiError::unimplemented("UpsertCategory", "issue #4").into())
+        let who = admit(principal(&request)?, &[Role::Admin], "UpsertCategory")?;
+        let r = request.get_ref();
+        let request_id = request::request_id(&r.request_id)?;
+        let wire = r
+            .category
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("category", "is required"))?;
+        let category = wuzhang_domain::category::Category::try_from(wire)
+            .map_err(|e| ApiError::from(e.within("category")))?;
+        if let Some(parent) = &category.parent_code {
+            match self.store.get_category(parent).await {
+                Ok(_) => {}
+                Err(wuzhang_store::StoreError::NotFound { .. }) => {
+                    return Err(ApiError::invalid(
+                        "category.parent_code",
+                        format!("no category {parent}"),
+                    )
+                    .into());
+                }
+                Err(e) => return Err(ApiError::from(e).into()),
+            }
+        }
+        let response = idempotency::once(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            who,
+            "UpsertCategory",
+            request_id,
+            r,
+            || async {
+                self.store.upsert_category(&category).await.map_err(|e| {
+                    match ApiError::from(e) {
+                        ApiError::Invalid(v) => {
+                            ApiError::Invalid(v.into_iter().map(|f| f.within("category")).collect())
+                        }
+                        other => other,
+                    }
+                })?;
+                Ok(Category::from(&category))
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn get_category(
@@ -178,7 +219,14 @@ impl AdminService for Admin {
         request: Request<GetCategoryRequest>,
     ) -> Result<Response<Category>, Status> {
         admit(principal(&request)?, &[Role::Admin], "GetCategory")?;
-        Err(ApiError::unimplemented("GetCategory", "issue #4").into())
+        let code = wuzhang_domain::category::CategoryCode::new(&request.get_ref().code)
+            .map_err(|e| ApiError::invalid("code", e.reason))?;
+        let category = self
+            .store
+            .get_category(&code)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(Category::from(&category)))
     }
 
     async fn list_categories(
@@ -186,7 +234,34 @@ impl AdminService for Admin {
         request: Request<ListCategoriesRequest>,
     ) -> Result<Response<ListCategoriesResponse>, Status> {
         admit(principal(&request)?, &[Role::Admin], "ListCategories")?;
-        Err(ApiError::unimplemented("ListCategories", "issue #4").into())
+        let r = request.get_ref();
+        let parent = match r.parent_code.as_str() {
+            "" => None,
+            p => Some(
+                wuzhang_domain::category::CategoryCode::new(p)
+                    .map_err(|e| ApiError::invalid("parent_code", e.reason))?,
+            ),
+        };
+        let size = match request::page_size(r.page_size)? {
+            0 => 100,
+            n => n.min(500),
+        };
+        let page = wuzhang_store::PageRequest {
+            size,
+            token: (!r.page_token.is_empty()).then(|| r.page_token.clone()),
+        };
+        let (categories, next, total) = wuzhang_rpc::categories::list(
+            self.store.as_ref(),
+            r.include_inactive,
+            parent.as_ref(),
+            &page,
+        )
+        .await?;
+        Ok(Response::new(ListCategoriesResponse {
+            categories: categories.iter().map(Category::from).collect(),
+            next_page_token: next.unwrap_or_default(),
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        }))
     }
 
     async fn set_calendar(
