@@ -56,6 +56,17 @@ impl Server {
         data_dir: Option<tempfile::TempDir>,
         extra: &[&str],
     ) -> anyhow::Result<Server> {
+        Self::start_env(database_url, data_dir, &[], extra)
+    }
+
+    /// As [`Server::start_with`], with extra environment variables (configuration such
+    /// as `WUZHANG_OPEN311_API_KEYS`).
+    pub fn start_env(
+        database_url: Option<String>,
+        data_dir: Option<tempfile::TempDir>,
+        env: &[(&str, &str)],
+        extra: &[&str],
+    ) -> anyhow::Result<Server> {
         let data_dir = match data_dir {
             Some(d) => d,
             None => tempfile::tempdir()?,
@@ -71,6 +82,7 @@ impl Server {
             .args(extra)
             .env_remove("WUZHANG_CONFIG")
             .env_remove("WUZHANG_DATABASE_URL")
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_LOG").map_or("warn".into(), |_| "info".to_string()),

@@ -22,6 +22,8 @@ use wuzhang_proto::v1::{
 };
 
 const GRID1: &str = "220102001001001";
+const OPEN311_KEYS_VAR: &str = "WUZHANG_OPEN311_API_KEYS";
+const OPEN311_KEYS: &str = "civic-key=civic-app,other-key=other-app";
 const SUB: &str = "220102001";
 const BUILDING: &str = "220102001001001B01";
 const UNIT: &str = "220102001001001B01U1";
@@ -48,7 +50,7 @@ struct World {
 
 impl World {
     async fn start(db: Option<String>) -> World {
-        let server = Server::start_with(db, None, &[]).unwrap();
+        let server = Server::start_env(db, None, &[(OPEN311_KEYS_VAR, OPEN311_KEYS)], &[]).unwrap();
         Self::seeded(server).await
     }
 
@@ -851,6 +853,186 @@ async fn everything(w: &World) {
     cancel_and_rate_rules(w).await;
     bad_input_writes_nothing(w).await;
     uploads_photos(w).await;
+    open311_over_http(w).await;
+}
+
+/// A raw HTTP/1.1 request (so bytes that are not UTF-8 can be sent): status and body.
+async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Open311 GeoReport v2 on the same binary: a real client library from PyPI drives it,
+/// and bad requests get the spec's errors with nothing written.
+async fn open311_over_http(w: &World) {
+    let addr = w.server.http_addr;
+    let base = format!("http://{addr}/open311/v2");
+    let python = std::env::var("WUZHANG_OPEN311_PYTHON").unwrap_or_else(|_| "python3".into());
+    let required = std::env::var("WUZHANG_REQUIRE_OPEN311").is_ok_and(|v| v == "1");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/open311/client_check.py");
+    let has_client = std::process::Command::new(&python)
+        .args(["-c", "import civicbot, georeport"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_client {
+        let out = std::process::Command::new(&python)
+            .arg(script)
+            .args(["--base-url", &base, "--api-key", "civic-key"])
+            .args([
+                "--service-code",
+                "E0102",
+                "--lat",
+                "43.8072",
+                "--lng",
+                "125.3172",
+            ])
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            let (_, listed) = http(
+                addr,
+                "GET",
+                "/open311/v2/requests.json?api_key=civic-key",
+                b"",
+            )
+            .await;
+            panic!(
+                "client_check.py failed:\n{}\n{}\nrequests: {listed}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    } else {
+        assert!(
+            !required,
+            "WUZHANG_REQUIRE_OPEN311=1 but {python} cannot import civicbot and georeport \
+             (pip install -r tests/open311/requirements.txt)"
+        );
+        println!("open311 client libraries not installed: library check skipped");
+    }
+
+    // The request made through Open311 is a ticket routed like any other.
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/open311/v2/requests.json",
+        format!(
+            "api_key=civic-key&service_code=E0105&lat=43.8061&long=125.3061&description={}",
+            "%E6%B2%B3%E9%81%93%E6%BC%82%E6%B5%AE%E7%89%A9"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("service_request_id"), "{body}");
+    let (status, body) = http(
+        addr,
+        "GET",
+        "/open311/v2/requests.json?api_key=civic-key&service_code=E0105",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"status\":\"open\""), "{body}");
+    assert!(
+        body.contains("网格长"),
+        "agency_responsible names the post: {body}"
+    );
+    // Another app's key does not see it; nor does an anonymous reader.
+    let (_, body) = http(
+        addr,
+        "GET",
+        "/open311/v2/requests.json?api_key=other-key",
+        b"",
+    )
+    .await;
+    assert_eq!(body.trim(), "[]");
+
+    // Bad input: the spec's error format, the field named, nothing written.
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (
+            b"service_code=E0102&lat=43.8061&long=125.3061&description=x".to_vec(),
+            403,
+            "api_key",
+        ),
+        (
+            b"api_key=wrong&service_code=E0102&lat=43.8061&long=125.3061&description=x".to_vec(),
+            403,
+            "api_key",
+        ),
+        (
+            b"api_key=civic-key&service_code=E0102&lat=43.8061&long=125.3061&description=%FF%FE"
+                .to_vec(),
+            400,
+            "description",
+        ),
+        (
+            b"api_key=civic-key&service_code=E0102&lat=NaN&long=125.3061&description=x".to_vec(),
+            400,
+            "lat",
+        ),
+        (
+            b"api_key=civic-key&service_code=NOPE&lat=43.8061&long=125.3061&description=x".to_vec(),
+            404,
+            "service_code",
+        ),
+        (
+            b"api_key=civic-key&lat=43.8061&long=125.3061&description=x".to_vec(),
+            400,
+            "service_code",
+        ),
+        (
+            b"api_key=civic-key&service_code=E0102&lat=43.8061&long=125.3061".to_vec(),
+            400,
+            "description",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let (got, text) = http(addr, "POST", "/open311/v2/requests.json", &body).await;
+        assert_eq!(got, status, "{}: {text}", String::from_utf8_lossy(&body));
+        assert!(text.contains("\"code\""), "spec error format: {text}");
+        assert!(text.contains(field), "names {field}: {text}");
+    }
+    let (_, xml) = http(
+        addr,
+        "POST",
+        "/open311/v2/requests.xml",
+        b"api_key=civic-key&service_code=E0102&lat=91&long=125.3&description=x",
+    )
+    .await;
+    assert!(
+        xml.contains("<errors>") && xml.contains("<code>400</code>"),
+        "{xml}"
+    );
+    let (_, body) = http(
+        addr,
+        "GET",
+        "/open311/v2/requests.json?api_key=civic-key&service_code=E0102",
+        b"",
+    )
+    .await;
+    let made_by_script = usize::from(has_client);
+    assert_eq!(
+        body.matches("service_request_id").count(),
+        made_by_script,
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
