@@ -13,11 +13,12 @@
 //!
 //! Private helpers shared by both backends, so they accept, refuse and return the same
 //! values: `codec` (rows ↔ domain values), `validate` (rules checked before writing) and
-//! `token` (page tokens).
+//! `token` (page tokens), and `group_commit` (concurrent new tickets written together).
 
 mod codec;
 pub mod connect;
 pub mod error;
+mod group_commit;
 pub mod interface;
 pub mod model;
 pub mod postgres;

@@ -34,6 +34,7 @@ use crate::codec::{
     from_micros, normalize_idempotency, normalize_ticket, parse_uuid, to_micros, uuid_text,
 };
 use crate::error::{Result, StoreError, unique_as};
+use crate::group_commit::{GroupCommit, Job, WriteBatch};
 use crate::interface::{Backend, Store, TimerHandler};
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
@@ -78,6 +79,8 @@ pub struct SqliteStore {
     /// Keeps the directory of an [`in_memory`](Self::in_memory) store alive as long as the
     /// store; it is deleted when the last clone goes.
     _temp_dir: Option<Arc<tempfile::TempDir>>,
+    /// New tickets go through it, so concurrent submissions share one transaction.
+    batch: GroupCommit,
 }
 
 impl SqliteStore {
@@ -139,6 +142,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Ok(Self {
+            batch: start_group_commit(pool.clone()),
             pool,
             _temp_dir: None,
         })
@@ -577,6 +581,98 @@ fn push_ticket_filters(qb: &mut QueryBuilder<Sqlite>, query: &TicketQuery) {
     }
 }
 
+/// Writes one new ticket (normalised and validated) inside the caller's transaction.
+async fn write_new(conn: &mut SqliteConnection, new: &NewTicket) -> Result<Ticket> {
+    let ticket = &new.ticket;
+    if let Some(r) = &new.idempotency {
+        insert_idempotency(conn, r).await?;
+    }
+    let taken: Option<i64> = sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = ?1")
+        .bind(uuid_text(ticket.id.as_uuid()))
+        .fetch_optional(&mut *conn)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::already_exists("ticket", ticket.id));
+    }
+    bind_ticket(
+        sqlx::query(TICKET_INSERT.as_str()),
+        TicketColumns::new(ticket)?,
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| unique_as(e, "ticket", ticket.id))?;
+    insert_timers(conn, &new.timers).await?;
+    let mut events: Vec<EventColumns> = new
+        .events
+        .iter()
+        .zip(1..)
+        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
+        .collect();
+    if let Some(change) = &new.followed {
+        let other = normalize_ticket(&change.ticket);
+        validate::ticket_write(&other, change.timers.as_deref())?;
+        events.extend(write_change(conn, &other, change, None).await?);
+    }
+    append_events(conn, &events).await?;
+    Ok(ticket.clone())
+}
+
+/// SQLite's side of group commit: one writer (SQLite has one write lock anyway), each
+/// batch one `BEGIN IMMEDIATE` transaction with a savepoint per ticket, so a ticket that
+/// fails is rolled back alone and answered with its own error.
+fn start_group_commit(pool: SqlitePool) -> GroupCommit {
+    let write: WriteBatch = Arc::new(move |batch| {
+        let pool = pool.clone();
+        Box::pin(async move { write_batch(&pool, batch).await })
+    });
+    GroupCommit::start(1, 256, write)
+}
+
+async fn write_batch(pool: &SqlitePool, batch: Vec<Job>) {
+    let mut answers: Vec<Result<Ticket>> = Vec::with_capacity(batch.len());
+    let outcome: Result<()> = async {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        for job in &batch {
+            sqlx::query("SAVEPOINT new_ticket")
+                .execute(&mut *tx)
+                .await?;
+            match write_new(&mut tx, &job.new).await {
+                Ok(t) => {
+                    sqlx::query("RELEASE new_ticket").execute(&mut *tx).await?;
+                    answers.push(Ok(t));
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO new_ticket; RELEASE new_ticket")
+                        .execute(&mut *tx)
+                        .await?;
+                    answers.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => {
+            for (job, answer) in batch.into_iter().zip(answers) {
+                let _ = job.reply.send(answer);
+            }
+        }
+        Err(e) => {
+            // The transaction itself failed (e.g. the write lock timed out): nothing was
+            // written, and every job hears why.
+            warn!(tickets = batch.len(), error = %e, "ticket batch failed");
+            let message = e.to_string();
+            for job in batch {
+                let _ = job.reply.send(Err(StoreError::Unavailable {
+                    source: message.clone().into(),
+                }));
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------- the trait
 
 #[async_trait]
@@ -947,41 +1043,12 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket> {
-        let ticket = normalize_ticket(&new.ticket);
-        validate::ticket_write(&ticket, Some(&new.timers))?;
-        let mut tx = self.begin_write().await?;
-        if let Some(r) = &new.idempotency {
-            insert_idempotency(&mut tx, r).await?;
-        }
-        let taken: Option<i64> = sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = ?1")
-            .bind(uuid_text(ticket.id.as_uuid()))
-            .fetch_optional(&mut *tx)
-            .await?;
-        if taken.is_some() {
-            return Err(StoreError::already_exists("ticket", ticket.id));
-        }
-        bind_ticket(
-            sqlx::query(TICKET_INSERT.as_str()),
-            TicketColumns::new(&ticket)?,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unique_as(e, "ticket", ticket.id))?;
-        insert_timers(&mut tx, &new.timers).await?;
-        let mut events: Vec<EventColumns> = new
-            .events
-            .iter()
-            .zip(1..)
-            .map(|(e, seq)| EventColumns::new(&ticket, seq, e))
-            .collect();
-        if let Some(change) = &new.followed {
-            let other = normalize_ticket(&change.ticket);
-            validate::ticket_write(&other, change.timers.as_deref())?;
-            events.extend(write_change(&mut tx, &other, change, None).await?);
-        }
-        append_events(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(ticket)
+        let new = NewTicket {
+            ticket: normalize_ticket(&new.ticket),
+            ..new.clone()
+        };
+        validate::ticket_write(&new.ticket, Some(&new.timers))?;
+        self.batch.create(new).await
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]

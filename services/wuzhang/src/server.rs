@@ -6,7 +6,6 @@
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic::transport::Server;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -252,7 +251,12 @@ pub async fn run(
         .add_optional_service(escalation)
         .add_optional_service(supervision)
         .add_optional_service(admin)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+        .serve_with_incoming_shutdown(
+            // Small RPC answers must not wait for Nagle's algorithm (a 40 ms stall against
+            // the peer's delayed ACK), so every accepted socket sends at once.
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        );
     let drain_deadline = async {
         if drain_rx.await.is_ok() {
             tokio::time::sleep(DRAIN_GRACE).await;

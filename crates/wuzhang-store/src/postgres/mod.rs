@@ -40,7 +40,7 @@ use crate::validate;
 
 mod batch;
 
-use batch::GroupCommit;
+use crate::group_commit::GroupCommit;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -104,7 +104,7 @@ impl PostgresStore {
     /// Wraps a pool the caller built (and configured) itself. Starts the group-commit
     /// writers on the current tokio runtime.
     pub fn from_pool(pool: PgPool) -> Self {
-        let batch = GroupCommit::start(pool.clone());
+        let batch = batch::start(pool.clone());
         Self { pool, batch }
     }
 

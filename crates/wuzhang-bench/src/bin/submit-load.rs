@@ -1,0 +1,471 @@
+//! Durable SubmitIncident throughput through the real server, side by side with pgbench
+//! inserting the same row shape at the same concurrency, in one run.
+//!
+//! ```text
+//! cargo build --release -p wuzhang -p wuzhang-bench
+//! target/release/submit-load --pg-url postgres://postgres@127.0.0.1:5432/wuzhang_test \
+//!     --concurrency 1,4,16,64 --seconds 10 --sqlite
+//! ```
+//!
+//! For each concurrency: `wuzhang serve` on a fresh Postgres schema (started once) takes
+//! SubmitIncident from that many gRPC callers for `--seconds`, then pgbench runs a
+//! one-row INSERT into a table shaped like `tickets` (same columns and indexes) with as
+//! many clients for as long. Both commit every transaction durably (synchronous_commit
+//! on). With `--sqlite`, the same load runs against a server on the embedded store.
+//! Each submission writes a ticket, two events, three timers and an idempotency record;
+//! pgbench's transaction writes one row, and the table says so.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sqlx::AssertSqlSafe;
+use tonic::transport::Channel;
+use wuzhang_bench::stats::{Summary, summarise};
+use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
+use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
+use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
+use wuzhang_proto::v1::{
+    Crs, GeoPoint, ImportAreasRequest, ImportRosterRequest, LocateRequest, SubmitIncidentRequest,
+    import_areas_request,
+};
+
+/// A category that never merges (duplicate radius 0), so every submission is a new ticket.
+const CATEGORY: &str = "N0103";
+
+struct Args {
+    pg_url: Option<String>,
+    concurrency: Vec<usize>,
+    seconds: u64,
+    sqlite: bool,
+    wuzhang: PathBuf,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        pg_url: None,
+        concurrency: vec![1, 4, 16, 64],
+        seconds: 10,
+        sqlite: false,
+        wuzhang: std::env::current_exe()?
+            .parent()
+            .context("exe dir")?
+            .join("wuzhang"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--pg-url" => args.pg_url = it.next(),
+            "--concurrency" => {
+                args.concurrency = it
+                    .next()
+                    .context("--concurrency needs a list")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
+            "--seconds" => args.seconds = it.next().context("--seconds needs a value")?.parse()?,
+            "--sqlite" => args.sqlite = true,
+            "--wuzhang" => args.wuzhang = it.next().context("--wuzhang needs a path")?.into(),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+/// A started `wuzhang serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    data_dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(bin: &Path, database_url: Option<String>) -> anyhow::Result<Server> {
+        let data_dir = tempfile::tempdir()?;
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env(
+            "RUST_LOG",
+            std::env::var("LOAD_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .env("WUZHANG_MAX_DB_CONNECTIONS", "32")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        if let Some(url) = &database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("wuzhang: grpc listening on ") {
+                    let _ = tx.send(a.trim().to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("the server did not start")?;
+        Ok(Server {
+            child,
+            addr,
+            data_dir,
+            database_url,
+        })
+    }
+
+    fn mint(&self, bin: &Path, role: &str, subject: &str) -> anyhow::Result<String> {
+        let mut cmd = Command::new(bin);
+        cmd.args(["token", "mint", "--role", role, "--subject", subject])
+            .arg("--data-dir")
+            .arg(self.data_dir.path());
+        if let Some(url) = &self.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        let out = cmd.output()?;
+        anyhow::ensure!(out.status.success(), "token mint failed");
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+
+    async fn channel(&self) -> anyhow::Result<Channel> {
+        Ok(Channel::from_shared(format!("http://{}", self.addr))?
+            .connect()
+            .await?)
+    }
+}
+
+fn authed<T>(token: &str, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    r
+}
+
+fn fixture(name: &str) -> anyhow::Result<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name);
+    std::fs::read(&path).with_context(|| format!("read {}", path.display()))
+}
+
+/// Imports the small test tree and roster and waits for the index to follow.
+async fn seed(server: &Server, bin: &Path) -> anyhow::Result<String> {
+    let admin = server.mint(bin, "admin", "admin")?;
+    let mut client = AdminServiceClient::new(server.channel().await?);
+    client
+        .import_areas(authed(
+            &admin,
+            ImportAreasRequest {
+                request_id: "load-areas".into(),
+                source: Some(import_areas_request::Source::Geojson(fixture(
+                    "small-tree.geojson",
+                )?)),
+                ..Default::default()
+            },
+        ))
+        .await?;
+    client
+        .import_roster(authed(
+            &admin,
+            ImportRosterRequest {
+                request_id: "load-roster".into(),
+                csv: fixture("small-roster.csv")?,
+                dry_run: false,
+            },
+        ))
+        .await?;
+    let mut routing = RoutingServiceClient::new(server.channel().await?);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = routing
+            .locate(authed(
+                &admin,
+                LocateRequest {
+                    point: Some(point(0)),
+                    ..Default::default()
+                },
+            ))
+            .await;
+        if r.is_ok() {
+            return Ok(admin);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "index never caught up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Spread over both grids of the test tree.
+fn point(i: u64) -> GeoPoint {
+    let x = (i.wrapping_mul(2_654_435_761) % 10_000) as f64 / 10_000.0;
+    let y = (i.wrapping_mul(40_503) % 10_000) as f64 / 10_000.0;
+    GeoPoint {
+        lat: 43.8001 + y * 0.0098,
+        lng: 125.3001 + x * 0.0198,
+        crs: Crs::Wgs84 as i32,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    rate: f64,
+    latency: Summary,
+    errors: usize,
+}
+
+/// `concurrency` callers submitting for `seconds`, each on its own HTTP/2 connection.
+async fn submit_load(
+    server: &Server,
+    token: &str,
+    concurrency: usize,
+    seconds: u64,
+    tag: &str,
+) -> anyhow::Result<Run> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let mut client = IntakeServiceClient::new(server.channel().await?);
+        let token = token.to_owned();
+        let stop = Arc::clone(&stop);
+        let tag = tag.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let req = SubmitIncidentRequest {
+                    request_id: format!("{tag}-{w}-{i}"),
+                    category_code: CATEGORY.into(),
+                    description: "楼道堆放杂物，影响通行".into(),
+                    location: Some(point((w as u64) << 32 | i)),
+                    contact_phone: "13800138000".into(),
+                    ..Default::default()
+                };
+                let t = Instant::now();
+                match client.submit_incident(authed(&token, req)).await {
+                    Ok(_) => latencies.push(t.elapsed()),
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(Run {
+        rate: all.len() as f64 / elapsed,
+        latency: summarise(&mut all),
+        errors,
+    })
+}
+
+/// pgbench inserting one ticket-shaped row per transaction into a copy of `tickets`
+/// (columns and indexes) in `schema`.
+fn pgbench(url: &str, schema: &str, concurrency: usize, seconds: u64) -> anyhow::Result<Run> {
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("insert.sql");
+    std::fs::write(
+        &script,
+        "INSERT INTO pgbench_tickets (subdistrict_code, id, grid_code, state, level, \
+         assignee_area_code, assignee_person_id, category_code, description, lat, lng, crs, \
+         original_lat, original_lng, original_crs, address, building_code, unit_code, \
+         media_urls, contact_phone, reporter_id, urgent, accept_due_at, resolve_due_at, \
+         created_at, updated_at, duplicate_of, pause, rating_stars, rating_not_solved, \
+         rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
+         'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
+         43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
+         '13800138000', 'resident:load', false, now() + interval '2 hours', \
+         now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1);\n",
+    )?;
+    let parsed = url::Url::parse(url)?;
+    let db = parsed.path().trim_start_matches('/');
+    let log_prefix = dir.path().join("lat");
+    let out = Command::new("pgbench")
+        .args(["-n", "-r"])
+        .args(["-c", &concurrency.to_string()])
+        .args(["-j", &concurrency.min(4).to_string()])
+        .args(["-T", &seconds.to_string()])
+        .arg("-f")
+        .arg(&script)
+        .arg("-l")
+        .arg(format!("--log-prefix={}", log_prefix.display()))
+        .args(["-h", parsed.host_str().unwrap_or("127.0.0.1")])
+        .args(["-p", &parsed.port().unwrap_or(5432).to_string()])
+        .args([
+            "-U",
+            if parsed.username().is_empty() {
+                "postgres"
+            } else {
+                parsed.username()
+            },
+        ])
+        .arg(db)
+        .env("PGOPTIONS", format!("-c search_path={schema},public"))
+        .output()
+        .context("cannot run pgbench")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "pgbench failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tps: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .context("no tps in pgbench output")?
+        .parse()?;
+    // Per-transaction latencies (µs, third column) from every thread's log.
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(dir.path())? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("lat"))
+        {
+            for line in std::fs::read_to_string(&path)?.lines() {
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    latencies.push(Duration::from_micros(us));
+                }
+            }
+        }
+    }
+    Ok(Run {
+        rate: tps,
+        latency: summarise(&mut latencies),
+        errors: 0,
+    })
+}
+
+fn ms(ns: f64) -> String {
+    format!("{:.2}", ns / 1e6)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let mut rows: Vec<String> = Vec::new();
+    let mut ratios: HashMap<usize, f64> = HashMap::new();
+    let warmup = 2;
+
+    if let Some(base) = &args.pg_url {
+        let schema = format!("load_{:016x}", rand::random::<u64>());
+        let pool = sqlx::PgPool::connect(base).await?;
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&pool)
+            .await?;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}%2Cpublic");
+        let server = Server::start(&args.wuzhang, Some(url))?;
+        seed(&server, &args.wuzhang).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TABLE {schema}.pgbench_tickets (LIKE {schema}.tickets INCLUDING ALL)"
+        )))
+        .execute(&pool)
+        .await?;
+        let token = server.mint(&args.wuzhang, "resident", "load")?;
+        submit_load(&server, &token, 4, warmup, "warm").await?;
+        for &c in &args.concurrency {
+            let ours = submit_load(&server, &token, c, args.seconds, &format!("pg{c}")).await?;
+            let theirs = pgbench(base, &schema, c, args.seconds)?;
+            let ratio = ours.rate / theirs.rate;
+            ratios.insert(c, ratio);
+            println!(
+                "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms (errors {}) | pgbench {:.0}/s p50 {} ms p99 {} ms | ratio {ratio:.2}",
+                ours.rate,
+                ms(ours.latency.p50_ns),
+                ms(ours.latency.p99_ns),
+                ours.errors,
+                theirs.rate,
+                ms(theirs.latency.p50_ns),
+                ms(theirs.latency.p99_ns),
+            );
+            rows.push(format!(
+                "| Postgres | {c} | {:.0} | {} | {} | {:.0} | {} | {} | {ratio:.2}× |",
+                ours.rate,
+                ms(ours.latency.p50_ns),
+                ms(ours.latency.p99_ns),
+                theirs.rate,
+                ms(theirs.latency.p50_ns),
+                ms(theirs.latency.p99_ns),
+            ));
+        }
+        drop(server);
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&pool)
+            .await?;
+    }
+
+    if args.sqlite {
+        let server = Server::start(&args.wuzhang, None)?;
+        seed(&server, &args.wuzhang).await?;
+        let token = server.mint(&args.wuzhang, "resident", "load")?;
+        submit_load(&server, &token, 4, warmup, "warm").await?;
+        for &c in &args.concurrency {
+            let ours = submit_load(&server, &token, c, args.seconds, &format!("sq{c}")).await?;
+            println!(
+                "sqlite c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms (errors {})",
+                ours.rate,
+                ms(ours.latency.p50_ns),
+                ms(ours.latency.p99_ns),
+                ours.errors
+            );
+            rows.push(format!(
+                "| SQLite | {c} | {:.0} | {} | {} | – | – | – | – |",
+                ours.rate,
+                ms(ours.latency.p50_ns),
+                ms(ours.latency.p99_ns),
+            ));
+        }
+    }
+
+    println!();
+    println!(
+        "| store | concurrency | SubmitIncident/s | p50 ms | p99 ms | pgbench insert/s | p50 ms | p99 ms | ours ÷ pgbench |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+    Ok(())
+}
