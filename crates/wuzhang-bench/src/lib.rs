@@ -5,9 +5,12 @@
 //! Layout:
 //! - [`postgis`]: a scratch schema with a grid table, bulk loading, and lookups by the
 //!   same border rule as the index.
+//! - [`server`]: a started `wuzhang serve` for the load tools (`submit-load`,
+//!   `watch-load`).
 //! - [`stats`]: latency summaries.
 //! - [`points`]: query points, random and spatially clustered.
 
 pub mod points;
 pub mod postgis;
+pub mod server;
 pub mod stats;

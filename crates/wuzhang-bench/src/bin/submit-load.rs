@@ -16,24 +16,18 @@
 //! pgbench's transaction writes one row, and the table says so.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sqlx::AssertSqlSafe;
-use tonic::transport::Channel;
+use wuzhang_bench::server::{Server, authed, point, seed};
 use wuzhang_bench::stats::{Summary, summarise};
-use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
+use wuzhang_proto::v1::SubmitIncidentRequest;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
-use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
-use wuzhang_proto::v1::{
-    Crs, GeoPoint, ImportAreasRequest, ImportRosterRequest, LocateRequest, SubmitIncidentRequest,
-    import_areas_request,
-};
 
 /// A category that never merges (duplicate radius 0), so every submission is a new ticket.
 const CATEGORY: &str = "N0103";
@@ -76,160 +70,6 @@ fn parse_args() -> anyhow::Result<Args> {
         }
     }
     Ok(args)
-}
-
-/// A started `wuzhang serve`, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-    data_dir: tempfile::TempDir,
-    database_url: Option<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(bin: &Path, database_url: Option<String>) -> anyhow::Result<Server> {
-        let data_dir = tempfile::tempdir()?;
-        let mut cmd = Command::new(bin);
-        cmd.args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir.path())
-        .env(
-            "RUST_LOG",
-            std::env::var("LOAD_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .env("WUZHANG_MAX_DB_CONNECTIONS", "32")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-        if let Some(url) = &database_url {
-            cmd.arg("--database-url").arg(url);
-        }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
-        let stdout = child.stdout.take().context("stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("wuzhang: grpc listening on ") {
-                    let _ = tx.send(a.trim().to_owned());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .context("the server did not start")?;
-        Ok(Server {
-            child,
-            addr,
-            data_dir,
-            database_url,
-        })
-    }
-
-    fn mint(&self, bin: &Path, role: &str, subject: &str) -> anyhow::Result<String> {
-        let mut cmd = Command::new(bin);
-        cmd.args(["token", "mint", "--role", role, "--subject", subject])
-            .arg("--data-dir")
-            .arg(self.data_dir.path());
-        if let Some(url) = &self.database_url {
-            cmd.arg("--database-url").arg(url);
-        }
-        let out = cmd.output()?;
-        anyhow::ensure!(out.status.success(), "token mint failed");
-        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-    }
-
-    async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(format!("http://{}", self.addr))?
-            .connect()
-            .await?)
-    }
-}
-
-fn authed<T>(token: &str, msg: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    r
-}
-
-fn fixture(name: &str) -> anyhow::Result<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name);
-    std::fs::read(&path).with_context(|| format!("read {}", path.display()))
-}
-
-/// Imports the small test tree and roster and waits for the index to follow.
-async fn seed(server: &Server, bin: &Path) -> anyhow::Result<String> {
-    let admin = server.mint(bin, "admin", "admin")?;
-    let mut client = AdminServiceClient::new(server.channel().await?);
-    client
-        .import_areas(authed(
-            &admin,
-            ImportAreasRequest {
-                request_id: "load-areas".into(),
-                source: Some(import_areas_request::Source::Geojson(fixture(
-                    "small-tree.geojson",
-                )?)),
-                ..Default::default()
-            },
-        ))
-        .await?;
-    client
-        .import_roster(authed(
-            &admin,
-            ImportRosterRequest {
-                request_id: "load-roster".into(),
-                csv: fixture("small-roster.csv")?,
-                dry_run: false,
-            },
-        ))
-        .await?;
-    let mut routing = RoutingServiceClient::new(server.channel().await?);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = routing
-            .locate(authed(
-                &admin,
-                LocateRequest {
-                    point: Some(point(0)),
-                    ..Default::default()
-                },
-            ))
-            .await;
-        if r.is_ok() {
-            return Ok(admin);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "index never caught up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Spread over both grids of the test tree.
-fn point(i: u64) -> GeoPoint {
-    let x = (i.wrapping_mul(2_654_435_761) % 10_000) as f64 / 10_000.0;
-    let y = (i.wrapping_mul(40_503) % 10_000) as f64 / 10_000.0;
-    GeoPoint {
-        lat: 43.8001 + y * 0.0098,
-        lng: 125.3001 + x * 0.0198,
-        crs: Crs::Wgs84 as i32,
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
