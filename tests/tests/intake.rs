@@ -391,10 +391,23 @@ async fn duplicates_merge(w: &World) {
     assert_eq!(err.code(), Code::NotFound);
 
     // A category that does not merge (duplicate radius 0): two reports at one spot are two.
-    let n1 = submit(&mut intake, &c, report("d-n1", "N0103", wgs(43.8050, 125.3050))).await;
-    let n2 = submit(&mut intake, &b, report("d-n2", "N0103", wgs(43.8050, 125.3050))).await;
+    let n1 = submit(
+        &mut intake,
+        &c,
+        report("d-n1", "N0103", wgs(43.8050, 125.3050)),
+    )
+    .await;
+    let n2 = submit(
+        &mut intake,
+        &b,
+        report("d-n2", "N0103", wgs(43.8050, 125.3050)),
+    )
+    .await;
     assert_ne!(n1.id, n2.id);
-    assert_eq!(TicketState::try_from(n2.state).unwrap(), TicketState::Assigned);
+    assert_eq!(
+        TicketState::try_from(n2.state).unwrap(),
+        TicketState::Assigned
+    );
 
     // 300 m away: a ticket of its own. Another category at the same spot: its own too.
     let far = submit(

@@ -170,7 +170,6 @@ pub fn point(i: u64) -> GeoPoint {
     }
 }
 
-
 impl Server {
     /// The server's resident memory in bytes (Linux), for per-connection costs.
     pub fn rss_bytes(&self) -> Option<u64> {

@@ -61,7 +61,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     // The lattice must fit the two grids (0.01° × 0.02°).
-    anyhow::ensure!(tickets <= 13 * 9, "at most 117 tickets fit the test tree's lattice");
+    anyhow::ensure!(
+        tickets <= 13 * 9,
+        "at most 117 tickets fit the test tree's lattice"
+    );
 
     let url = match &pg_url {
         Some(base) => {
@@ -71,7 +74,9 @@ async fn main() -> anyhow::Result<()> {
                 .execute(&pool)
                 .await?;
             let sep = if base.contains('?') { '&' } else { '?' };
-            Some(format!("{base}{sep}options=-c%20search_path%3D{schema}%2Cpublic"))
+            Some(format!(
+                "{base}{sep}options=-c%20search_path%3D{schema}%2Cpublic"
+            ))
         }
         None => None,
     };
@@ -137,7 +142,11 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("no live event within 120 s")?
                 .context("stream ended")??;
-            anyhow::ensure!(e.kind == EventKind::ReporterJoined as i32, "got {:?}", e.kind);
+            anyhow::ensure!(
+                e.kind == EventKind::ReporterJoined as i32,
+                "got {:?}",
+                e.kind
+            );
             seen.lock().await.push((w % tickets_n, Instant::now()));
             Ok::<_, anyhow::Error>(())
         }));
@@ -186,7 +195,11 @@ async fn main() -> anyhow::Result<()> {
     let s = summarise(&mut delays);
     println!(
         "store: {}",
-        if pg_url.is_some() { "postgres" } else { "sqlite" }
+        if pg_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
     );
     println!("watchers: {watchers} on {tickets} tickets over {CONNECTIONS} connections");
     println!("opened (history read) in {:.2} s", open_time.as_secs_f64());
