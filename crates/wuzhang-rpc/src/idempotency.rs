@@ -82,3 +82,72 @@ fn replay<Resp: Message + Default>(
     }
     Resp::decode(first.response.as_slice()).map_err(ApiError::internal)
 }
+
+/// A request's idempotency key, for mutations that write their record in their own
+/// transaction (ticket changes): the caller's scope, the id, the payload's digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub scope: String,
+    pub request_id: String,
+    pub request_hash: Vec<u8>,
+}
+
+impl Key {
+    pub fn new<M: Message>(
+        principal: &Principal,
+        rpc: &str,
+        request_id: &str,
+        request: &M,
+    ) -> Self {
+        Self {
+            scope: scope(principal, rpc),
+            request_id: request_id.to_owned(),
+            request_hash: request_hash(request),
+        }
+    }
+
+    /// The record to write with the effect: this key and the encoded answer.
+    pub fn record<Resp: Message>(
+        &self,
+        answer: &Resp,
+        at: time::OffsetDateTime,
+    ) -> IdempotencyRecord {
+        IdempotencyRecord {
+            scope: self.scope.clone(),
+            request_id: self.request_id.clone(),
+            request_hash: self.request_hash.clone(),
+            response: answer.encode_to_vec(),
+            created_at: at,
+        }
+    }
+}
+
+/// Runs a mutation that records its answer in its own transaction (see [`Key::record`])
+/// once per key: a recorded answer is replayed; another payload under the same id is
+/// FAILED_PRECONDITION; losing a race to a concurrent retry (the store's AlreadyExists for
+/// the key) replays the winner's answer.
+pub async fn once_recorded<Resp, F, Fut>(
+    store: &dyn Store,
+    key: &Key,
+    run: F,
+) -> Result<Resp, ApiError>
+where
+    Resp: Message + Default,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Resp, ApiError>>,
+{
+    if let Some(first) = store.get_idempotency(&key.scope, &key.request_id).await? {
+        return replay(&first, &key.request_hash, &key.request_id);
+    }
+    match run().await {
+        Err(ApiError::AlreadyExists(what)) if what.starts_with("idempotency") => {
+            match store.get_idempotency(&key.scope, &key.request_id).await? {
+                Some(first) => replay(&first, &key.request_hash, &key.request_id),
+                None => Err(ApiError::Aborted(
+                    "a concurrent retry is still running; try again".into(),
+                )),
+            }
+        }
+        other => other,
+    }
+}

@@ -90,11 +90,13 @@ pub async fn build_with_clock(
     let media = wuzhang_media::open(&media_location)
         .with_context(|| format!("cannot open the media store {media_location}"))?;
     let hub = EventHub::new();
+    // Deadlines count on these; SetCalendar will keep them in the store.
+    let calendars = Arc::new(Calendars::default());
     let intake = IntakeCore::new(
         Arc::clone(&store),
         Arc::clone(&clock),
         locator.clone(),
-        Arc::new(Calendars::default()),
+        Arc::clone(&calendars),
         hub,
         IntakeConfig::default(),
     );
@@ -106,6 +108,9 @@ pub async fn build_with_clock(
             i64::try_from(config.idempotency_ttl_hours).unwrap_or(i64::MAX / 3600),
         ),
         intake,
+        calendars,
+        timer_workers: config.timer_workers,
+        timer_poll: std::time::Duration::from_millis(config.timer_poll_ms),
         media,
         public_url: config.public_url.clone(),
         open311_keys: config.open311_keys()?,

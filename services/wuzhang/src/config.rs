@@ -108,6 +108,12 @@ pub struct Config {
     /// How often each process reads the event log for changes made by other processes
     /// (milliseconds); its own writes wake the readers at once.
     pub event_poll_ms: u64,
+    /// Timer worker tasks in this process (0: none, e.g. a replica that only serves). Any
+    /// number of processes may run workers: each due timer fires once.
+    pub timer_workers: usize,
+    /// How often an idle timer worker looks for due timers (milliseconds); deadlines of
+    /// a few seconds (drills, demos) fire within this much of their time.
+    pub timer_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -128,6 +134,8 @@ impl Default for Config {
             open311_api_keys: String::new(),
             idempotency_ttl_hours: 24,
             event_poll_ms: 500,
+            timer_workers: 1,
+            timer_poll_ms: 1000,
         }
     }
 }
@@ -168,6 +176,10 @@ impl Config {
         anyhow::ensure!(
             config.idempotency_ttl_hours >= 1,
             "idempotency_ttl_hours must be at least 1"
+        );
+        anyhow::ensure!(
+            config.timer_poll_ms >= 10,
+            "timer_poll_ms must be at least 10"
         );
         config.open311_keys()?;
         Ok(config)

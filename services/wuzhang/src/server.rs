@@ -38,6 +38,12 @@ pub struct ServerParts {
     pub idempotency_ttl: time::Duration,
     /// Intake for any transport (gRPC and Open311 share it).
     pub intake: wuzhang_intake::IntakeCore,
+    /// Working calendars deadlines count on.
+    pub calendars: Arc<wuzhang_domain::deadline::Calendars>,
+    /// Timer worker tasks to run here.
+    pub timer_workers: usize,
+    /// How often an idle timer worker looks for due timers.
+    pub timer_poll: std::time::Duration,
     /// Uploaded photos and videos.
     pub media: Arc<dyn wuzhang_media::MediaStore>,
     /// Base of the URLs handed out for media; `None` means `http://` + the HTTP address.
@@ -81,6 +87,9 @@ pub async fn run(
         event_poll,
         idempotency_ttl,
         intake: intake_core,
+        calendars,
+        timer_workers,
+        timer_poll,
         media,
         public_url,
         open311_keys,
@@ -102,6 +111,22 @@ pub async fn run(
         intake_core
             .hub()
             .spawn_reader(Arc::clone(&store), event_poll, stop_tx.subscribe());
+    let wake = {
+        let hub = intake_core.hub().clone();
+        move || hub.wake()
+    };
+    let workers: Vec<_> = (0..timer_workers)
+        .map(|_| {
+            wuzhang_escalation::worker::Escalator::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                Arc::clone(&calendars),
+                wuzhang_escalation::worker::WorkerConfig::default(),
+            )
+            .on_change(wake.clone())
+            .spawn(timer_poll, stop_tx.subscribe())
+        })
+        .collect();
     let purger = tokio::spawn(purge_idempotency(
         Arc::clone(&store),
         Arc::clone(&clock),
@@ -165,7 +190,12 @@ pub async fn run(
     });
     let escalation = enabled(ServiceName::Escalation).then(|| {
         EscalationServiceServer::with_interceptor(
-            wuzhang_escalation::Escalation::new(Arc::clone(&store), Arc::clone(&clock)),
+            wuzhang_escalation::Escalation::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                Arc::clone(&calendars),
+            )
+            .on_change(wake.clone()),
             authenticator.clone(),
         )
     });
@@ -275,6 +305,9 @@ pub async fn run(
     follower.abort();
     hub_reader.abort();
     purger.abort();
+    for w in workers {
+        w.abort();
+    }
     match tokio::time::timeout(DRAIN_GRACE, http).await {
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "http server failed"),
         Err(_) => tracing::warn!("http server did not stop in time"),

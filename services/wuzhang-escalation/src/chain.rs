@@ -1,0 +1,107 @@
+//! The chain above a ticket as it stands now: who acts for each post from the ticket's
+//! unit (or building, or grid) up to the command center, and who is next when a ticket
+//! moves up.
+
+use time::OffsetDateTime;
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::chief::{ChiefLevel, PersonId};
+use wuzhang_domain::ticket::{Assignment, Ticket};
+use wuzhang_store::{Store, StoreError};
+
+/// One post of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub level: ChiefLevel,
+    pub area_code: AreaCode,
+    /// Who acts for it now; `None` when vacant (holder away without a deputy, or no
+    /// holder). The command center is a desk and never vacant.
+    pub person: Option<PersonId>,
+}
+
+impl Link {
+    fn staffed(&self) -> bool {
+        self.level == ChiefLevel::CommandCenter || self.person.is_some()
+    }
+}
+
+/// The ticket's chain, bottom up, ending at its subdistrict's command center.
+pub async fn chain(
+    store: &dyn Store,
+    ticket: &Ticket,
+    now: OffsetDateTime,
+) -> Result<Vec<Link>, StoreError> {
+    let mut areas: Vec<(ChiefLevel, AreaCode)> = Vec::new();
+    let r = &ticket.report;
+    if let Some(u) = &r.unit_code {
+        areas.push((ChiefLevel::Unit, u.clone()));
+    }
+    if let Some(b) = &r.building_code {
+        areas.push((ChiefLevel::Building, b.clone()));
+    }
+    for area in store.lineage(&ticket.grid_code).await? {
+        if let Some(level) = area.level.chief_level() {
+            areas.push((level, area.code));
+        }
+    }
+    let codes: Vec<AreaCode> = areas.iter().map(|(_, c)| c.clone()).collect();
+    let posts = store.posts_for_areas(&codes).await?;
+    Ok(areas
+        .into_iter()
+        .map(|(level, area_code)| {
+            let person = if level == ChiefLevel::CommandCenter {
+                None
+            } else {
+                posts
+                    .iter()
+                    .find(|p| p.area_code == area_code)
+                    .and_then(|p| p.acting(now).cloned())
+            };
+            Link {
+                level,
+                area_code,
+                person,
+            }
+        })
+        .collect())
+}
+
+/// The first staffed post above `current`, and the vacant ones passed over on the way.
+/// The command center always is; if the chain somehow lacks it, the ticket's subdistrict.
+pub fn next_above(
+    links: &[Link],
+    current: ChiefLevel,
+    subdistrict: &AreaCode,
+) -> (Assignment, Vec<ChiefLevel>) {
+    let mut skipped = Vec::new();
+    for l in links.iter().filter(|l| l.level > current) {
+        if l.staffed() {
+            return (
+                Assignment {
+                    level: l.level,
+                    area_code: l.area_code.clone(),
+                    person_id: l.person.clone(),
+                },
+                skipped,
+            );
+        }
+        skipped.push(l.level);
+    }
+    (
+        Assignment {
+            level: ChiefLevel::CommandCenter,
+            area_code: subdistrict.clone(),
+            person_id: None,
+        },
+        skipped,
+    )
+}
+
+/// Says where a ticket went and what was passed over, for the event note.
+pub fn describe_move(from: ChiefLevel, to: &Assignment, skipped: &[ChiefLevel]) -> String {
+    let mut s = format!("{from} → {}", to.level);
+    if !skipped.is_empty() {
+        let names: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+        s.push_str(&format!(" (no one on duty at {})", names.join(", ")));
+    }
+    s
+}

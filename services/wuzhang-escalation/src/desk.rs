@@ -1,0 +1,602 @@
+//! The chief's desk (`wuzhang.v1.EscalationService`): inbox, ticket with history, 签收,
+//! resolve, escalate by hand, notes.
+//!
+//! Scope: a chief sees the tickets of the areas of their posts and below (a street chief
+//! sees the street's grids), a command center those of its subdistricts, an administrator
+//! all; anything else is NOT_FOUND. Acting on a ticket (accept, resolve, escalate) is for
+//! whoever acts for the owning post now (the holder, or the deputy while the holder is on
+//! leave), or the command center when it owns it; others get FAILED_PRECONDITION saying
+//! who owns it. Every mutation takes `expected_version`: a stale one, or losing a race,
+//! is ABORTED with the ticket's current state and version.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use wuzhang_auth::principal;
+use wuzhang_domain::access::{Principal, Role};
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::chief::ChiefLevel;
+use wuzhang_domain::clock::Clock;
+use wuzhang_domain::deadline::{Calendars, Clocks};
+use wuzhang_domain::event::NewEvent;
+use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, Ticket, TicketId, TicketState, check_text};
+use wuzhang_domain::timer::{Timer, TimerKind};
+use wuzhang_proto::convert::{self, PhoneVisibility};
+use wuzhang_proto::v1 as pb;
+use wuzhang_proto::v1::escalation_service_server::EscalationService;
+use wuzhang_rpc::ApiError;
+use wuzhang_rpc::access::admit;
+use wuzhang_rpc::idempotency::{Key, once_recorded};
+use wuzhang_rpc::request::{page_size, request_id};
+use wuzhang_store::{PageRequest, Store, StoreError, TicketChange, TicketOrder, TicketQuery};
+
+use crate::chain::{chain, describe_move, next_above};
+
+const DESK: &[Role] = &[Role::Chief, Role::CommandCenter, Role::Admin];
+const MAX_MEDIA_URLS: usize = 9;
+
+/// The `EscalationService`.
+#[derive(Clone)]
+pub struct Escalation {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    calendars: Arc<Calendars>,
+    warn_share: f64,
+    on_change: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for Escalation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Escalation").finish_non_exhaustive()
+    }
+}
+
+/// What the caller is to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Acts for the post that owns it (or is its command center, or an administrator).
+    Owner,
+    /// Sees it (an area of theirs is above it) but does not own it.
+    Observer,
+}
+
+impl Escalation {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, calendars: Arc<Calendars>) -> Self {
+        Self {
+            store,
+            clock,
+            calendars,
+            warn_share: wuzhang_domain::deadline::DEFAULT_WARN_SHARE,
+            on_change: Arc::new(|| {}),
+        }
+    }
+
+    /// Calls `f` after every change (live streams wake on it).
+    pub fn on_change(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_change = Arc::new(f);
+        self
+    }
+
+    /// Areas whose posts the caller acts for now, and all areas of their posts.
+    async fn posts(&self, caller: &Principal) -> Result<(Vec<AreaCode>, Vec<AreaCode>), ApiError> {
+        let Ok(id) = wuzhang_domain::chief::PersonId::new(&caller.subject) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let now = self.clock.now();
+        let posts = self.store.posts_of_person(&id).await?;
+        let acting = posts
+            .iter()
+            .filter(|p| p.acting(now) == Some(&id))
+            .map(|p| p.area_code.clone())
+            .collect();
+        let all = posts.into_iter().map(|p| p.area_code).collect();
+        Ok((acting, all))
+    }
+
+    /// The ticket if the caller may see it, and what they are to it.
+    async fn visible(
+        &self,
+        caller: &Principal,
+        id: &TicketId,
+    ) -> Result<(Ticket, Standing), ApiError> {
+        let not_found = || ApiError::not_found(format!("ticket {id}"));
+        let ticket = match self.store.get_ticket(id).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound { .. }) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        let owner_area = ticket.assignment.as_ref().map(|a| &a.area_code);
+        let at_center = ticket.level() == Some(ChiefLevel::CommandCenter);
+        match caller.role {
+            Role::Admin => Ok((ticket, Standing::Owner)),
+            Role::CommandCenter if caller.commands_subdistrict(&ticket.subdistrict_code) => {
+                let standing = if at_center {
+                    Standing::Owner
+                } else {
+                    Standing::Observer
+                };
+                Ok((ticket, standing))
+            }
+            Role::Chief => {
+                let (acting, all) = self.posts(caller).await?;
+                if owner_area.is_some_and(|a| acting.contains(a)) && !at_center {
+                    return Ok((ticket, Standing::Owner));
+                }
+                let r = &ticket.report;
+                let mut below: Vec<AreaCode> = self
+                    .store
+                    .lineage(&ticket.grid_code)
+                    .await?
+                    .into_iter()
+                    .map(|a| a.code)
+                    .collect();
+                below.extend(r.building_code.iter().cloned());
+                below.extend(r.unit_code.iter().cloned());
+                if below.iter().any(|a| all.contains(a))
+                    || owner_area.is_some_and(|a| all.contains(a))
+                {
+                    Ok((ticket, Standing::Observer))
+                } else {
+                    Err(not_found())
+                }
+            }
+            _ => Err(not_found()),
+        }
+    }
+
+    fn wire(&self, t: &Ticket, standing: Standing) -> pb::Ticket {
+        // The assigned chief and the command center call the resident back.
+        let phone = match standing {
+            Standing::Owner => PhoneVisibility::Full,
+            Standing::Observer => PhoneVisibility::Masked,
+        };
+        convert::ticket(t, phone, self.clock.now())
+    }
+
+    /// Checks, applies `command` and writes it with `timers`, once per request id.
+    #[allow(clippy::too_many_arguments)]
+    async fn act(
+        &self,
+        caller: &Principal,
+        rpc: &'static str,
+        rid: &str,
+        request: &impl prost::Message,
+        ticket_id: &str,
+        expected_version: i64,
+        must_own: bool,
+        decide: impl FnOnce(&mut Ticket) -> Decided + Send,
+    ) -> Result<pb::Ticket, ApiError> {
+        let rid = request_id(rid)?;
+        let id: TicketId = ticket_id.parse().map_err(ApiError::from)?;
+        if expected_version < 1 {
+            return Err(ApiError::invalid(
+                "expected_version",
+                "is required: the version of the ticket you acted on",
+            ));
+        }
+        let key = Key::new(caller, rpc, rid, request);
+        let store = self.store.as_ref();
+        once_recorded(store, &key, || async {
+            let (mut ticket, standing) = self.visible(caller, &id).await?;
+            if ticket.version != expected_version {
+                return Err(stale(&ticket));
+            }
+            if must_own && standing != Standing::Owner {
+                let owner = ticket
+                    .assignment
+                    .as_ref()
+                    .map(|a| format!("the {} of {}", a.level, a.area_code))
+                    .unwrap_or_else(|| "no one yet".into());
+                return Err(ApiError::FailedPrecondition(format!(
+                    "ticket {id} is owned by {owner}; only they may {}",
+                    rpc_verb(rpc)
+                )));
+            }
+            let Decided { event, timers } = decide_checked(&mut ticket, decide)?;
+            let now = self.clock.now();
+            let event = event?;
+            let timers = match timers {
+                TimerPlan::Keep => None,
+                TimerPlan::Clear => Some(Vec::new()),
+                TimerPlan::ResolveOnly => Some(resolve_timers(&ticket, now, self.warn_share)),
+                TimerPlan::Restart => {
+                    let category = self
+                        .store
+                        .get_category(&ticket.report.category_code)
+                        .await?;
+                    let clocks = Clocks::start(&category, &self.calendars, now, self.warn_share)
+                        .map_err(ApiError::internal)?;
+                    Some(clocks.apply(&mut ticket))
+                }
+            };
+            let answer = self.wire(&ticket, standing);
+            let change = TicketChange {
+                ticket,
+                events: vec![event],
+                timers,
+                idempotency: Some(key.record(&answer, now)),
+                add_follower: None,
+            };
+            let stored = match self.store.update_ticket(&change).await {
+                Ok(t) => t,
+                Err(StoreError::Conflict { .. }) => {
+                    let current = self.store.get_ticket(&id).await?;
+                    return Err(stale(&current));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            (self.on_change)();
+            Ok(self.wire(&stored, standing))
+        })
+        .await
+    }
+}
+
+/// What a command did and what becomes of the clocks.
+struct Decided {
+    event: Result<NewEvent, ApiError>,
+    timers: TimerPlan,
+}
+
+enum TimerPlan {
+    Keep,
+    Clear,
+    /// Accepted: only the resolve clock (and its warning) runs on.
+    ResolveOnly,
+    /// A new owner: new clocks from now.
+    Restart,
+}
+
+fn decide_checked(
+    ticket: &mut Ticket,
+    decide: impl FnOnce(&mut Ticket) -> Decided,
+) -> Result<Decided, ApiError> {
+    Ok(decide(ticket))
+}
+
+fn stale(current: &Ticket) -> ApiError {
+    ApiError::Aborted(format!(
+        "ticket {} changed: it is now {} at version {}; read it again and decide",
+        current.id, current.state, current.version
+    ))
+}
+
+fn rpc_verb(rpc: &str) -> &'static str {
+    match rpc {
+        "AcceptTicket" => "accept it",
+        "ResolveTicket" => "resolve it",
+        "EscalateTicket" => "escalate it",
+        _ => "act on it",
+    }
+}
+
+/// After acceptance: the resolve deadline stands, with a warning before it.
+fn resolve_timers(t: &Ticket, now: time::OffsetDateTime, share: f64) -> Vec<Timer> {
+    let (Some(level), Some(due)) = (t.level(), t.resolve_due_at) else {
+        return Vec::new();
+    };
+    let timer = |kind, due_at| Timer {
+        ticket_id: t.id,
+        subdistrict_code: t.subdistrict_code.clone(),
+        kind,
+        due_at,
+        level,
+    };
+    let mut out = vec![timer(TimerKind::Resolve, due)];
+    if due > now {
+        let warn = now + (due - now) * share.clamp(0.0, 1.0);
+        out.push(timer(
+            TimerKind::Warning,
+            wuzhang_domain::clock::truncate_to_micros(warn),
+        ));
+    }
+    out
+}
+
+fn note_with_media(field: &str, note: &str, media: &[String]) -> Result<String, ApiError> {
+    check_text(field, note, MAX_NOTE_CHARS, false)?;
+    if media.len() > MAX_MEDIA_URLS {
+        return Err(ApiError::invalid(
+            "media_urls",
+            format!("at most {MAX_MEDIA_URLS} URLs"),
+        ));
+    }
+    for (i, url) in media.iter().enumerate() {
+        let ok = url.len() <= 512
+            && (url.starts_with("https://") || url.starts_with("http://"))
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(ApiError::invalid(
+                format!("media_urls[{i}]"),
+                "must be an http(s) URL of at most 512 characters",
+            ));
+        }
+    }
+    Ok(if media.is_empty() {
+        note.to_owned()
+    } else {
+        format!("{note}\n照片: {}", media.join(" "))
+            .trim()
+            .to_owned()
+    })
+}
+
+#[tonic::async_trait]
+impl EscalationService for Escalation {
+    async fn list_inbox(
+        &self,
+        request: Request<pb::ListInboxRequest>,
+    ) -> Result<Response<pb::ListInboxResponse>, Status> {
+        let caller = admit(principal(&request)?, DESK, "ListInbox")?.clone();
+        let r = request.into_inner();
+        let mut areas = match caller.role {
+            Role::Chief => self.posts(&caller).await?.0,
+            Role::CommandCenter => caller.scope.clone(),
+            _ => Vec::new(),
+        };
+        if !r.area_code.is_empty() {
+            let a = AreaCode::new(&r.area_code)
+                .map_err(|e| ApiError::invalid("area_code", e.reason))?;
+            if caller.role != Role::Admin && !areas.contains(&a) {
+                return Err(ApiError::invalid("area_code", "is not one of your posts").into());
+            }
+            areas = vec![a];
+        }
+        if areas.is_empty() && caller.role != Role::Admin {
+            return Ok(Response::new(pb::ListInboxResponse::default()));
+        }
+        let mut states = Vec::new();
+        for (i, s) in r.states.iter().enumerate() {
+            match convert::ticket_state_from_wire(&format!("states[{i}]"), *s)
+                .map_err(ApiError::from)?
+            {
+                Some(s) => states.push(s),
+                None => return Err(ApiError::invalid(format!("states[{i}]"), "must be set").into()),
+            }
+        }
+        if states.is_empty() {
+            states = vec![TicketState::Assigned, TicketState::Accepted];
+        }
+        let level = convert::chief_level_from_wire("level", r.level).map_err(ApiError::from)?;
+        let now = self.clock.now();
+        let query = TicketQuery {
+            // A command center's inbox is what its desk owns; a chief's, their posts'.
+            assignee_area_codes: areas,
+            states,
+            level,
+            overdue_at: r.overdue_only.then_some(now),
+            order: TicketOrder::DueSoonest,
+            ..Default::default()
+        };
+        let size = match page_size(r.page_size)? {
+            0 => 50,
+            n => n.min(500),
+        };
+        let page = PageRequest {
+            size,
+            token: (!r.page_token.is_empty()).then_some(r.page_token),
+        };
+        let tickets = self
+            .store
+            .list_tickets(&query, &page)
+            .await
+            .map_err(ApiError::from)?;
+        let total = self
+            .store
+            .count_tickets(&query)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListInboxResponse {
+            tickets: tickets
+                .items
+                .iter()
+                .map(|t| self.wire(t, Standing::Owner))
+                .collect(),
+            next_page_token: tickets.next_token.unwrap_or_default(),
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn get_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, DESK, "GetTicket")?.clone();
+        let id: TicketId = request
+            .get_ref()
+            .ticket_id
+            .parse()
+            .map_err(ApiError::from)?;
+        let (ticket, standing) = self.visible(&caller, &id).await?;
+        let mut wire = self.wire(&ticket, standing);
+        let events = self
+            .store
+            .list_events(&id, 0, 10_000)
+            .await
+            .map_err(ApiError::from)?;
+        wire.events = events.iter().map(Into::into).collect();
+        Ok(Response::new(wire))
+    }
+
+    async fn accept_ticket(
+        &self,
+        request: Request<pb::AcceptTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, DESK, "AcceptTicket")?.clone();
+        let r = request.into_inner();
+        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+        let now = self.clock.now();
+        let actor = caller.subject.clone();
+        let note = r.note.clone();
+        let t = self
+            .act(
+                &caller,
+                "AcceptTicket",
+                &r.request_id,
+                &r,
+                &r.ticket_id,
+                r.expected_version,
+                true,
+                move |t| {
+                    let event = t
+                        .apply(Command::Accept, &actor, &note, now)
+                        .map_err(ApiError::from);
+                    // Accepted: the accept clock has done its work.
+                    t.accept_due_at = None;
+                    Decided {
+                        event,
+                        timers: TimerPlan::ResolveOnly,
+                    }
+                },
+            )
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn resolve_ticket(
+        &self,
+        request: Request<pb::ResolveTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, DESK, "ResolveTicket")?.clone();
+        let r = request.into_inner();
+        let note = note_with_media("note", &r.note, &r.media_urls)?;
+        let now = self.clock.now();
+        let actor = caller.subject.clone();
+        let t = self
+            .act(
+                &caller,
+                "ResolveTicket",
+                &r.request_id,
+                &r,
+                &r.ticket_id,
+                r.expected_version,
+                true,
+                move |t| {
+                    let event = t
+                        .apply(Command::Resolve, &actor, &note, now)
+                        .map_err(ApiError::from);
+                    t.accept_due_at = None;
+                    t.resolve_due_at = None;
+                    Decided {
+                        event,
+                        timers: TimerPlan::Clear,
+                    }
+                },
+            )
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn escalate_ticket(
+        &self,
+        request: Request<pb::EscalateTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, DESK, "EscalateTicket")?.clone();
+        let r = request.into_inner();
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        let now = self.clock.now();
+        // Where it would go, read before the change; the version check inside keeps it honest.
+        let current = self.store.get_ticket(&id).await.map_err(|e| match e {
+            StoreError::NotFound { .. } => ApiError::not_found(format!("ticket {id}")),
+            e => e.into(),
+        })?;
+        let links = chain(self.store.as_ref(), &current, now)
+            .await
+            .map_err(ApiError::from)?;
+        let from = current.level();
+        let actor = caller.subject.clone();
+        let reason = r.reason.clone();
+        let sub = current.subdistrict_code.clone();
+        let t = self
+            .act(
+                &caller,
+                "EscalateTicket",
+                &r.request_id,
+                &r,
+                &r.ticket_id,
+                r.expected_version,
+                true,
+                move |t| {
+                    let Some(from) = from else {
+                        return Decided {
+                            event: Err(ApiError::FailedPrecondition(
+                                "the ticket has no owner yet".into(),
+                            )),
+                            timers: TimerPlan::Keep,
+                        };
+                    };
+                    let (to, skipped) = next_above(&links, from, &sub);
+                    let note = format!("{reason} ({})", describe_move(from, &to, &skipped));
+                    let event = t
+                        .apply(Command::Escalate { to, auto: false }, &actor, &note, now)
+                        .map_err(ApiError::from);
+                    Decided {
+                        event,
+                        timers: TimerPlan::Restart,
+                    }
+                },
+            )
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn add_note(
+        &self,
+        request: Request<pb::AddNoteRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, DESK, "AddNote")?.clone();
+        let r = request.into_inner();
+        if r.note.trim().is_empty() && r.media_urls.is_empty() {
+            return Err(ApiError::invalid("note", "must not be empty").into());
+        }
+        let note = note_with_media("note", &r.note, &r.media_urls)?;
+        let now = self.clock.now();
+        let actor = caller.subject.clone();
+        let t = self
+            .act(
+                &caller,
+                "AddNote",
+                &r.request_id,
+                &r,
+                &r.ticket_id,
+                r.expected_version,
+                false,
+                move |t| {
+                    let event = t
+                        .apply(Command::Note, &actor, &note, now)
+                        .map_err(ApiError::from);
+                    Decided {
+                        event,
+                        timers: TimerPlan::Keep,
+                    }
+                },
+            )
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn request_pause(
+        &self,
+        request: Request<pb::RequestPauseRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        admit(principal(&request)?, DESK, "RequestPause")?;
+        Err(ApiError::unimplemented(
+            "RequestPause",
+            "issue #5: pauses need the command center's approval",
+        )
+        .into())
+    }
+
+    async fn resume_ticket(
+        &self,
+        request: Request<pb::ResumeTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        admit(principal(&request)?, DESK, "ResumeTicket")?;
+        Err(ApiError::unimplemented(
+            "ResumeTicket",
+            "issue #5: pauses need the command center's approval",
+        )
+        .into())
+    }
+}

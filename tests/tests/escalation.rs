@@ -1,0 +1,439 @@
+//! The chief's desk and live escalation over real gRPC against the started binary:
+//! inbox, scope, 签收 with optimistic concurrency, notes, manual escalation past a vacant
+//! post, resolution with photos, the resident's rating, and a drill whose few-second
+//! deadline escalates on its own while the resident watches.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tonic::Code;
+use tonic::transport::Channel;
+use wuzhang_e2e::{Server, authed, fixture, fresh_pg_url};
+use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
+use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
+use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
+use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
+use wuzhang_proto::v1::{
+    AcceptTicketRequest, AddNoteRequest, ChiefLevel, Crs, EscalateTicketRequest, EventKind,
+    GeoPoint, GetCategoryRequest, GetTicketRequest, ImportAreasRequest, ImportRosterRequest,
+    ListInboxRequest, LocateRequest, RateIncidentRequest, ResolveTicketRequest,
+    SubmitIncidentRequest, Ticket, TicketState, UpsertCategoryRequest, WatchIncidentRequest,
+    import_areas_request,
+};
+
+const SUB: &str = "220102001";
+
+type Desk = EscalationServiceClient<Channel>;
+
+async fn seed(server: &Server) -> String {
+    let admin = server.mint("admin", "admin", &[]).unwrap();
+    let mut client = AdminServiceClient::new(server.channel().await.unwrap());
+    client
+        .import_areas(authed(
+            &admin,
+            ImportAreasRequest {
+                request_id: "areas-1".into(),
+                source: Some(import_areas_request::Source::Geojson(fixture(
+                    "small-tree.geojson",
+                ))),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    client
+        .import_roster(authed(
+            &admin,
+            ImportRosterRequest {
+                request_id: "roster-1".into(),
+                csv: fixture("small-roster.csv"),
+                dry_run: false,
+            },
+        ))
+        .await
+        .unwrap();
+    let mut routing = RoutingServiceClient::new(server.channel().await.unwrap());
+    for _ in 0..150 {
+        let r = routing
+            .locate(authed(
+                &admin,
+                LocateRequest {
+                    point: spot(0.0),
+                    ..Default::default()
+                },
+            ))
+            .await;
+        if r.is_ok() {
+            return admin;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the index never followed the import");
+}
+
+/// In grid 1, outside the building; `north` metres north of its middle.
+fn spot(north: f64) -> Option<GeoPoint> {
+    Some(GeoPoint {
+        lat: 43.807 + north / 111_000.0,
+        lng: 125.307,
+        crs: Crs::Wgs84 as i32,
+    })
+}
+
+async fn submit(server: &Server, resident: &str, id: &str, category: &str, north: f64) -> Ticket {
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    intake
+        .submit_incident(authed(
+            resident,
+            SubmitIncidentRequest {
+                request_id: id.into(),
+                category_code: category.into(),
+                description: "路灯不亮".into(),
+                location: spot(north),
+                contact_phone: "13912345678".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn level(t: &Ticket) -> ChiefLevel {
+    ChiefLevel::try_from(t.level).unwrap()
+}
+
+fn state(t: &Ticket) -> TicketState {
+    TicketState::try_from(t.state).unwrap()
+}
+
+async fn desk_flow(server: &Server) {
+    seed(server).await;
+    let resident = server.mint("resident", "r-desk", &[]).unwrap();
+    let grid_chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let lane_chief = server.mint("chief", "P002", &["220102001S01L01"]).unwrap();
+    let unit_chief = server
+        .mint("chief", "P006", &["220102001001001B01U1"])
+        .unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let mut desk: Desk = EscalationServiceClient::new(server.channel().await.unwrap());
+
+    let t = submit(server, &resident, "s-1", "C0102", 0.0).await;
+    assert_eq!(
+        (level(&t), t.assignee_person_id.as_str()),
+        (ChiefLevel::Grid, "P003")
+    );
+
+    // The grid chief's inbox has it, with the resident's number in full.
+    let inbox = desk
+        .list_inbox(authed(&grid_chief, ListInboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(inbox.total_size, 1);
+    assert_eq!(inbox.tickets[0].id, t.id);
+    assert_eq!(inbox.tickets[0].contact_phone, "13912345678");
+
+    // The lane chief sees it (their lane is above the grid), masked, and may not act.
+    let seen = desk
+        .get_ticket(authed(
+            &lane_chief,
+            GetTicketRequest {
+                ticket_id: t.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.contact_phone, "139****5678");
+    assert_eq!(seen.events.len(), 2);
+    let accept = |rid: &str, version: i64| AcceptTicketRequest {
+        request_id: rid.into(),
+        ticket_id: t.id.clone(),
+        expected_version: version,
+        note: "收到".into(),
+    };
+    let err = desk
+        .accept_ticket(authed(&lane_chief, accept("a-lane", t.version)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    // The unit chief is below the grid: the ticket does not exist for them.
+    let err = desk
+        .get_ticket(authed(
+            &unit_chief,
+            GetTicketRequest {
+                ticket_id: t.id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Two accepts at once on the same version: one wins, the other is ABORTED.
+    let mut d1 = desk.clone();
+    let mut d2 = desk.clone();
+    let (a, b) = tokio::join!(
+        d1.accept_ticket(authed(&grid_chief, accept("a-1", t.version))),
+        d2.accept_ticket(authed(&grid_chief, accept("a-2", t.version))),
+    );
+    let (won, lost) = match (a, b) {
+        (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w.into_inner(), l),
+        other => panic!("exactly one accept must win: {other:?}"),
+    };
+    assert_eq!(lost.code(), Code::Aborted, "{lost:?}");
+    assert!(lost.message().contains("accepted"), "{lost:?}");
+    assert_eq!(state(&won), TicketState::Accepted);
+    assert!(won.accept_due_at.is_none() && won.resolve_due_at.is_some());
+    // The winner's retry gets the same answer.
+    let retried = desk
+        .accept_ticket(authed(&grid_chief, accept("a-1", t.version)))
+        .await;
+    if let Ok(r) = retried {
+        assert_eq!(r.into_inner().version, won.version);
+    }
+
+    // A note, then "beyond my level": up past nobody to the lane chief, new clocks.
+    let noted = desk
+        .add_note(authed(
+            &grid_chief,
+            AddNoteRequest {
+                request_id: "n-1".into(),
+                ticket_id: t.id.clone(),
+                expected_version: won.version,
+                note: "需要路灯所配合".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let err = desk
+        .escalate_ticket(authed(
+            &grid_chief,
+            EscalateTicketRequest {
+                request_id: "e-0".into(),
+                ticket_id: t.id.clone(),
+                expected_version: noted.version,
+                reason: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "a reason is required");
+    let up = desk
+        .escalate_ticket(authed(
+            &grid_chief,
+            EscalateTicketRequest {
+                request_id: "e-1".into(),
+                ticket_id: t.id.clone(),
+                expected_version: noted.version,
+                reason: "超出网格处置能力".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (level(&up), up.assignee_person_id.as_str(), state(&up)),
+        (ChiefLevel::Lane, "P002", TicketState::Assigned)
+    );
+    assert!(up.accept_due_at.is_some());
+
+    // The lane chief accepts and resolves with a photo; the resident rates it.
+    let acc = desk
+        .accept_ticket(authed(
+            &lane_chief,
+            AcceptTicketRequest {
+                request_id: "a-3".into(),
+                ticket_id: t.id.clone(),
+                expected_version: up.version,
+                note: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let done = desk
+        .resolve_ticket(authed(
+            &lane_chief,
+            ResolveTicketRequest {
+                request_id: "r-1".into(),
+                ticket_id: t.id.clone(),
+                expected_version: acc.version,
+                note: "已更换灯泡".into(),
+                media_urls: vec!["https://img.example.cn/after.jpg".into()],
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&done), TicketState::Resolved);
+    assert!(done.resolve_due_at.is_none());
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    let rated = intake
+        .rate_incident(authed(
+            &resident,
+            RateIncidentRequest {
+                request_id: "rate-1".into(),
+                ticket_id: t.id.clone(),
+                stars: 2,
+                not_solved: true,
+                comment: "晚上还是不亮".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let rating = rated.rating.unwrap();
+    assert!(rating.not_solved && rating.stars == 2);
+    let history = desk
+        .get_ticket(authed(
+            &center,
+            GetTicketRequest {
+                ticket_id: t.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let kinds: Vec<EventKind> = history
+        .events
+        .iter()
+        .map(|e| EventKind::try_from(e.kind).unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Submitted,
+            EventKind::Assigned,
+            EventKind::Accepted,
+            EventKind::Note,
+            EventKind::Escalated,
+            EventKind::Accepted,
+            EventKind::Resolved,
+            EventKind::Rated,
+        ]
+    );
+    assert!(history.events[6].note.contains("after.jpg"));
+    assert!(history.events[7].note.contains("reopen"));
+
+    // The command center's inbox: what its desk owns (a street matter; the street is vacant).
+    let cc = submit(server, &resident, "s-2", "E0304", 300.0).await;
+    assert_eq!(level(&cc), ChiefLevel::CommandCenter);
+    let inbox = desk
+        .list_inbox(authed(&center, ListInboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        inbox
+            .tickets
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>(),
+        [cc.id.as_str()]
+    );
+}
+
+/// A drill: a category with a 2-second accept deadline escalates on its own, and the
+/// resident watching sees it happen.
+async fn live_drill(server: &Server) {
+    let admin = seed(server).await;
+    let mut admin_client = AdminServiceClient::new(server.channel().await.unwrap());
+    let mut drill = admin_client
+        .get_category(authed(
+            &admin,
+            GetCategoryRequest {
+                code: "C0102".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    drill.code = "DRILL".into();
+    drill.parent_code = String::new();
+    drill.deadline_kind = wuzhang_proto::v1::DeadlineKind::Natural as i32;
+    drill.accept_within = Some(prost_types::Duration {
+        seconds: 2,
+        nanos: 0,
+    });
+    drill.resolve_within = Some(prost_types::Duration {
+        seconds: 60,
+        nanos: 0,
+    });
+    admin_client
+        .upsert_category(authed(
+            &admin,
+            UpsertCategoryRequest {
+                request_id: "drill".into(),
+                category: Some(drill),
+            },
+        ))
+        .await
+        .unwrap();
+    let resident = server.mint("resident", "r-drill", &[]).unwrap();
+    let t = submit(server, &resident, "d-1", "DRILL", -600.0).await;
+    assert_eq!(level(&t), ChiefLevel::Grid);
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    let mut watch = intake
+        .watch_incident(authed(
+            &resident,
+            WatchIncidentRequest {
+                ticket_id: t.id.clone(),
+                after_seq: 0,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut kinds = Vec::new();
+    while !kinds.contains(&EventKind::AutoEscalated) {
+        let e = tokio::time::timeout_at(deadline, watch.next())
+            .await
+            .expect("AUTO_ESCALATED within 30 s")
+            .unwrap()
+            .unwrap();
+        kinds.push(EventKind::try_from(e.kind).unwrap());
+        if kinds.last() == Some(&EventKind::AutoEscalated) {
+            assert_eq!(e.level, ChiefLevel::Lane as i32);
+        }
+    }
+    assert!(kinds.contains(&EventKind::DeadlineWarning), "{kinds:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_on_sqlite() {
+    let server = Server::start_env(
+        None,
+        None,
+        &[
+            ("WUZHANG_TIMER_POLL_MS", "100"),
+            ("WUZHANG_EVENT_POLL_MS", "100"),
+        ],
+        &[],
+    )
+    .unwrap();
+    desk_flow(&server).await;
+    live_drill(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_env(
+        Some(url),
+        None,
+        &[
+            ("WUZHANG_TIMER_POLL_MS", "100"),
+            ("WUZHANG_EVENT_POLL_MS", "100"),
+        ],
+        &[],
+    )
+    .unwrap();
+    desk_flow(&server).await;
+    live_drill(&server).await;
+}
