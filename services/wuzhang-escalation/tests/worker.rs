@@ -36,6 +36,36 @@ fn code(s: &str) -> AreaCode {
 
 async fn seeded() -> Arc<dyn Store> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
+    seed(store).await
+}
+
+/// A migrated Postgres store in a fresh schema of `WUZHANG_TEST_PG_URL`, or a skip.
+#[allow(clippy::print_stderr)] // the skip note is for whoever runs the tests
+async fn postgres() -> Option<Arc<dyn Store>> {
+    let Ok(base) = std::env::var("WUZHANG_TEST_PG_URL") else {
+        assert!(
+            std::env::var("WUZHANG_REQUIRE_PG").as_deref() != Ok("1"),
+            "WUZHANG_REQUIRE_PG=1 but WUZHANG_TEST_PG_URL is not set"
+        );
+        eprintln!("skipping: WUZHANG_TEST_PG_URL is not set");
+        return None;
+    };
+    let schema = format!("t_worker_{:016x}", rand::random::<u64>());
+    let pool = sqlx::PgPool::connect(&base).await.unwrap();
+    // The name is ours: a fixed prefix and hex digits.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let options: sqlx::postgres::PgConnectOptions = base.parse().unwrap();
+    let options = options.options([("search_path", format!("{schema},public"))]);
+    let store = wuzhang_store::PostgresStore::connect_with(options, 16)
+        .await
+        .unwrap();
+    Some(seed(Arc::new(store)).await)
+}
+
+async fn seed(store: Arc<dyn Store>) -> Arc<dyn Store> {
     store.migrate().await.unwrap();
     let areas = wuzhang_import::areas::import_areas(
         &fixture("small-tree.geojson"),
@@ -308,4 +338,95 @@ async fn a_paused_clock_does_not_escalate() {
         store.list_timers(&t.id).await.unwrap().is_empty(),
         "timers of a paused ticket are dropped; resuming starts new clocks"
     );
+}
+
+/// Three workers on Postgres share 10,000 due deadlines: each escalates exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_fire_ten_thousand_timers_exactly_once() {
+    const N: usize = 10_000;
+    let Some(store) = postgres().await else {
+        return;
+    };
+    // Written concurrently, as intake would (group commit makes this quick).
+    let mut ids = Vec::with_capacity(N);
+    for chunk in 0..(N / 500) {
+        let mut tasks = Vec::new();
+        for i in 0..500 {
+            let store = Arc::clone(&store);
+            let at = T0 + Duration::milliseconds((chunk * 500 + i) as i64);
+            tasks.push(tokio::spawn(async move {
+                new_ticket(store.as_ref(), at).await.id
+            }));
+        }
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+    }
+    // 70 minutes on: every warning and accept deadline is due; nothing else.
+    let clock = Arc::new(ManualClock::new(T0 + Duration::minutes(70)));
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let w = worker(&store, &clock);
+        workers.push(tokio::spawn(async move {
+            let mut fired = 0;
+            loop {
+                let r = w.run_once().await.unwrap();
+                assert_eq!(r.failed, 0);
+                if r.fired + r.dropped == 0 {
+                    return fired;
+                }
+                fired += r.fired;
+            }
+        }));
+    }
+    let mut per_worker = Vec::new();
+    for w in workers {
+        per_worker.push(w.await.unwrap());
+    }
+    // A worker may stop while others still hold the last batches; finish them.
+    let w = worker(&store, &clock);
+    let mut rest = 0;
+    loop {
+        let r = w.run_once().await.unwrap();
+        if r.fired + r.dropped == 0 {
+            break;
+        }
+        rest += r.fired;
+    }
+    assert!(
+        store
+            .subdistricts_with_due_timers(clock.now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Every ticket: one warning, one automatic escalation, nothing twice.
+    let mut autos: HashMap<TicketId, usize> = HashMap::new();
+    let mut warnings: HashMap<TicketId, usize> = HashMap::new();
+    let mut cursor = 0;
+    loop {
+        let page = store.events_since(&[], cursor, 5000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = last.cursor;
+        for e in page {
+            match e.event.event.kind {
+                EventKind::AutoEscalated => *autos.entry(e.event.ticket_id).or_default() += 1,
+                EventKind::DeadlineWarning => *warnings.entry(e.event.ticket_id).or_default() += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(autos.len(), N);
+    assert!(autos.values().all(|n| *n == 1), "an escalation fired twice");
+    assert_eq!(warnings.len(), N);
+    assert!(warnings.values().all(|n| *n == 1), "a warning fired twice");
+    assert_eq!(
+        per_worker.iter().sum::<usize>() + rest,
+        2 * N,
+        "{per_worker:?} + {rest}"
+    );
+    for id in ids.iter().step_by(997) {
+        let t = store.get_ticket(id).await.unwrap();
+        assert_eq!(owner(&t), (ChiefLevel::Building, Some("P005")));
+    }
 }
