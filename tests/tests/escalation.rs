@@ -15,10 +15,10 @@ use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, AddNoteRequest, ChiefLevel, Crs, EscalateTicketRequest, EventKind,
-    GeoPoint, GetCategoryRequest, GetTicketRequest, ImportAreasRequest, ImportRosterRequest,
-    ListInboxRequest, LocateRequest, RateIncidentRequest, ResolveTicketRequest,
-    SubmitIncidentRequest, Ticket, TicketState, UpsertCategoryRequest, WatchIncidentRequest,
-    import_areas_request,
+    GeoPoint, GetCalendarRequest, GetCategoryRequest, GetTicketRequest, ImportAreasRequest,
+    ImportRosterRequest, ListInboxRequest, LocalDate, LocateRequest, RateIncidentRequest,
+    ResolveTicketRequest, SetCalendarRequest, SubmitIncidentRequest, Ticket, TicketState,
+    UpsertCategoryRequest, WatchIncidentRequest, import_areas_request,
 };
 
 const SUB: &str = "220102001";
@@ -403,6 +403,108 @@ async fn live_drill(server: &Server) {
     assert!(kinds.contains(&EventKind::DeadlineWarning), "{kinds:?}");
 }
 
+/// The administrator reads the shipped holidays and sets next year's.
+async fn calendars(server: &Server) {
+    let admin = server.mint("admin", "admin", &[]).unwrap();
+    let mut client = AdminServiceClient::new(server.channel().await.unwrap());
+    let d = |year, month, day| LocalDate { year, month, day };
+    let shipped = client
+        .get_calendar(authed(
+            &admin,
+            GetCalendarRequest {
+                calendar_code: String::new(),
+                year: 2026,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(shipped.time_zone, "Asia/Shanghai");
+    assert!(shipped.holidays.contains(&d(2026, 10, 1)));
+    assert!(
+        shipped.makeup_workdays.contains(&d(2026, 10, 10)),
+        "调休 Saturday"
+    );
+    let err = client
+        .get_calendar(authed(
+            &admin,
+            GetCalendarRequest {
+                calendar_code: "cn".into(),
+                year: 2031,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    let set = |rid: &str, holidays: Vec<LocalDate>, makeup: Vec<LocalDate>, zone: &str| {
+        SetCalendarRequest {
+            request_id: rid.into(),
+            calendar_code: "cn".into(),
+            year: 2027,
+            holidays,
+            makeup_workdays: makeup,
+            working_hours: vec![],
+            time_zone: zone.into(),
+        }
+    };
+    let national: Vec<LocalDate> = (1..=7).map(|day| d(2027, 10, day)).collect();
+    let saved = client
+        .set_calendar(authed(
+            &admin,
+            set("cal-1", national.clone(), vec![d(2027, 10, 9)], ""),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(saved.holidays, national);
+    assert_eq!(
+        saved.working_hours.len(),
+        2,
+        "the default 08:30–12:00, 13:00–17:30"
+    );
+    let read = client
+        .get_calendar(authed(
+            &admin,
+            GetCalendarRequest {
+                calendar_code: "cn".into(),
+                year: 2027,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (read.holidays, read.makeup_workdays),
+        (national.clone(), vec![d(2027, 10, 9)])
+    );
+
+    // Bad input names the field; nothing changes.
+    for (req, field) in [
+        (
+            set("cal-2", vec![d(2027, 13, 1)], vec![], ""),
+            "holidays[0].month",
+        ),
+        (
+            set("cal-3", vec![d(2027, 2, 30)], vec![], ""),
+            "holidays[0]",
+        ),
+        (set("cal-4", vec![d(2026, 5, 1)], vec![], ""), "holidays[0]"),
+        (
+            set("cal-5", vec![d(2027, 5, 1)], vec![d(2027, 5, 1)], ""),
+            "makeup_workdays[0]",
+        ),
+        (set("cal-6", vec![], vec![], "Europe/Berlin"), "time_zone"),
+    ] {
+        let err = client.set_calendar(authed(&admin, req)).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        let fields: Vec<String> = tonic_types::StatusExt::get_details_bad_request(&err)
+            .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, [field], "{err:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desk_on_sqlite() {
     let server = Server::start_env(
@@ -417,6 +519,7 @@ async fn desk_on_sqlite() {
     .unwrap();
     desk_flow(&server).await;
     live_drill(&server).await;
+    calendars(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -436,4 +539,5 @@ async fn desk_on_postgres() {
     .unwrap();
     desk_flow(&server).await;
     live_drill(&server).await;
+    calendars(&server).await;
 }

@@ -148,6 +148,36 @@ impl CalendarYear {
         Ok(y)
     }
 
+    /// This year alone as a calendar document (the shape of `data/calendars/cn.json`),
+    /// as the store keeps what the administrator set.
+    pub fn to_document(&self) -> String {
+        let date = |d: &Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
+        let hm = |t: &Time| format!("{:02}:{:02}", t.hour(), t.minute());
+        serde_json::json!({
+            "code": self.code,
+            "time_zone": self.time_zone,
+            "working_hours": self.working_hours.iter()
+                .map(|p| serde_json::json!({"start": hm(&p.start), "end": hm(&p.end)}))
+                .collect::<Vec<_>>(),
+            "years": [{
+                "year": self.year,
+                "holidays": self.holidays.iter().map(date).collect::<Vec<_>>(),
+                "makeup_workdays": self.makeup_workdays.iter().map(date).collect::<Vec<_>>(),
+            }],
+        })
+        .to_string()
+    }
+
+    /// The one year of a document made by [`to_document`](Self::to_document).
+    pub fn from_document(document: &str) -> Result<Self, FieldError> {
+        let cal = WorkingCalendar::from_json(document)?;
+        let mut years = cal.years.into_values();
+        match (years.next(), years.next()) {
+            (Some(y), None) => Ok(y),
+            _ => Err(FieldError::new("years", "must hold exactly one year")),
+        }
+    }
+
     /// Checks the year as `SetCalendarRequest` would, naming fields as it does. Dates are
     /// named by their position in the (sorted) set.
     pub fn validate(&self) -> Result<(), FieldError> {

@@ -3,10 +3,12 @@
 //! the first owner; escalation starts them again for each new one.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use time::OffsetDateTime;
 
-use crate::calendar::{CalendarError, WorkingCalendar};
+use crate::FieldError;
+use crate::calendar::{CalendarError, CalendarYear, WorkingCalendar};
 use crate::category::{Category, DEFAULT_CALENDAR, DeadlineKind};
 use crate::ticket::Ticket;
 use crate::timer::{Timer, TimerKind};
@@ -52,6 +54,58 @@ impl Calendars {
     /// Whether `code` names a calendar here (else [`get`](Self::get) falls back).
     pub fn contains(&self, code: &str) -> bool {
         self.by_code.contains_key(code)
+    }
+
+    /// The calendar of `code`, without falling back.
+    pub fn calendar(&self, code: &str) -> Option<&WorkingCalendar> {
+        self.by_code.get(code)
+    }
+
+    /// The shipped calendars with `years` (as the administrator set them) laid over them:
+    /// a year replaces the shipped one of the same code and year; a new code starts a
+    /// calendar in the zone of its first year.
+    pub fn with_years(years: impl IntoIterator<Item = CalendarYear>) -> Result<Self, FieldError> {
+        let mut c = Self::default();
+        for y in years {
+            let cal = match c.by_code.get_mut(&y.code) {
+                Some(cal) => cal,
+                None => {
+                    let cal = WorkingCalendar::new(y.code.clone(), y.time_zone.clone())?;
+                    c.by_code.entry(y.code.clone()).or_insert(cal)
+                }
+            };
+            cal.set_year(y)?;
+        }
+        Ok(c)
+    }
+}
+
+/// The calendars in force, replaced whole when the administrator changes one; readers
+/// take a snapshot ([`current`](Self::current)) and never see a half-changed set.
+#[derive(Debug)]
+pub struct CalendarBook {
+    current: RwLock<Arc<Calendars>>,
+}
+
+impl CalendarBook {
+    pub fn new(calendars: Calendars) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(calendars)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Calendars> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn replace(&self, calendars: Calendars) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(calendars);
+    }
+}
+
+impl Default for CalendarBook {
+    fn default() -> Self {
+        Self::new(Calendars::default())
     }
 }
 

@@ -16,7 +16,7 @@ use wuzhang_domain::timer::Timer;
 use crate::error::Result;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, TicketChange, TicketQuery, TimerOutcome,
+    PageRequest, StoredCalendarYear, TicketChange, TicketQuery, TimerOutcome,
 };
 
 /// Which implementation a store is.
@@ -120,6 +120,14 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// All categories ordered by code, paged.
     async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>>;
+
+    // ---------------------------------------------------------------- calendars
+
+    /// Inserts or replaces one year of a calendar by (code, year).
+    async fn upsert_calendar_year(&self, year: &StoredCalendarYear) -> Result<()>;
+
+    /// Every stored calendar year, ordered by code and year.
+    async fn list_calendar_years(&self) -> Result<Vec<StoredCalendarYear>>;
 
     // ---------------------------------------------------------------- tickets
 

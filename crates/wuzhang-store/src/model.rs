@@ -170,3 +170,13 @@ pub struct FireReport {
     /// Timers whose handler failed; they stay and are retried after a delay.
     pub failed: usize,
 }
+
+/// One year of a working calendar as the administrator set it: a JSON document in the
+/// shape of `data/calendars/cn.json` holding that year (the domain parses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCalendarYear {
+    pub code: String,
+    pub year: i32,
+    pub document: String,
+    pub updated_at: OffsetDateTime,
+}

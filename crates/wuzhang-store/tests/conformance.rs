@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
             list_tickets_within_a_box,
             concurrent_creates_each_succeed_or_fail_alone,
             count_tickets_and_event_cursor_head,
+            calendar_years_round_trip,
         ]);
     };
     (@cases $backend:ident, $fresh:expr, [$($case:ident),* $(,)?]) => {
@@ -2708,5 +2709,35 @@ mod cases {
             .await
             .unwrap();
         assert!(store.event_cursor_head().await.unwrap() > head);
+    }
+
+    pub(crate) async fn calendar_years_round_trip(store: S) {
+        let year = |code: &str, y: i32, doc: &str| wuzhang_store::StoredCalendarYear {
+            code: code.into(),
+            year: y,
+            document: doc.into(),
+            updated_at: T0,
+        };
+        store
+            .upsert_calendar_year(&year("cn", 2027, "{\"a\":1}"))
+            .await
+            .unwrap();
+        store
+            .upsert_calendar_year(&year("cn", 2026, "{}"))
+            .await
+            .unwrap();
+        store
+            .upsert_calendar_year(&year("bj", 2026, "{}"))
+            .await
+            .unwrap();
+        store
+            .upsert_calendar_year(&year("cn", 2027, "{\"a\":2}"))
+            .await
+            .unwrap();
+        let all = store.list_calendar_years().await.unwrap();
+        let keys: Vec<(&str, i32)> = all.iter().map(|y| (y.code.as_str(), y.year)).collect();
+        assert_eq!(keys, [("bj", 2026), ("cn", 2026), ("cn", 2027)]);
+        assert_eq!(all[2].document, "{\"a\":2}");
+        assert_eq!(all[2].updated_at, T0);
     }
 }

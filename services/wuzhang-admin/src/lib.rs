@@ -10,6 +10,7 @@
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
+pub mod calendars;
 pub mod imports;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use wuzhang_auth::principal;
 use wuzhang_domain::access::Role;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::clock::Clock;
+use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_import::areas::AreaOptions;
 use wuzhang_proto::convert;
 use wuzhang_proto::v1::admin_service_server::AdminService;
@@ -36,6 +38,8 @@ use wuzhang_store::Store;
 pub struct Admin {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// The calendars in force in this process, replaced after a SetCalendar.
+    calendars: Arc<CalendarBook>,
 }
 
 fn count(n: usize) -> i32 {
@@ -56,8 +60,12 @@ fn feature_issue(i: &wuzhang_import::areas::FeatureIssue) -> FeatureIssue {
 }
 
 impl Admin {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, calendars: Arc<CalendarBook>) -> Self {
+        Self {
+            store,
+            clock,
+            calendars,
+        }
     }
 }
 
@@ -268,8 +276,33 @@ impl AdminService for Admin {
         &self,
         request: Request<SetCalendarRequest>,
     ) -> Result<Response<Calendar>, Status> {
-        admit(principal(&request)?, &[Role::Admin], "SetCalendar")?;
-        Err(ApiError::unimplemented("SetCalendar", "issue #5").into())
+        let who = admit(principal(&request)?, &[Role::Admin], "SetCalendar")?;
+        let r = request.get_ref();
+        let request_id = request::request_id(&r.request_id)?;
+        let year = calendars::year_of(r).map_err(ApiError::from)?;
+        // A calendar keeps one zone for all its years.
+        if let Some(cal) = self.calendars.current().calendar(&year.code) {
+            cal.clone().set_year(year.clone()).map_err(ApiError::from)?;
+        }
+        let response = idempotency::once(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            who,
+            "SetCalendar",
+            request_id,
+            r,
+            || async {
+                let now = self.clock.now();
+                self.store
+                    .upsert_calendar_year(&calendars::stored(&year, now))
+                    .await?;
+                self.calendars
+                    .replace(calendars::load(self.store.as_ref()).await?);
+                Ok(calendars::to_wire(&year, Some(now)))
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     async fn get_calendar(
@@ -277,6 +310,29 @@ impl AdminService for Admin {
         request: Request<GetCalendarRequest>,
     ) -> Result<Response<Calendar>, Status> {
         admit(principal(&request)?, &[Role::Admin], "GetCalendar")?;
-        Err(ApiError::unimplemented("GetCalendar", "issue #5").into())
+        let r = request.get_ref();
+        let code = if r.calendar_code.is_empty() {
+            wuzhang_domain::category::DEFAULT_CALENDAR
+        } else {
+            r.calendar_code.as_str()
+        };
+        let stored = self
+            .store
+            .list_calendar_years()
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .find(|y| y.code == code && y.year == r.year);
+        let current = self.calendars.current();
+        let year = current
+            .calendar(code)
+            .and_then(|c| c.year(r.year))
+            .ok_or_else(|| {
+                ApiError::not_found(format!("calendar {code} has no data for {}", r.year))
+            })?;
+        Ok(Response::new(calendars::to_wire(
+            year,
+            stored.map(|s| s.updated_at),
+        )))
     }
 }

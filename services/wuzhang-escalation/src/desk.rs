@@ -17,7 +17,7 @@ use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::{Calendars, Clocks};
+use wuzhang_domain::deadline::{CalendarBook, Clocks};
 use wuzhang_domain::event::NewEvent;
 use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, Ticket, TicketId, TicketState, check_text};
 use wuzhang_domain::timer::{Timer, TimerKind};
@@ -40,7 +40,7 @@ const MAX_MEDIA_URLS: usize = 9;
 pub struct Escalation {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    calendars: Arc<Calendars>,
+    calendars: Arc<CalendarBook>,
     warn_share: f64,
     on_change: Arc<dyn Fn() + Send + Sync>,
 }
@@ -61,7 +61,7 @@ enum Standing {
 }
 
 impl Escalation {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, calendars: Arc<Calendars>) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, calendars: Arc<CalendarBook>) -> Self {
         Self {
             store,
             clock,
@@ -204,8 +204,9 @@ impl Escalation {
                         .store
                         .get_category(&ticket.report.category_code)
                         .await?;
-                    let clocks = Clocks::start(&category, &self.calendars, now, self.warn_share)
-                        .map_err(ApiError::internal)?;
+                    let clocks =
+                        Clocks::start(&category, &self.calendars.current(), now, self.warn_share)
+                            .map_err(ApiError::internal)?;
                     Some(clocks.apply(&mut ticket))
                 }
             };

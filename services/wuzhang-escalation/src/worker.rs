@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::{Calendars, Clocks};
+use wuzhang_domain::deadline::{CalendarBook, Clocks};
 use wuzhang_domain::event::SYSTEM_TIMER_ACTOR;
 use wuzhang_domain::ticket::{Command, Pause, Ticket, TicketState};
 use wuzhang_domain::timer::{Timer, TimerKind};
@@ -58,7 +58,7 @@ impl Default for WorkerConfig {
 pub struct Escalator {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    calendars: Arc<Calendars>,
+    calendars: Arc<CalendarBook>,
     config: WorkerConfig,
     /// Told after a round that changed tickets (live streams wake on it).
     on_change: Arc<dyn Fn() + Send + Sync>,
@@ -76,7 +76,7 @@ impl Escalator {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        calendars: Arc<Calendars>,
+        calendars: Arc<CalendarBook>,
         config: WorkerConfig,
     ) -> Self {
         Self {
@@ -169,8 +169,13 @@ impl Escalator {
             .store
             .get_category(&ticket.report.category_code)
             .await?;
-        let clocks = Clocks::start(&category, &self.calendars, now, self.config.warn_share)
-            .map_err(StoreError::internal)?;
+        let clocks = Clocks::start(
+            &category,
+            &self.calendars.current(),
+            now,
+            self.config.warn_share,
+        )
+        .map_err(StoreError::internal)?;
         let timers = clocks.apply(&mut ticket);
         Ok(fire(ticket, event, Some(timers)))
     }

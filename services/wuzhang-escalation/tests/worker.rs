@@ -12,7 +12,7 @@ use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::clock::{Clock, ManualClock};
-use wuzhang_domain::deadline::{Calendars, Clocks};
+use wuzhang_domain::deadline::{CalendarBook, Calendars, Clocks};
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_domain::ticket::{Assignment, Command, Report, Ticket, TicketId, TicketState};
@@ -161,7 +161,7 @@ fn worker(store: &Arc<dyn Store>, clock: &Arc<ManualClock>) -> Escalator {
     Escalator::new(
         Arc::clone(store),
         Arc::clone(clock) as Arc<dyn Clock>,
-        Arc::new(Calendars::default()),
+        Arc::new(CalendarBook::default()),
         WorkerConfig::default(),
     )
 }

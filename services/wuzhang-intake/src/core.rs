@@ -17,7 +17,7 @@ use wuzhang_domain::area::{AreaCode, BBox};
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::{Calendars, Clocks};
+use wuzhang_domain::deadline::{CalendarBook, Clocks};
 use wuzhang_domain::event::TicketEvent;
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{
@@ -221,7 +221,7 @@ pub struct IntakeCore {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     locator: Locator,
-    calendars: Arc<Calendars>,
+    calendars: Arc<CalendarBook>,
     hub: EventHub,
     config: IntakeConfig,
 }
@@ -231,7 +231,7 @@ impl IntakeCore {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         locator: Locator,
-        calendars: Arc<Calendars>,
+        calendars: Arc<CalendarBook>,
         hub: EventHub,
         config: IntakeConfig,
     ) -> Self {
@@ -454,8 +454,13 @@ impl IntakeCore {
                 now,
             )?);
         }
-        let clocks = Clocks::start(category, &self.calendars, now, self.config.warn_share)
-            .map_err(ApiError::internal)?;
+        let clocks = Clocks::start(
+            category,
+            &self.calendars.current(),
+            now,
+            self.config.warn_share,
+        )
+        .map_err(ApiError::internal)?;
         let timers = clocks.apply(&mut ticket);
         Ok(NewTicket {
             ticket,

@@ -4,7 +4,7 @@ use anyhow::Context;
 use std::sync::Arc;
 use wuzhang_auth::{Authenticator, Keys};
 use wuzhang_domain::clock::{Clock, SystemClock};
-use wuzhang_domain::deadline::Calendars;
+use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_intake::{EventHub, IntakeConfig, IntakeCore};
 use wuzhang_routing::{AreaIndex, Locator};
 use wuzhang_store::{PageRequest, Store};
@@ -90,8 +90,12 @@ pub async fn build_with_clock(
     let media = wuzhang_media::open(&media_location)
         .with_context(|| format!("cannot open the media store {media_location}"))?;
     let hub = EventHub::new();
-    // Deadlines count on these; SetCalendar will keep them in the store.
-    let calendars = Arc::new(Calendars::default());
+    // Deadlines count on these: the shipped calendars with the administrator's years.
+    let calendars = Arc::new(CalendarBook::new(
+        wuzhang_admin::calendars::load(store.as_ref())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the working calendars: {e}"))?,
+    ));
     let intake = IntakeCore::new(
         Arc::clone(&store),
         Arc::clone(&clock),

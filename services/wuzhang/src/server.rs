@@ -39,7 +39,7 @@ pub struct ServerParts {
     /// Intake for any transport (gRPC and Open311 share it).
     pub intake: wuzhang_intake::IntakeCore,
     /// Working calendars deadlines count on.
-    pub calendars: Arc<wuzhang_domain::deadline::Calendars>,
+    pub calendars: Arc<wuzhang_domain::deadline::CalendarBook>,
     /// Timer worker tasks to run here.
     pub timer_workers: usize,
     /// How often an idle timer worker looks for due timers.
@@ -127,6 +127,11 @@ pub async fn run(
             .spawn(timer_poll, stop_tx.subscribe())
         })
         .collect();
+    let calendar_follower = tokio::spawn(follow_calendars(
+        Arc::clone(&store),
+        Arc::clone(&calendars),
+        stop_tx.subscribe(),
+    ));
     let purger = tokio::spawn(purge_idempotency(
         Arc::clone(&store),
         Arc::clone(&clock),
@@ -212,6 +217,7 @@ pub async fn run(
             AdminServiceServer::new(wuzhang_admin::Admin::new(
                 Arc::clone(&store),
                 Arc::clone(&clock),
+                Arc::clone(&calendars),
             ))
             .max_decoding_message_size(ADMIN_MAX_MESSAGE_BYTES),
             authenticator.clone(),
@@ -305,6 +311,7 @@ pub async fn run(
     follower.abort();
     hub_reader.abort();
     purger.abort();
+    calendar_follower.abort();
     for w in workers {
         w.abort();
     }
@@ -350,6 +357,25 @@ async fn purge_idempotency(
         tokio::select! {
             _ = tokio::time::sleep(PURGE_EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Re-reads the calendars every minute, so a SetCalendar made through another replica
+/// reaches this one's deadlines too.
+async fn follow_calendars(
+    store: Arc<dyn Store>,
+    book: Arc<wuzhang_domain::deadline::CalendarBook>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match wuzhang_admin::calendars::load(store.as_ref()).await {
+            Ok(c) => book.replace(c),
+            Err(e) => tracing::warn!(error = %e, "cannot reload the calendars"),
         }
     }
 }

@@ -27,13 +27,13 @@ use wuzhang_domain::timer::Timer;
 
 use crate::codec::{
     self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
-    normalize_idempotency, normalize_ticket,
+    from_micros, normalize_idempotency, normalize_ticket, to_micros,
 };
 use crate::error::{Result, StoreError, unique_as};
 use crate::interface::{Backend, Store, TimerHandler};
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, TicketChange, TicketOrder, TicketQuery, TimerOutcome,
+    PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery, TimerOutcome,
 };
 use crate::token::{PageKey, into_page, ticket_key};
 use crate::validate;
@@ -989,6 +989,41 @@ impl Store for PostgresStore {
     }
 
     // ------------------------------------------------------------------------ tickets
+
+    #[tracing::instrument(skip_all, level = "debug", fields(code = %year.code, year = year.year))]
+    async fn upsert_calendar_year(&self, year: &StoredCalendarYear) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO calendar_years (code, year, document, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (code, year) DO UPDATE \
+             SET document = excluded.document, updated_at = excluded.updated_at",
+        )
+        .bind(&year.code)
+        .bind(year.year)
+        .bind(&year.document)
+        .bind(to_micros(year.updated_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn list_calendar_years(&self) -> Result<Vec<StoredCalendarYear>> {
+        let rows: Vec<(String, i32, String, i64)> = sqlx::query_as(
+            "SELECT code, year, document, updated_at FROM calendar_years ORDER BY code, year",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(code, year, document, at)| {
+                Ok(StoredCalendarYear {
+                    code,
+                    year,
+                    document,
+                    updated_at: from_micros("updated_at", at)?,
+                })
+            })
+            .collect()
+    }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket> {
