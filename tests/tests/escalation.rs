@@ -13,12 +13,14 @@ use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
+use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
-    AcceptTicketRequest, AddNoteRequest, ChiefLevel, Crs, EscalateTicketRequest, EventKind,
-    GeoPoint, GetCalendarRequest, GetCategoryRequest, GetTicketRequest, ImportAreasRequest,
-    ImportRosterRequest, ListInboxRequest, LocalDate, LocateRequest, RateIncidentRequest,
-    ResolveTicketRequest, SetCalendarRequest, SubmitIncidentRequest, Ticket, TicketState,
-    UpsertCategoryRequest, WatchIncidentRequest, import_areas_request,
+    AcceptTicketRequest, AddNoteRequest, ChiefLevel, Crs, DecidePauseRequest,
+    EscalateTicketRequest, EventKind, GeoPoint, GetCalendarRequest, GetCategoryRequest,
+    GetTicketRequest, ImportAreasRequest, ImportRosterRequest, ListInboxRequest, LocalDate,
+    LocateRequest, PauseState, RateIncidentRequest, RequestPauseRequest, ResolveTicketRequest,
+    SetCalendarRequest, SubmitIncidentRequest, Ticket, TicketState, UpsertCategoryRequest,
+    WatchIncidentRequest, import_areas_request,
 };
 
 const SUB: &str = "220102001";
@@ -403,6 +405,116 @@ async fn live_drill(server: &Server) {
     assert!(kinds.contains(&EventKind::DeadlineWarning), "{kinds:?}");
 }
 
+/// 挂起: the chief asks, the command center refuses or approves, the clocks stop, and run
+/// again by themselves at the time asked, moved on by the time they stood.
+async fn pause_flow(server: &Server) {
+    let resident = server.mint("resident", "r-pause", &[]).unwrap();
+    let grid_chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let other_center = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let mut desk: Desk = EscalationServiceClient::new(server.channel().await.unwrap());
+    let mut cc = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let t = submit(server, &resident, "p-1", "C0102", -300.0).await;
+    let ask = |rid: &str, version: i64, secs: i64| RequestPauseRequest {
+        request_id: rid.into(),
+        ticket_id: t.id.clone(),
+        expected_version: version,
+        reason: "等待配件".into(),
+        until: Some(prost_types::Timestamp {
+            seconds: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+                + secs,
+            nanos: 0,
+        }),
+    };
+    let err = desk
+        .request_pause(authed(&grid_chief, ask("p-0", t.version, -5)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::InvalidArgument,
+        "until in the past: {err:?}"
+    );
+    let asked = desk
+        .request_pause(authed(&grid_chief, ask("p-a", t.version, 3600)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(asked.pause, PauseState::Requested as i32);
+    // Another subdistrict's command center cannot see it.
+    let decide = |rid: &str, version: i64, approve: bool| DecidePauseRequest {
+        request_id: rid.into(),
+        ticket_id: t.id.clone(),
+        expected_version: version,
+        approve,
+        note: String::new(),
+    };
+    let err = cc
+        .decide_pause(authed(&other_center, decide("dp-x", asked.version, true)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    // Refused: the clocks run on, as before.
+    let refused = cc
+        .decide_pause(authed(&center, decide("dp-1", asked.version, false)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(refused.pause, PauseState::None as i32);
+    assert_eq!(refused.accept_due_at, t.accept_due_at);
+    // Asked again, for two seconds, and approved: the clocks stop.
+    let asked = desk
+        .request_pause(authed(&grid_chief, ask("p-b", refused.version, 2)))
+        .await
+        .unwrap()
+        .into_inner();
+    let paused = cc
+        .decide_pause(authed(&center, decide("dp-2", asked.version, true)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(paused.pause, PauseState::Paused as i32);
+    // The worker ends it at the time asked; the deadlines moved on by the pause.
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    let mut watch = intake
+        .watch_incident(authed(
+            &resident,
+            WatchIncidentRequest {
+                ticket_id: t.id.clone(),
+                after_seq: paused.version,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let resumed = tokio::time::timeout(Duration::from_secs(30), watch.next())
+        .await
+        .expect("resumed within 30 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(resumed.kind, EventKind::Resumed as i32);
+    let now = desk
+        .get_ticket(authed(
+            &grid_chief,
+            GetTicketRequest {
+                ticket_id: t.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(now.pause, PauseState::None as i32);
+    assert!(
+        now.accept_due_at.unwrap().seconds > t.accept_due_at.unwrap().seconds,
+        "the accept deadline moved on by the pause"
+    );
+}
+
 /// The administrator reads the shipped holidays and sets next year's.
 async fn calendars(server: &Server) {
     let admin = server.mint("admin", "admin", &[]).unwrap();
@@ -520,6 +632,7 @@ async fn desk_on_sqlite() {
     desk_flow(&server).await;
     live_drill(&server).await;
     calendars(&server).await;
+    pause_flow(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -540,4 +653,5 @@ async fn desk_on_postgres() {
     desk_flow(&server).await;
     live_drill(&server).await;
     calendars(&server).await;
+    pause_flow(&server).await;
 }

@@ -173,6 +173,44 @@ impl Clocks {
     }
 }
 
+/// The timers a pause decision leaves: approved, only the pause's end (the clocks stop);
+/// refused, everything but it (the clocks run on).
+pub fn after_pause_decision(timers: &[Timer], approve: bool) -> Vec<Timer> {
+    timers
+        .iter()
+        .filter(|t| (t.kind == TimerKind::Resume) == approve)
+        .cloned()
+        .collect()
+}
+
+/// Clocks running again after a pause that began at `paused_at`: each due time moves on
+/// by the time the clocks stood still, and the ticket's timers are made anew.
+pub fn resume(ticket: &mut Ticket, paused_at: OffsetDateTime, now: OffsetDateTime) -> Vec<Timer> {
+    let stood = (now - paused_at).max(time::Duration::ZERO);
+    ticket.accept_due_at = ticket.accept_due_at.map(|d| d + stood);
+    ticket.resolve_due_at = ticket.resolve_due_at.map(|d| d + stood);
+    let Some(level) = ticket.level() else {
+        return Vec::new();
+    };
+    let timer = |kind, due_at| Timer {
+        ticket_id: ticket.id,
+        subdistrict_code: ticket.subdistrict_code.clone(),
+        kind,
+        due_at,
+        level,
+    };
+    let mut out = Vec::new();
+    if ticket.state == crate::ticket::TicketState::Assigned
+        && let Some(d) = ticket.accept_due_at
+    {
+        out.push(timer(TimerKind::Accept, d));
+    }
+    if let Some(d) = ticket.resolve_due_at {
+        out.push(timer(TimerKind::Resolve, d));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use time::Duration;

@@ -18,14 +18,17 @@ pub enum TimerKind {
     Warning,
     /// A supervision order's own deadline.
     Supervision,
+    /// The end of a pause (挂起) a chief asked for: the clocks run again.
+    Resume,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 4] = [
+    pub const ALL: [TimerKind; 5] = [
         TimerKind::Accept,
         TimerKind::Resolve,
         TimerKind::Warning,
         TimerKind::Supervision,
+        TimerKind::Resume,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +37,7 @@ impl TimerKind {
             TimerKind::Resolve => "resolve",
             TimerKind::Warning => "warning",
             TimerKind::Supervision => "supervision",
+            TimerKind::Resume => "resume",
         }
     }
 }

@@ -168,17 +168,18 @@ impl Escalation {
     ) -> Result<pb::Ticket, ApiError> {
         let rid = request_id(rid)?;
         let id: TicketId = ticket_id.parse().map_err(ApiError::from)?;
-        if expected_version < 1 {
+        if expected_version < 0 {
             return Err(ApiError::invalid(
                 "expected_version",
-                "is required: the version of the ticket you acted on",
+                "must not be negative",
             ));
         }
         let key = Key::new(caller, rpc, rid, request);
         let store = self.store.as_ref();
         once_recorded(store, &key, || async {
             let (mut ticket, standing) = self.visible(caller, &id).await?;
-            if ticket.version != expected_version {
+            // 0 skips the check (the API's convention); the store still refuses lost updates.
+            if expected_version != 0 && ticket.version != expected_version {
                 return Err(stale(&ticket));
             }
             if must_own && standing != Standing::Owner {
@@ -198,6 +199,7 @@ impl Escalation {
             let timers = match timers {
                 TimerPlan::Keep => None,
                 TimerPlan::Clear => Some(Vec::new()),
+                TimerPlan::Set(timers) => Some(timers),
                 TimerPlan::ResolveOnly => Some(resolve_timers(&ticket, now, self.warn_share)),
                 TimerPlan::Restart => {
                     let category = self
@@ -242,6 +244,8 @@ struct Decided {
 enum TimerPlan {
     Keep,
     Clear,
+    /// Exactly these.
+    Set(Vec<Timer>),
     /// Accepted: only the resolve clock (and its warning) runs on.
     ResolveOnly,
     /// A new owner: new clocks from now.
@@ -581,23 +585,101 @@ impl EscalationService for Escalation {
         &self,
         request: Request<pb::RequestPauseRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        admit(principal(&request)?, DESK, "RequestPause")?;
-        Err(ApiError::unimplemented(
-            "RequestPause",
-            "issue #5: pauses need the command center's approval",
-        )
-        .into())
+        let caller = admit(principal(&request)?, DESK, "RequestPause")?.clone();
+        let r = request.into_inner();
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let now = self.clock.now();
+        let until = r
+            .until
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("until", "is required"))?;
+        let until = convert::from_timestamp("until", until).map_err(ApiError::from)?;
+        if until <= now || until > now + time::Duration::days(90) {
+            return Err(
+                ApiError::invalid("until", "must be in the future, at most 90 days ahead").into(),
+            );
+        }
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        // The clocks keep running until the command center decides; the pause's end joins them.
+        let mut timers = self.store.list_timers(&id).await.map_err(ApiError::from)?;
+        timers.retain(|t| t.kind != TimerKind::Resume);
+        let actor = caller.subject.clone();
+        let note = format!("{} (until {until})", r.reason);
+        let t = self
+            .act(
+                &caller,
+                "RequestPause",
+                &r.request_id,
+                &r,
+                &r.ticket_id,
+                r.expected_version,
+                true,
+                move |t| {
+                    let event = t
+                        .apply(Command::RequestPause, &actor, &note, now)
+                        .map_err(ApiError::from);
+                    if let Some(level) = t.level() {
+                        timers.push(Timer {
+                            ticket_id: t.id,
+                            subdistrict_code: t.subdistrict_code.clone(),
+                            kind: TimerKind::Resume,
+                            due_at: wuzhang_domain::clock::truncate_to_micros(until),
+                            level,
+                        });
+                    }
+                    Decided {
+                        event,
+                        timers: TimerPlan::Set(timers),
+                    }
+                },
+            )
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn resume_ticket(
         &self,
         request: Request<pb::ResumeTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        admit(principal(&request)?, DESK, "ResumeTicket")?;
-        Err(ApiError::unimplemented(
-            "ResumeTicket",
-            "issue #5: pauses need the command center's approval",
-        )
-        .into())
+        let caller = admit(principal(&request)?, DESK, "ResumeTicket")?.clone();
+        let r = request.into_inner();
+        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        let current = self.store.get_ticket(&id).await.map_err(|e| match e {
+            StoreError::NotFound { .. } => ApiError::not_found(format!("ticket {id}")),
+            e => e.into(),
+        })?;
+        let paused_at = crate::worker::paused_at(self.store.as_ref(), &current)
+            .await
+            .map_err(ApiError::from)?;
+        let now = self.clock.now();
+        let actor = caller.subject.clone();
+        let note = r.note.clone();
+        let t = self
+            .act(
+                &caller,
+                "ResumeTicket",
+                &r.request_id,
+                &r,
+                &r.ticket_id,
+                r.expected_version,
+                true,
+                move |t| {
+                    let event = t
+                        .apply(Command::Resume, &actor, &note, now)
+                        .map_err(ApiError::from);
+                    let timers = if event.is_ok() {
+                        wuzhang_domain::deadline::resume(t, paused_at, now)
+                    } else {
+                        Vec::new()
+                    };
+                    Decided {
+                        event,
+                        timers: TimerPlan::Set(timers),
+                    }
+                },
+            )
+            .await?;
+        Ok(Response::new(t))
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Every handler authenticates first (the interceptor put a [`Principal`] on the request),
 //! then admits only the roles the RPC is for, then checks the ticket's scope (NOT_FOUND
-//! outside it). Pauses (RequestPause, ResumeTicket) answer UNIMPLEMENTED until the
-//! command center can approve them.
+//! outside it). A pause (挂起) is asked for here, decided by the command center
+//! (`SupervisionService.DecidePause`) and ends at the time asked, or earlier here.
 //!
 //! Layout:
 //! - [`chain`]: the posts above a ticket as they stand now, and who is next.

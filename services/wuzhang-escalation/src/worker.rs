@@ -101,10 +101,13 @@ impl Escalator {
         mut ticket: Ticket,
     ) -> Result<TimerOutcome, StoreError> {
         let working = matches!(ticket.state, TicketState::Assigned | TicketState::Accepted);
+        let now = self.clock.now();
+        if timer.kind == TimerKind::Resume && working {
+            return self.end_pause(ticket, now).await;
+        }
         if !working || ticket.level() != Some(timer.level) || ticket.pause == Pause::Paused {
             return Ok(TimerOutcome::Drop);
         }
-        let now = self.clock.now();
         match timer.kind {
             TimerKind::Warning => {
                 let what = if ticket.state == TicketState::Assigned {
@@ -136,7 +139,45 @@ impl Escalator {
                 self.escalate(ticket, &format!("{what} deadline passed"), now)
                     .await
             }
-            TimerKind::Supervision => Ok(TimerOutcome::Drop),
+            TimerKind::Supervision | TimerKind::Resume => Ok(TimerOutcome::Drop),
+        }
+    }
+
+    /// A pause's end time came: an approved pause ends and the clocks run again, shifted
+    /// by the time they stood; a request nobody decided lapses.
+    async fn end_pause(
+        &self,
+        mut ticket: Ticket,
+        now: OffsetDateTime,
+    ) -> Result<TimerOutcome, StoreError> {
+        match ticket.pause {
+            Pause::Paused => {
+                let paused_at = paused_at(self.store.as_ref(), &ticket).await?;
+                let event = ticket
+                    .apply(
+                        Command::Resume,
+                        SYSTEM_TIMER_ACTOR,
+                        "pause ended as asked",
+                        now,
+                    )
+                    .map_err(StoreError::internal)?;
+                let timers = wuzhang_domain::deadline::resume(&mut ticket, paused_at, now);
+                Ok(fire(ticket, event, Some(timers)))
+            }
+            Pause::Requested => {
+                let timers = self.store.list_timers(&ticket.id).await?;
+                let event = ticket
+                    .apply(
+                        Command::DecidePause { approve: false },
+                        SYSTEM_TIMER_ACTOR,
+                        "the pause was not decided before its end; the clocks ran on",
+                        now,
+                    )
+                    .map_err(StoreError::internal)?;
+                let timers = wuzhang_domain::deadline::after_pause_decision(&timers, false);
+                Ok(fire(ticket, event, Some(timers)))
+            }
+            Pause::None => Ok(TimerOutcome::Drop),
         }
     }
 
@@ -259,4 +300,14 @@ fn fire(
         idempotency: None,
         add_follower: None,
     })
+}
+
+/// When the ticket's current pause was approved (its clocks stopped), from its history.
+pub async fn paused_at(store: &dyn Store, ticket: &Ticket) -> Result<OffsetDateTime, StoreError> {
+    let events = store.list_events(&ticket.id, 0, 100_000).await?;
+    Ok(events
+        .iter()
+        .rev()
+        .find(|e| e.event.kind == wuzhang_domain::event::EventKind::PauseApproved)
+        .map_or(ticket.updated_at, |e| e.event.at))
 }
