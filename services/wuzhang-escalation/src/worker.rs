@@ -15,6 +15,7 @@
 //! - A timer for a level the ticket has left, a state where it no longer applies, or a
 //!   paused clock is dropped without a change.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -30,7 +31,10 @@ use wuzhang_domain::ticket::{Command, Pause, Ticket, TicketState};
 use wuzhang_domain::timer::{Timer, TimerKind};
 use wuzhang_store::{FireReport, Store, StoreError, TicketChange, TimerHandler, TimerOutcome};
 
-use crate::chain::{chain, describe_move, next_above};
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::category::{Category, CategoryCode};
+
+use crate::chain::{Link, chain, describe_move, next_above};
 
 /// Settings of the worker.
 #[derive(Debug, Clone)]
@@ -62,6 +66,17 @@ pub struct Escalator {
     config: WorkerConfig,
     /// Told after a round that changed tickets (live streams wake on it).
     on_change: Arc<dyn Fn() + Send + Sync>,
+    /// Chains and categories read in this round: a subdistrict's escalations share most
+    /// of them, and a round is short enough for the roster not to change under it.
+    round: Arc<std::sync::Mutex<RoundCache>>,
+}
+
+type ChainKey = (AreaCode, Option<AreaCode>, Option<AreaCode>);
+
+#[derive(Default)]
+struct RoundCache {
+    chains: HashMap<ChainKey, Vec<Link>>,
+    categories: HashMap<CategoryCode, Category>,
 }
 
 impl std::fmt::Debug for Escalator {
@@ -85,6 +100,7 @@ impl Escalator {
             calendars,
             config,
             on_change: Arc::new(|| {}),
+            round: Arc::default(),
         }
     }
 
@@ -195,7 +211,20 @@ impl Escalator {
             debug!(ticket = %ticket.id, "deadline passed at the command center: stays, overdue");
             return Ok(TimerOutcome::Drop);
         }
-        let links = chain(self.store.as_ref(), &ticket, now).await?;
+        let key: ChainKey = (
+            ticket.grid_code.clone(),
+            ticket.report.building_code.clone(),
+            ticket.report.unit_code.clone(),
+        );
+        let cached = self.cache().chains.get(&key).cloned();
+        let links = match cached {
+            Some(l) => l,
+            None => {
+                let l = chain(self.store.as_ref(), &ticket, now).await?;
+                self.cache().chains.insert(key, l.clone());
+                l
+            }
+        };
         let (to, skipped) = next_above(&links, current, &ticket.subdistrict_code);
         let note = format!("{why}: {}", describe_move(current, &to, &skipped));
         let event = ticket
@@ -206,10 +235,16 @@ impl Escalator {
                 now,
             )
             .map_err(StoreError::internal)?;
-        let category = self
-            .store
-            .get_category(&ticket.report.category_code)
-            .await?;
+        let code = &ticket.report.category_code;
+        let cached = self.cache().categories.get(code).cloned();
+        let category = match cached {
+            Some(c) => c,
+            None => {
+                let c = self.store.get_category(code).await?;
+                self.cache().categories.insert(code.clone(), c.clone());
+                c
+            }
+        };
         let clocks = Clocks::start(
             &category,
             &self.calendars.current(),
@@ -222,7 +257,12 @@ impl Escalator {
     }
 
     /// One round: every subdistrict with due timers, one batch each.
+    fn cache(&self) -> std::sync::MutexGuard<'_, RoundCache> {
+        self.round.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub async fn run_once(&self) -> Result<FireReport, StoreError> {
+        *self.cache() = RoundCache::default();
         let now = self.clock.now();
         let mut total = FireReport::default();
         let this = self.clone();
