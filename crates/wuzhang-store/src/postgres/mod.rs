@@ -1198,9 +1198,20 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(%now))]
     async fn subdistricts_with_due_timers(&self, now: OffsetDateTime) -> Result<Vec<AreaCode>> {
+        // A loose index scan over (subdistrict_code, due_at): one probe per subdistrict
+        // for its earliest timer, instead of reading every due timer (or, when the planner
+        // expects many, every timer) to find the few distinct codes.
         let codes: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT subdistrict_code FROM timers WHERE due_at <= $1 \
-             ORDER BY subdistrict_code",
+            "WITH RECURSIVE subs(code) AS ( \
+               (SELECT subdistrict_code FROM timers ORDER BY subdistrict_code LIMIT 1) \
+               UNION ALL \
+               SELECT (SELECT t.subdistrict_code FROM timers t \
+                       WHERE t.subdistrict_code > s.code \
+                       ORDER BY t.subdistrict_code LIMIT 1) \
+               FROM subs s WHERE s.code IS NOT NULL) \
+             SELECT code FROM subs s WHERE code IS NOT NULL AND \
+               (SELECT min(due_at) FROM timers t WHERE t.subdistrict_code = s.code) <= $1 \
+             ORDER BY code",
         )
         .bind(truncate_to_micros(now))
         .fetch_all(&self.pool)
