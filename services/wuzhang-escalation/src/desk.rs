@@ -193,7 +193,7 @@ impl Escalation {
                     rpc_verb(rpc)
                 )));
             }
-            let Decided { event, timers } = decide_checked(&mut ticket, decide)?;
+            let Decided { event, timers } = decide(&mut ticket);
             let now = self.clock.now();
             let event = event?;
             let timers = match timers {
@@ -250,13 +250,6 @@ enum TimerPlan {
     ResolveOnly,
     /// A new owner: new clocks from now.
     Restart,
-}
-
-fn decide_checked(
-    ticket: &mut Ticket,
-    decide: impl FnOnce(&mut Ticket) -> Decided,
-) -> Result<Decided, ApiError> {
-    Ok(decide(ticket))
 }
 
 fn stale(current: &Ticket) -> ApiError {

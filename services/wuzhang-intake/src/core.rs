@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use prost::Message;
 use time::{Duration, OffsetDateTime};
 use tracing::{debug, info};
 use wuzhang_domain::FieldError;
@@ -27,9 +26,9 @@ use wuzhang_domain::ticket::{
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_routing::{Location, Locator, locate::LocateQuery};
 use wuzhang_rpc::ApiError;
+use wuzhang_rpc::idempotency::Key;
 use wuzhang_store::{
-    IdempotencyRecord, NewTicket, Page, PageRequest, Store, StoreError, TicketChange, TicketOrder,
-    TicketQuery,
+    NewTicket, Page, PageRequest, Store, StoreError, TicketChange, TicketOrder, TicketQuery,
 };
 
 use crate::watch::EventHub;
@@ -207,14 +206,6 @@ pub fn check_phone(phone: &str) -> Result<Option<String>, String> {
     }
 }
 
-/// The key a retried request is recognised by, and its digest.
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey {
-    pub scope: String,
-    pub request_id: String,
-    pub request_hash: Vec<u8>,
-}
-
 /// What intake does, for any transport.
 #[derive(Debug, Clone)]
 pub struct IntakeCore {
@@ -266,7 +257,7 @@ impl IntakeCore {
         &self,
         reporter: &Principal,
         s: Submission,
-        key: Option<IdempotencyKey>,
+        key: Option<Key>,
     ) -> Result<Ticket, ApiError> {
         let category = match self.store.get_category(&s.category_code).await {
             Ok(c) => c,
@@ -544,8 +535,7 @@ impl IntakeCore {
         caller: &Principal,
         id: &TicketId,
         reason: &str,
-        key: Option<IdempotencyKey>,
-        answer: impl Fn(&Ticket) -> Vec<u8>,
+        key: Option<Key>,
     ) -> Result<Ticket, ApiError> {
         check_text("reason", reason, MAX_NOTE_CHARS, false)?;
         let (mut ticket, visibility) = self.visible_ticket(caller, id).await?;
@@ -556,8 +546,7 @@ impl IntakeCore {
         }
         let now = self.clock.now();
         let event = ticket.apply(Command::Cancel, &caller.subject, reason, now)?;
-        self.write(ticket, event, Some(Vec::new()), key, now, answer)
-            .await
+        self.write(ticket, event, Some(Vec::new()), key, now).await
     }
 
     /// Rates resolved or closed work, once.
@@ -566,8 +555,7 @@ impl IntakeCore {
         caller: &Principal,
         id: &TicketId,
         rating: Rating,
-        key: Option<IdempotencyKey>,
-        answer: impl Fn(&Ticket) -> Vec<u8>,
+        key: Option<Key>,
     ) -> Result<Ticket, ApiError> {
         let (mut ticket, visibility) = self.visible_ticket(caller, id).await?;
         if visibility != Visibility::Reporter {
@@ -590,7 +578,7 @@ impl IntakeCore {
         };
         let now = self.clock.now();
         let event = ticket.apply(Command::Rate(rating), &caller.subject, note.trim(), now)?;
-        self.write(ticket, event, None, key, now, answer).await
+        self.write(ticket, event, None, key, now).await
     }
 
     async fn write(
@@ -598,17 +586,10 @@ impl IntakeCore {
         ticket: Ticket,
         event: wuzhang_domain::event::NewEvent,
         timers: Option<Vec<wuzhang_domain::timer::Timer>>,
-        key: Option<IdempotencyKey>,
+        key: Option<Key>,
         now: OffsetDateTime,
-        answer: impl Fn(&Ticket) -> Vec<u8>,
     ) -> Result<Ticket, ApiError> {
-        let idempotency = key.map(|k| IdempotencyRecord {
-            scope: k.scope,
-            request_id: k.request_id,
-            request_hash: k.request_hash,
-            response: answer(&ticket),
-            created_at: now,
-        });
+        let idempotency = key.map(|k| k.record(&to_wire(&ticket, Visibility::Reporter, now), now));
         let change = TicketChange {
             ticket,
             events: vec![event],
@@ -647,19 +628,9 @@ pub fn to_wire(
     }
 }
 
-/// The encoded answer the reporter got, for the idempotency record.
-pub fn reporter_answer(t: &Ticket, now: OffsetDateTime) -> Vec<u8> {
-    to_wire(t, Visibility::Reporter, now).encode_to_vec()
-}
-
-fn with_key(mut new: NewTicket, key: Option<&IdempotencyKey>, now: OffsetDateTime) -> NewTicket {
-    new.idempotency = key.map(|k| IdempotencyRecord {
-        scope: k.scope.clone(),
-        request_id: k.request_id.clone(),
-        request_hash: k.request_hash.clone(),
-        response: reporter_answer(&new.ticket, now),
-        created_at: now,
-    });
+/// `new` with the record of the answer its reporter gets, when the request has a key.
+fn with_key(mut new: NewTicket, key: Option<&Key>, now: OffsetDateTime) -> NewTicket {
+    new.idempotency = key.map(|k| k.record(&to_wire(&new.ticket, Visibility::Reporter, now), now));
     new
 }
 

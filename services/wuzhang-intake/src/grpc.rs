@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 use wuzhang_auth::principal;
-use wuzhang_domain::access::{Principal, Role};
+use wuzhang_domain::access::Role;
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{Rating, TicketId};
@@ -26,13 +25,11 @@ use wuzhang_proto::v1::{
 };
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
-use wuzhang_rpc::idempotency::{self, request_hash, scope};
+use wuzhang_rpc::idempotency::{self, Key, once_recorded};
 use wuzhang_rpc::request::{page_size, request_id};
 use wuzhang_store::PageRequest;
 
-use crate::core::{
-    IdempotencyKey, IntakeCore, RawSubmission, Submission, reporter_answer, to_wire,
-};
+use crate::core::{IntakeCore, RawSubmission, Submission, Visibility, to_wire};
 
 /// Largest page of ListMyIncidents.
 const MAX_MY_PAGE: u32 = 100;
@@ -58,55 +55,6 @@ impl Intake {
             media,
             media_base_url: media_base_url.trim_end_matches('/').to_owned(),
         }
-    }
-
-    /// Answers a retried request from its record: the first answer, or FAILED_PRECONDITION
-    /// when the id came with another payload.
-    async fn replay(&self, key: &IdempotencyKey) -> Result<Option<Ticket>, ApiError> {
-        let Some(first) = self
-            .core
-            .store()
-            .get_idempotency(&key.scope, &key.request_id)
-            .await?
-        else {
-            return Ok(None);
-        };
-        if first.request_hash != key.request_hash {
-            return Err(ApiError::FailedPrecondition(format!(
-                "request_id {} was already used for a different request; use a new id",
-                key.request_id
-            )));
-        }
-        Ticket::decode(first.response.as_slice())
-            .map(Some)
-            .map_err(ApiError::internal)
-    }
-
-    /// Runs a ticket mutation once per request id: replays a recorded answer, and after
-    /// losing a race to a concurrent retry, replays that one's.
-    async fn once<F, Fut>(&self, key: IdempotencyKey, run: F) -> Result<Ticket, ApiError>
-    where
-        F: FnOnce(IdempotencyKey) -> Fut,
-        Fut: Future<Output = Result<Ticket, ApiError>>,
-    {
-        if let Some(first) = self.replay(&key).await? {
-            return Ok(first);
-        }
-        match run(key.clone()).await {
-            Err(ApiError::AlreadyExists(what)) if what.starts_with("idempotency") => self
-                .replay(&key)
-                .await?
-                .ok_or_else(|| ApiError::Aborted("a concurrent retry is still running".into())),
-            other => other,
-        }
-    }
-}
-
-fn key<M: Message>(caller: &Principal, rpc: &str, id: &str, request: &M) -> IdempotencyKey {
-    IdempotencyKey {
-        scope: scope(caller, rpc),
-        request_id: id.to_owned(),
-        request_hash: request_hash(request),
     }
 }
 
@@ -148,14 +96,15 @@ impl IntakeService for Intake {
             media_urls: &req.media_urls,
             contact_phone: &req.contact_phone,
         })?;
-        let key = key(&caller, "SubmitIncident", id, &req);
-        let answer = self
-            .once(key, |key| async {
-                let t = self.core.submit(&caller, submission, Some(key)).await?;
-                Ticket::decode(reporter_answer(&t, self.core.clock().now()).as_slice())
-                    .map_err(ApiError::internal)
-            })
-            .await?;
+        let key = Key::new(&caller, "SubmitIncident", id, &req);
+        let answer = once_recorded(self.core.store().as_ref(), &key, || async {
+            let t = self
+                .core
+                .submit(&caller, submission, Some(key.clone()))
+                .await?;
+            Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
@@ -199,7 +148,7 @@ impl IntakeService for Intake {
             tickets: tickets
                 .items
                 .iter()
-                .map(|t| to_wire(t, crate::core::Visibility::Reporter, now))
+                .map(|t| to_wire(t, Visibility::Reporter, now))
                 .collect(),
             next_page_token: tickets.next_token.unwrap_or_default(),
             total_size: i32::try_from(total).unwrap_or(i32::MAX),
@@ -234,19 +183,15 @@ impl IntakeService for Intake {
         let req = request.into_inner();
         let rid = request_id(&req.request_id)?;
         let id = ticket_id(&req.ticket_id)?;
-        let key = key(&caller, "CancelIncident", rid, &req);
-        let now = self.core.clock().now();
-        let answer = self
-            .once(key, |key| async {
-                let t = self
-                    .core
-                    .cancel(&caller, &id, &req.reason, Some(key), |t| {
-                        reporter_answer(t, now)
-                    })
-                    .await?;
-                Ok(to_wire(&t, crate::core::Visibility::Reporter, now))
-            })
-            .await?;
+        let key = Key::new(&caller, "CancelIncident", rid, &req);
+        let answer = once_recorded(self.core.store().as_ref(), &key, || async {
+            let t = self
+                .core
+                .cancel(&caller, &id, &req.reason, Some(key.clone()))
+                .await?;
+            Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
@@ -262,17 +207,15 @@ impl IntakeService for Intake {
             u8::try_from(req.stars).map_err(|_| ApiError::invalid("stars", "must be 1 to 5"))?;
         let rating =
             Rating::new(stars, req.not_solved, req.comment.clone()).map_err(ApiError::from)?;
-        let key = key(&caller, "RateIncident", rid, &req);
-        let now = self.core.clock().now();
-        let answer = self
-            .once(key, |key| async {
-                let t = self
-                    .core
-                    .rate(&caller, &id, rating, Some(key), |t| reporter_answer(t, now))
-                    .await?;
-                Ok(to_wire(&t, crate::core::Visibility::Reporter, now))
-            })
-            .await?;
+        let key = Key::new(&caller, "RateIncident", rid, &req);
+        let answer = once_recorded(self.core.store().as_ref(), &key, || async {
+            let t = self
+                .core
+                .rate(&caller, &id, rating, Some(key.clone()))
+                .await?;
+            Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
