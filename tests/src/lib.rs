@@ -262,3 +262,69 @@ pub async fn fresh_pg_url() -> Option<String> {
         "{base}{sep}options=-c%20search_path%3D{schema}%2Cpublic"
     ))
 }
+
+/// Imports the small test tree and its roster through AdminService and waits until the
+/// server's index follows (a point in grid 1 locates). Returns the admin token used.
+///
+/// The tree: subdistrict 220102001, street S01 (vacant), lane L01 (李路长 P002), grids
+/// 220102001001001 (张网格 P003) and …002, building B01 (holder on leave, deputy P005
+/// acting), unit U1 (孙单元长 P006).
+pub async fn seed_small_tree(server: &Server) -> String {
+    use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
+    use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
+    use wuzhang_proto::v1::{
+        Crs, GeoPoint, ImportAreasRequest, ImportRosterRequest, LocateRequest, import_areas_request,
+    };
+    let admin = server
+        .mint("admin", "admin", &[])
+        .expect("mint an admin token");
+    let mut client = AdminServiceClient::new(server.channel().await.expect("connect"));
+    client
+        .import_areas(authed(
+            &admin,
+            ImportAreasRequest {
+                request_id: "areas-1".into(),
+                source: Some(import_areas_request::Source::Geojson(fixture(
+                    "small-tree.geojson",
+                ))),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("import the small tree");
+    client
+        .import_roster(authed(
+            &admin,
+            ImportRosterRequest {
+                request_id: "roster-1".into(),
+                csv: fixture("small-roster.csv"),
+                dry_run: false,
+            },
+        ))
+        .await
+        .expect("import the small roster");
+    let mut routing = RoutingServiceClient::new(server.channel().await.expect("connect"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = routing
+            .locate(authed(
+                &admin,
+                LocateRequest {
+                    point: Some(GeoPoint {
+                        lat: 43.807,
+                        lng: 125.307,
+                        crs: Crs::Wgs84 as i32,
+                    }),
+                    ..Default::default()
+                },
+            ))
+            .await;
+        match r {
+            Ok(_) => return admin,
+            Err(e) if e.code() == tonic::Code::NotFound && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the index never followed the import: {e:?}"),
+        }
+    }
+}

@@ -8,70 +8,22 @@ use std::time::Duration;
 use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
-use wuzhang_e2e::{Server, authed, fixture, fresh_pg_url};
+use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
-use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, AddNoteRequest, ChiefLevel, Crs, DecidePauseRequest,
     EscalateTicketRequest, EventKind, GeoPoint, GetCalendarRequest, GetCategoryRequest,
-    GetTicketRequest, ImportAreasRequest, ImportRosterRequest, ListInboxRequest, LocalDate,
-    LocateRequest, PauseState, RateIncidentRequest, RequestPauseRequest, ResolveTicketRequest,
-    SetCalendarRequest, SubmitIncidentRequest, Ticket, TicketState, UpsertCategoryRequest,
-    WatchIncidentRequest, import_areas_request,
+    GetTicketRequest, ListInboxRequest, LocalDate, PauseState, RateIncidentRequest,
+    RequestPauseRequest, ResolveTicketRequest, SetCalendarRequest, SubmitIncidentRequest, Ticket,
+    TicketState, UpsertCategoryRequest, WatchIncidentRequest,
 };
 
 const SUB: &str = "220102001";
 
 type Desk = EscalationServiceClient<Channel>;
-
-async fn seed(server: &Server) -> String {
-    let admin = server.mint("admin", "admin", &[]).unwrap();
-    let mut client = AdminServiceClient::new(server.channel().await.unwrap());
-    client
-        .import_areas(authed(
-            &admin,
-            ImportAreasRequest {
-                request_id: "areas-1".into(),
-                source: Some(import_areas_request::Source::Geojson(fixture(
-                    "small-tree.geojson",
-                ))),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
-    client
-        .import_roster(authed(
-            &admin,
-            ImportRosterRequest {
-                request_id: "roster-1".into(),
-                csv: fixture("small-roster.csv"),
-                dry_run: false,
-            },
-        ))
-        .await
-        .unwrap();
-    let mut routing = RoutingServiceClient::new(server.channel().await.unwrap());
-    for _ in 0..150 {
-        let r = routing
-            .locate(authed(
-                &admin,
-                LocateRequest {
-                    point: spot(0.0),
-                    ..Default::default()
-                },
-            ))
-            .await;
-        if r.is_ok() {
-            return admin;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the index never followed the import");
-}
 
 /// In grid 1, outside the building; `north` metres north of its middle.
 fn spot(north: f64) -> Option<GeoPoint> {
@@ -110,7 +62,7 @@ fn state(t: &Ticket) -> TicketState {
 }
 
 async fn desk_flow(server: &Server) {
-    seed(server).await;
+    seed_small_tree(server).await;
     let resident = server.mint("resident", "r-desk", &[]).unwrap();
     let grid_chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
     let lane_chief = server.mint("chief", "P002", &["220102001S01L01"]).unwrap();
@@ -341,7 +293,7 @@ async fn desk_flow(server: &Server) {
 /// A drill: a category with a 2-second accept deadline escalates on its own, and the
 /// resident watching sees it happen.
 async fn live_drill(server: &Server) {
-    let admin = seed(server).await;
+    let admin = seed_small_tree(server).await;
     let mut admin_client = AdminServiceClient::new(server.channel().await.unwrap());
     let mut drill = admin_client
         .get_category(authed(

@@ -3,22 +3,21 @@
 //! with resume, cancel and rate rules, uploads, and a corpus of bad input that writes
 //! nothing. Run on SQLite and on Postgres.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
-use wuzhang_e2e::{Server, authed, fixture, fresh_pg_url};
+use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
-use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{
     CancelIncidentRequest, ChiefLevel, Crs, EventKind, GeoPoint, GetCategoryRequest,
-    GetIncidentRequest, ImportAreasRequest, ImportRosterRequest, ListCategoriesRequest,
-    ListIncidentCategoriesRequest, ListMyIncidentsRequest, LocateRequest, RateIncidentRequest,
-    SubmitIncidentRequest, Ticket, TicketState, UploadMediaMetadata, UploadMediaRequest,
-    UpsertCategoryRequest, WatchIncidentRequest, import_areas_request, upload_media_request,
+    GetIncidentRequest, ListCategoriesRequest, ListIncidentCategoriesRequest,
+    ListMyIncidentsRequest, RateIncidentRequest, SubmitIncidentRequest, Ticket, TicketState,
+    UploadMediaMetadata, UploadMediaRequest, UpsertCategoryRequest, WatchIncidentRequest,
+    upload_media_request,
 };
 
 const GRID1: &str = "220102001001001";
@@ -55,58 +54,8 @@ impl World {
     }
 
     async fn seeded(server: Server) -> World {
-        let admin = server.mint("admin", "admin", &[]).unwrap();
-        let mut client = AdminServiceClient::new(server.channel().await.unwrap());
-        client
-            .import_areas(authed(
-                &admin,
-                ImportAreasRequest {
-                    request_id: "areas-1".into(),
-                    source: Some(import_areas_request::Source::Geojson(fixture(
-                        "small-tree.geojson",
-                    ))),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap();
-        client
-            .import_roster(authed(
-                &admin,
-                ImportRosterRequest {
-                    request_id: "roster-1".into(),
-                    csv: fixture("small-roster.csv"),
-                    dry_run: false,
-                },
-            ))
-            .await
-            .unwrap();
-        let world = World { server, admin };
-        world.until_indexed().await;
-        world
-    }
-
-    async fn until_indexed(&self) {
-        let mut routing = RoutingServiceClient::new(self.server.channel().await.unwrap());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let r = routing
-                .locate(authed(
-                    &self.admin,
-                    LocateRequest {
-                        point: in_grid1(),
-                        ..Default::default()
-                    },
-                ))
-                .await;
-            match r {
-                Ok(_) => return,
-                Err(e) if e.code() == Code::NotFound && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("index never caught up: {e:?}"),
-            }
-        }
+        let admin = seed_small_tree(&server).await;
+        World { server, admin }
     }
 
     fn resident(&self, subject: &str) -> String {
