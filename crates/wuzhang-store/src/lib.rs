@@ -18,6 +18,7 @@
 mod codec;
 pub mod connect;
 pub mod error;
+mod firing;
 mod group_commit;
 pub mod interface;
 pub mod model;

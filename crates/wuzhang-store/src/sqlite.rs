@@ -34,11 +34,12 @@ use crate::codec::{
     from_micros, normalize_idempotency, normalize_ticket, parse_uuid, to_micros, uuid_text,
 };
 use crate::error::{Result, StoreError, unique_as};
+use crate::firing::{Claimed, plan};
 use crate::group_commit::{GroupCommit, Job, WriteBatch};
 use crate::interface::{Backend, Store, TimerHandler};
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery, TimerOutcome,
+    PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery,
 };
 use crate::token::{NO_DEADLINE_MICROS, PageKey, into_page, ticket_key};
 use crate::validate;
@@ -406,14 +407,14 @@ async fn append_events(conn: &mut SqliteConnection, events: &[EventColumns]) -> 
     Ok(())
 }
 
-/// Writes a changed ticket (already normalised and checked), its timers and idempotency
-/// record, and numbers its events after `last_seq` (read from the table when `None`).
-/// Returns the events to append.
+/// Writes a changed ticket (already normalised and checked) if the stored version is
+/// `expected_version`, its timers and idempotency record, and numbers its events after
+/// the ticket's last. Returns the events to append.
 async fn write_change(
     conn: &mut SqliteConnection,
     ticket: &Ticket,
     change: &TicketChange,
-    last_seq: Option<i64>,
+    expected_version: i64,
 ) -> Result<Vec<EventColumns>> {
     let id = uuid_text(ticket.id.as_uuid());
     let sub = ticket.subdistrict_code.as_str();
@@ -421,7 +422,7 @@ async fn write_change(
         sqlx::query(TICKET_UPDATE.as_str()),
         TicketColumns::new(ticket)?,
     )
-    .bind(ticket.version - 1)
+    .bind(expected_version)
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
@@ -466,52 +467,20 @@ async fn write_change(
         .execute(&mut *conn)
         .await?;
     }
-    let last = match last_seq {
-        Some(s) => s,
-        None => {
-            sqlx::query_scalar(
-                "SELECT COALESCE(MAX(seq), 0) FROM ticket_events \
-                 WHERE subdistrict_code = ?1 AND ticket_id = ?2",
-            )
-            .bind(sub)
-            .bind(&id)
-            .fetch_one(&mut *conn)
-            .await?
-        }
-    };
+    let last: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM ticket_events \
+         WHERE subdistrict_code = ?1 AND ticket_id = ?2",
+    )
+    .bind(sub)
+    .bind(&id)
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(change
         .events
         .iter()
         .zip(last + 1..)
         .map(|(e, seq)| EventColumns::new(ticket, seq, e))
         .collect())
-}
-
-/// The write for one fired timer: the handler's change, and the timer gone (unless the
-/// change replaced the ticket's timers, which already removed it).
-async fn fire_one(
-    conn: &mut SqliteConnection,
-    timer: &Timer,
-    change: &TicketChange,
-    last_seq: Option<i64>,
-) -> Result<Vec<EventColumns>> {
-    let ticket = normalize_ticket(&change.ticket);
-    if ticket.id != timer.ticket_id || ticket.subdistrict_code != timer.subdistrict_code {
-        return Err(StoreError::invalid(
-            "ticket",
-            format!(
-                "the handler changed ticket {} for a timer of {}",
-                ticket.id, timer.ticket_id
-            ),
-        ));
-    }
-    validate::ticket_write(&ticket, change.timers.as_deref())?;
-    let events = write_change(conn, &ticket, change, last_seq).await?;
-    if change.timers.is_none() {
-        delete_timer(conn, timer).await?;
-    }
-    append_events(conn, &events).await?;
-    Ok(events)
 }
 
 /// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
@@ -611,7 +580,7 @@ async fn write_new(conn: &mut SqliteConnection, new: &NewTicket) -> Result<Ticke
     if let Some(change) = &new.followed {
         let other = normalize_ticket(&change.ticket);
         validate::ticket_write(&other, change.timers.as_deref())?;
-        events.extend(write_change(conn, &other, change, None).await?);
+        events.extend(write_change(conn, &other, change, other.version - 1).await?);
     }
     append_events(conn, &events).await?;
     Ok(ticket.clone())
@@ -1168,7 +1137,7 @@ impl Store for SqliteStore {
         let ticket = normalize_ticket(&change.ticket);
         validate::ticket_write(&ticket, change.timers.as_deref())?;
         let mut tx = self.begin_write().await?;
-        let events = write_change(&mut tx, &ticket, change, None).await?;
+        let events = write_change(&mut tx, &ticket, change, ticket.version - 1).await?;
         append_events(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -1267,7 +1236,8 @@ impl Store for SqliteStore {
         handler: &TimerHandler,
     ) -> Result<FireReport> {
         let retry_at = to_micros(now + retry_after);
-        // The write lock is the claim: no other writer runs until this batch commits.
+        // The write lock is the claim: no other writer runs until this batch commits, so
+        // no ticket can change between this read and the write below.
         let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
             "SELECT subdistrict_code, ticket_id, kind, due_at, level FROM timers \
@@ -1279,57 +1249,73 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
-        let mut report = FireReport::default();
+        let mut batch = Vec::with_capacity(claimed.len());
+        let mut loaded: HashMap<Uuid, Option<Ticket>> = HashMap::new();
         for row in &claimed {
             let timer = timer(row)?;
-            let loaded = sqlx::query(TICKET_BY_KEY.as_str())
-                .bind(subdistrict.as_str())
-                .bind(uuid_text(timer.ticket_id.as_uuid()))
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(loaded) = loaded else {
-                // Cannot happen with the foreign key; a timer without a ticket is stale anyway.
-                delete_timer(&mut tx, &timer).await?;
-                report.dropped += 1;
-                continue;
-            };
-            let error = match handler(timer.clone(), ticket(&loaded)?).await {
-                Ok(TimerOutcome::Drop) => {
-                    delete_timer(&mut tx, &timer).await?;
-                    report.dropped += 1;
-                    continue;
+            let id = timer.ticket_id.as_uuid();
+            let ticket = match loaded.get(&id) {
+                Some(t) => t.clone(),
+                None => {
+                    let row = sqlx::query(TICKET_BY_KEY.as_str())
+                        .bind(subdistrict.as_str())
+                        .bind(uuid_text(id))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let t = row.as_ref().map(ticket).transpose()?;
+                    loaded.insert(id, t.clone());
+                    t
                 }
-                Ok(TimerOutcome::Fire(change)) => {
-                    let mut savepoint = Connection::begin(&mut *tx).await?;
-                    match fire_one(&mut savepoint, &timer, &change, None).await {
-                        Ok(_) => {
-                            savepoint.commit().await?;
-                            report.fired += 1;
-                            continue;
+            };
+            batch.push(Claimed { timer, ticket });
+        }
+        let mut plan = plan(batch, handler).await;
+        for t in &plan.delete {
+            delete_timer(&mut tx, t).await?;
+        }
+        let mut retry: Vec<Timer> = std::mem::take(&mut plan.retry);
+        for c in std::mem::take(&mut plan.changed) {
+            let change = TicketChange {
+                ticket: c.ticket.clone(),
+                events: c.events.clone(),
+                timers: c.timers.clone(),
+                idempotency: None,
+                add_follower: None,
+            };
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            match write_change(&mut savepoint, &c.ticket, &change, c.expected_version).await {
+                Ok(events) => {
+                    if c.timers.is_none() {
+                        for t in &c.consumed {
+                            delete_timer(&mut savepoint, t).await?;
                         }
-                        Err(e) => {
-                            savepoint.rollback().await?;
-                            e
-                        }
+                        retry.extend(c.retry.iter().cloned());
                     }
+                    append_events(&mut savepoint, &events).await?;
+                    savepoint.commit().await?;
                 }
-                Err(e) => e,
-            };
-            warn!(ticket = %timer.ticket_id, kind = timer.kind.as_str(), error = %error, "timer failed, retrying later");
+                Err(error) => {
+                    savepoint.rollback().await?;
+                    warn!(ticket = %c.ticket.id, %error, "timer change not written; retrying later");
+                    plan.not_written(&c);
+                    retry.extend(c.claimed.iter().cloned());
+                }
+            }
+        }
+        for t in &retry {
             sqlx::query(
                 "UPDATE timers SET due_at = ?1 \
                  WHERE subdistrict_code = ?2 AND ticket_id = ?3 AND kind = ?4",
             )
             .bind(retry_at)
-            .bind(subdistrict.as_str())
-            .bind(uuid_text(timer.ticket_id.as_uuid()))
-            .bind(timer.kind.as_str())
+            .bind(t.subdistrict_code.as_str())
+            .bind(uuid_text(t.ticket_id.as_uuid()))
+            .bind(t.kind.as_str())
             .execute(&mut *tx)
             .await?;
-            report.failed += 1;
         }
         tx.commit().await?;
-        Ok(report)
+        Ok(plan.report)
     }
 
     // ------------------------------------------------------------------------ idempotency

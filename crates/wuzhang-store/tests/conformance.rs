@@ -51,6 +51,8 @@ macro_rules! conformance_suite {
             fire_drop_deletes_timer,
             fire_handler_error_reschedules,
             fire_conflict_reschedules,
+            fire_replacement_retires_old_claimed_timers,
+            fire_ticket_changed_since_claim_is_retried,
             fire_respects_due_time_subdistrict_and_limit,
             concurrent_workers_fire_each_timer_once,
             idempotency_records,
@@ -2348,6 +2350,121 @@ mod cases {
             assert_eq!(timers.len(), 2);
             assert_eq!(timers[0].due_at, now + Duration::minutes(2));
         }
+    }
+
+    /// Both of a ticket's timers are due in one batch and the first escalates with new
+    /// clocks: the second belonged to the replaced set, so it is gone (never handed to the
+    /// handler, and deleting it by kind must not take the new timer of that kind).
+    pub(crate) async fn fire_replacement_retires_old_claimed_timers(store: S) {
+        let new = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        store.create_ticket(&new).await.unwrap();
+        let now = T0 + Duration::hours(25);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let h = handler(move |due, mut ticket| {
+            log.lock().unwrap().push(due.kind);
+            let mut change = escalate(&mut ticket, now);
+            change.timers = Some(vec![
+                timer(
+                    &ticket,
+                    TimerKind::Accept,
+                    now + Duration::hours(2),
+                    ChiefLevel::Lane,
+                ),
+                timer(
+                    &ticket,
+                    TimerKind::Resolve,
+                    now + Duration::hours(24),
+                    ChiefLevel::Lane,
+                ),
+            ]);
+            Ok(TimerOutcome::Fire(change))
+        });
+        let report = store
+            .fire_due_timers(&code(SUB1), now, 10, Duration::minutes(1), &*h)
+            .await
+            .unwrap();
+        assert_eq!(
+            report,
+            FireReport {
+                fired: 1,
+                dropped: 1,
+                failed: 0
+            }
+        );
+        assert_eq!(*seen.lock().unwrap(), [TimerKind::Accept]);
+        let left = store.list_timers(&new.ticket.id).await.unwrap();
+        let got: Vec<_> = left.iter().map(|t| (t.kind, t.due_at, t.level)).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    TimerKind::Accept,
+                    now + Duration::hours(2),
+                    ChiefLevel::Lane
+                ),
+                (
+                    TimerKind::Resolve,
+                    now + Duration::hours(24),
+                    ChiefLevel::Lane
+                ),
+            ]
+        );
+        assert_eq!(store.get_ticket(&new.ticket.id).await.unwrap().version, 3);
+    }
+
+    /// A chief acts on the ticket while its timer is being decided: the worker's change was
+    /// made from the old version, so it is not written and the timer comes back later.
+    /// (SQLite's claim holds the write lock, so nothing can change under it there.)
+    pub(crate) async fn fire_ticket_changed_since_claim_is_retried(store: S) {
+        if store.backend() == Backend::Sqlite {
+            return;
+        }
+        let new = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        store.create_ticket(&new).await.unwrap();
+        let now = T0 + Duration::hours(3);
+        let retry = Duration::minutes(2);
+        let other = Arc::clone(&store);
+        let h: Arc<TimerHandler> = Arc::new(move |_, mut ticket: Ticket| {
+            let other = Arc::clone(&other);
+            async move {
+                let mut meanwhile = ticket.clone();
+                let accepted = meanwhile
+                    .apply(Command::Accept, "p-grid", "on my way", now)
+                    .unwrap();
+                other
+                    .update_ticket(&TicketChange {
+                        ticket: meanwhile,
+                        events: vec![accepted],
+                        timers: None,
+                        idempotency: None,
+                        add_follower: None,
+                    })
+                    .await?;
+                Ok(TimerOutcome::Fire(escalate(&mut ticket, now)))
+            }
+            .boxed()
+        });
+        let report = store
+            .fire_due_timers(&code(SUB1), now, 10, retry, &*h)
+            .await
+            .unwrap();
+        assert_eq!(
+            report,
+            FireReport {
+                fired: 0,
+                dropped: 0,
+                failed: 1
+            }
+        );
+        let t = store.get_ticket(&new.ticket.id).await.unwrap();
+        assert_eq!((t.state, t.version), (TicketState::Accepted, 3));
+        let events = store.list_events(&t.id, 0, 100).await.unwrap();
+        assert_eq!(events.last().unwrap().event.kind, EventKind::Accepted);
+        assert_eq!(events.len(), 3, "the escalation was not written");
+        let timers = store.list_timers(&t.id).await.unwrap();
+        assert_eq!(timers[0].kind, TimerKind::Accept);
+        assert_eq!(timers[0].due_at, now + retry);
     }
 
     pub(crate) async fn fire_respects_due_time_subdistrict_and_limit(store: S) {

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo build --release -p wuzhang-bench
 //! target/release/escalate-load --pg-url postgres://postgres@127.0.0.1:5432/wuzhang_test \
-//!     --open 1000000 --batched 20000 --single 2000
+//!     --open 1000000 --batched 20000 --single 2000 [--batch 500] [--workers 1]
 //! ```
 //!
 //! A scratch schema gets the small test tree and roster and `--open` open tickets at the
@@ -52,6 +52,42 @@ async fn dead_tuples(pool: &PgPool, schema: &str) -> anyhow::Result<(i64, i64)> 
     Ok((get("tickets"), get("timers")))
 }
 
+/// `workers` workers running rounds at once until `target` timers have fired between
+/// them (they share the claim with `FOR UPDATE SKIP LOCKED`); escalations per second.
+async fn escalate_with(
+    workers: usize,
+    make: impl Fn() -> Escalator,
+    target: usize,
+) -> anyhow::Result<(usize, f64)> {
+    if workers <= 1 {
+        return escalate(&make(), target).await;
+    }
+    let fired = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (worker, fired) = (make(), Arc::clone(&fired));
+            tokio::spawn(async move {
+                use std::sync::atomic::Ordering::Relaxed;
+                while fired.load(Relaxed) < target {
+                    let r = worker.run_once().await?;
+                    anyhow::ensure!(r.failed == 0, "{} timers failed", r.failed);
+                    fired.fetch_add(r.fired, Relaxed);
+                    if r.fired + r.dropped + r.failed == 0 {
+                        break;
+                    }
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    let n = fired.load(std::sync::atomic::Ordering::Relaxed);
+    Ok((n, n as f64 / started.elapsed().as_secs_f64()))
+}
+
 /// Rounds of `worker` until `target` timers have fired; escalations per second.
 async fn escalate(worker: &Escalator, target: usize) -> anyhow::Result<(usize, f64)> {
     let started = Instant::now();
@@ -71,6 +107,7 @@ async fn escalate(worker: &Escalator, target: usize) -> anyhow::Result<(usize, f
 async fn main() -> anyhow::Result<()> {
     let mut base = None;
     let (mut open, mut batched, mut single) = (1_000_000usize, 20_000usize, 2_000usize);
+    let (mut batch, mut workers) = (500u32, 1usize);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -78,11 +115,16 @@ async fn main() -> anyhow::Result<()> {
             "--open" => open = args.next().context("value")?.parse()?,
             "--batched" => batched = args.next().context("value")?.parse()?,
             "--single" => single = args.next().context("value")?.parse()?,
+            "--batch" => batch = args.next().context("value")?.parse()?,
+            "--workers" => workers = args.next().context("value")?.parse()?,
             other => bail!("unknown argument {other}"),
         }
     }
     let base = base.context("--pg-url is required")?;
-    anyhow::ensure!(batched + single <= open, "more due than open");
+    anyhow::ensure!(
+        batched + single + workers.saturating_sub(1) * batch as usize <= open,
+        "more due than open"
+    );
 
     let schema = format!("esc_{:016x}", rand::random::<u64>());
     let admin = PgPool::connect(&base).await?;
@@ -131,7 +173,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
 
     // Open tickets at the unit chief, set-wise; the first `due` have their accept due.
-    let due = batched + single;
+    // Workers running at once may overshoot `--batched` by a batch each.
+    let due = batched + single + (workers.saturating_sub(1)) * batch as usize;
     let started = Instant::now();
     sqlx::query(
         "INSERT INTO tickets (subdistrict_code, id, grid_code, state, level, assignee_area_code, \
@@ -179,13 +222,15 @@ async fn main() -> anyhow::Result<()> {
         )
     };
     let before = dead_tuples(&admin, &schema).await?;
-    let (n_batched, rate_batched) = escalate(&worker(500), batched).await?;
+    let (n_batched, rate_batched) = escalate_with(workers, || worker(batch), batched).await?;
     let (n_single, rate_single) = escalate(&worker(1), single).await?;
     // Statistics reach pg_stat a moment after the transactions.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let after = dead_tuples(&admin, &schema).await?;
     println!("open tickets: {open}");
-    println!("batch claim (500 per transaction): {n_batched} escalations, {rate_batched:.0}/s");
+    println!(
+        "batch claim ({batch} per transaction, {workers} worker(s)): {n_batched} escalations, {rate_batched:.0}/s"
+    );
     println!("one at a time: {n_single} escalations, {rate_single:.0}/s");
     println!("ratio: {:.1}×", rate_batched / rate_single);
     println!(

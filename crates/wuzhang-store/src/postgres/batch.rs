@@ -11,6 +11,9 @@ use sqlx::PgPool;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
+use super::arrays::{
+    EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_unnest,
+};
 use super::{EVENT_LOG_LOCK, create_one};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::{Result, StoreError};
@@ -97,9 +100,11 @@ async fn write_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
     }
 
     let mut k = Keys::default();
-    let mut t = Tickets::default();
-    let mut tm = Timers::default();
-    let mut ev = Events::default();
+    let mut key_scope: Vec<Option<String>> = Vec::new();
+    let mut key_request_id: Vec<Option<String>> = Vec::new();
+    let mut t = TicketArrays::default();
+    let mut tm = TimerArrays::default();
+    let mut ev = EventArrays::default();
     for new in &jobs {
         let c = TicketColumns::new(&new.ticket)?;
         match &new.idempotency {
@@ -110,22 +115,17 @@ async fn write_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
                 k.response.push(r.response.clone());
                 k.created_at.push(r.created_at);
                 k.ticket.push(new.ticket.id.as_uuid());
-                t.key_scope.push(Some(r.scope.clone()));
-                t.key_request_id.push(Some(r.request_id.clone()));
+                key_scope.push(Some(r.scope.clone()));
+                key_request_id.push(Some(r.request_id.clone()));
             }
             None => {
-                t.key_scope.push(None);
-                t.key_request_id.push(None);
+                key_scope.push(None);
+                key_request_id.push(None);
             }
         }
         t.push(c);
         for timer in &new.timers {
-            tm.subdistrict
-                .push(timer.subdistrict_code.as_str().to_owned());
-            tm.ticket.push(timer.ticket_id.as_uuid());
-            tm.kind.push(timer.kind.as_str().to_owned());
-            tm.due.push(timer.due_at);
-            tm.level.push(timer.level.as_str().to_owned());
+            tm.push(timer);
         }
         for (e, seq) in new.events.iter().zip(1..) {
             ev.push(EventColumns::new(&new.ticket, seq, e));
@@ -133,7 +133,7 @@ async fn write_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
     }
 
     let keyed_tickets = std::mem::take(&mut k.ticket);
-    let rows: Vec<(Uuid, bool)> = sqlx::query_as(BATCH_SQL.as_str())
+    let query = sqlx::query_as(BATCH_SQL.as_str())
         .bind(EVENT_LOG_LOCK)
         // idempotency: $2..$6
         .bind(k.scope)
@@ -142,61 +142,11 @@ async fn write_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
         .bind(k.response)
         .bind(k.created_at)
         // tickets: $7, $8 the key, then the columns from $9
-        .bind(t.key_scope)
-        .bind(t.key_request_id)
-        .bind(t.subdistrict_code)
-        .bind(t.id)
-        .bind(t.grid_code)
-        .bind(t.state)
-        .bind(t.level)
-        .bind(t.assignee_area_code)
-        .bind(t.assignee_person_id)
-        .bind(t.category_code)
-        .bind(t.description)
-        .bind(t.lat)
-        .bind(t.lng)
-        .bind(t.crs)
-        .bind(t.original_lat)
-        .bind(t.original_lng)
-        .bind(t.original_crs)
-        .bind(t.address)
-        .bind(t.building_code)
-        .bind(t.unit_code)
-        .bind(t.media_urls)
-        .bind(t.contact_phone)
-        .bind(t.reporter_id)
-        .bind(t.urgent)
-        .bind(t.accept_due_at)
-        .bind(t.resolve_due_at)
-        .bind(t.created_at)
-        .bind(t.updated_at)
-        .bind(t.duplicate_of)
-        .bind(t.pause)
-        .bind(t.rating_stars)
-        .bind(t.rating_not_solved)
-        .bind(t.rating_comment)
-        .bind(t.version)
-        // timers: $41..$45
-        .bind(tm.subdistrict)
-        .bind(tm.ticket)
-        .bind(tm.kind)
-        .bind(tm.due)
-        .bind(tm.level)
-        // events: $46..$56
-        .bind(ev.subdistrict)
-        .bind(ev.ticket)
-        .bind(ev.seq)
-        .bind(ev.kind)
-        .bind(ev.actor)
-        .bind(ev.from_state)
-        .bind(ev.to_state)
-        .bind(ev.level)
-        .bind(ev.assignee)
-        .bind(ev.note)
-        .bind(ev.at)
-        .bind(keyed_tickets)
-        .fetch_all(pool)
-        .await?;
+        .bind(key_scope)
+        .bind(key_request_id);
+    // $9..$40 tickets, $41..$45 timers, $46..$56 events, $57 the keys' tickets
+    let query = ev.bind(tm.bind(t.bind(query))).bind(keyed_tickets);
+    let rows: Vec<(Uuid, bool)> = query.fetch_all(pool).await?;
     // (id, true) for each ticket written; (id, false) for each id that was already taken.
     let written: HashSet<Uuid> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
     let taken: HashSet<Uuid> = rows.iter().filter(|r| !r.1).map(|r| r.0).collect();
@@ -221,46 +171,7 @@ fn already(r: &crate::model::IdempotencyRecord) -> StoreError {
 
 /// One statement for a whole batch; see [`write_batch`].
 static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
-    let types = [
-        "text",
-        "uuid",
-        "text",
-        "text",
-        "text",
-        "text",
-        "text",
-        "text",
-        "text",
-        "float8",
-        "float8",
-        "text",
-        "float8",
-        "float8",
-        "text",
-        "text",
-        "text",
-        "text",
-        "text",
-        "text",
-        "text",
-        "bool",
-        "timestamptz",
-        "timestamptz",
-        "timestamptz",
-        "timestamptz",
-        "uuid",
-        "text",
-        "int2",
-        "bool",
-        "text",
-        "int8",
-    ];
-    debug_assert_eq!(types.len(), TICKET_COLUMNS.len());
-    let unnest: Vec<String> = types
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| format!("${}::{ty}[]", i + 9))
-        .collect();
+    let unnest = ticket_unnest_args(9);
     let cols = TICKET_COLUMNS.join(", ");
     let u_cols: Vec<String> = TICKET_COLUMNS.iter().map(|c| format!("u.{c}")).collect();
     format!(
@@ -281,22 +192,19 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
            RETURNING id), \
          tm AS ( \
            INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) \
-           SELECT * FROM unnest($41::text[], $42::uuid[], $43::text[], $44::timestamptz[], $45::text[]) \
-             AS x(subdistrict_code, ticket_id, kind, due_at, level) \
+           SELECT * FROM {timers} \
            WHERE x.ticket_id IN (SELECT id FROM t)), \
          ev AS ( \
            INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
              to_state, level, assignee_person_id, note, at) \
-           SELECT * FROM unnest($46::text[], $47::uuid[], $48::int8[], $49::text[], $50::text[], \
-             $51::text[], $52::text[], $53::text[], $54::text[], $55::text[], $56::timestamptz[]) \
-             AS x(subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, level, \
-               assignee_person_id, note, at) \
+           SELECT * FROM {events} \
            WHERE (SELECT 1 FROM pg_advisory_xact_lock($1)) = 1 \
              AND x.ticket_id IN (SELECT id FROM t)) \
          SELECT id, true FROM t \
          UNION ALL SELECT id, false FROM tickets WHERE id = ANY($10::uuid[])",
         u_cols = u_cols.join(", "),
-        unnest = unnest.join(", "),
+        timers = timer_unnest(41),
+        events = event_unnest(46),
     )
 });
 
@@ -308,120 +216,4 @@ struct Keys {
     response: Vec<Vec<u8>>,
     created_at: Vec<time::OffsetDateTime>,
     ticket: Vec<Uuid>,
-}
-
-#[derive(Default)]
-struct Timers {
-    subdistrict: Vec<String>,
-    ticket: Vec<Uuid>,
-    kind: Vec<String>,
-    due: Vec<time::OffsetDateTime>,
-    level: Vec<String>,
-}
-
-#[derive(Default)]
-struct Events {
-    subdistrict: Vec<String>,
-    ticket: Vec<Uuid>,
-    seq: Vec<i64>,
-    kind: Vec<String>,
-    actor: Vec<String>,
-    from_state: Vec<Option<String>>,
-    to_state: Vec<String>,
-    level: Vec<Option<String>>,
-    assignee: Vec<Option<String>>,
-    note: Vec<String>,
-    at: Vec<time::OffsetDateTime>,
-}
-
-impl Events {
-    fn push(&mut self, e: EventColumns) {
-        self.subdistrict.push(e.subdistrict_code);
-        self.ticket.push(e.ticket_id);
-        self.seq.push(e.seq);
-        self.kind.push(e.kind);
-        self.actor.push(e.actor);
-        self.from_state.push(e.from_state);
-        self.to_state.push(e.to_state);
-        self.level.push(e.level);
-        self.assignee.push(e.assignee_person_id);
-        self.note.push(e.note);
-        self.at.push(e.at);
-    }
-}
-
-/// The ticket columns as arrays, plus each ticket's idempotency key.
-#[derive(Default)]
-struct Tickets {
-    key_scope: Vec<Option<String>>,
-    key_request_id: Vec<Option<String>>,
-    subdistrict_code: Vec<String>,
-    id: Vec<Uuid>,
-    grid_code: Vec<String>,
-    state: Vec<String>,
-    level: Vec<Option<String>>,
-    assignee_area_code: Vec<Option<String>>,
-    assignee_person_id: Vec<Option<String>>,
-    category_code: Vec<String>,
-    description: Vec<String>,
-    lat: Vec<f64>,
-    lng: Vec<f64>,
-    crs: Vec<String>,
-    original_lat: Vec<f64>,
-    original_lng: Vec<f64>,
-    original_crs: Vec<String>,
-    address: Vec<String>,
-    building_code: Vec<Option<String>>,
-    unit_code: Vec<Option<String>>,
-    media_urls: Vec<String>,
-    contact_phone: Vec<Option<String>>,
-    reporter_id: Vec<String>,
-    urgent: Vec<bool>,
-    accept_due_at: Vec<Option<time::OffsetDateTime>>,
-    resolve_due_at: Vec<Option<time::OffsetDateTime>>,
-    created_at: Vec<time::OffsetDateTime>,
-    updated_at: Vec<time::OffsetDateTime>,
-    duplicate_of: Vec<Option<Uuid>>,
-    pause: Vec<String>,
-    rating_stars: Vec<Option<i16>>,
-    rating_not_solved: Vec<Option<bool>>,
-    rating_comment: Vec<Option<String>>,
-    version: Vec<i64>,
-}
-
-impl Tickets {
-    fn push(&mut self, c: TicketColumns) {
-        self.subdistrict_code.push(c.subdistrict_code);
-        self.id.push(c.id);
-        self.grid_code.push(c.grid_code);
-        self.state.push(c.state);
-        self.level.push(c.level);
-        self.assignee_area_code.push(c.assignee_area_code);
-        self.assignee_person_id.push(c.assignee_person_id);
-        self.category_code.push(c.category_code);
-        self.description.push(c.description);
-        self.lat.push(c.lat);
-        self.lng.push(c.lng);
-        self.crs.push(c.crs);
-        self.original_lat.push(c.original_lat);
-        self.original_lng.push(c.original_lng);
-        self.original_crs.push(c.original_crs);
-        self.address.push(c.address);
-        self.building_code.push(c.building_code);
-        self.unit_code.push(c.unit_code);
-        self.media_urls.push(c.media_urls);
-        self.contact_phone.push(c.contact_phone);
-        self.reporter_id.push(c.reporter_id);
-        self.urgent.push(c.urgent);
-        self.accept_due_at.push(c.accept_due_at);
-        self.resolve_due_at.push(c.resolve_due_at);
-        self.created_at.push(c.created_at);
-        self.updated_at.push(c.updated_at);
-        self.duplicate_of.push(c.duplicate_of);
-        self.pause.push(c.pause);
-        self.rating_stars.push(c.rating_stars);
-        self.rating_not_solved.push(c.rating_not_solved);
-        self.rating_comment.push(c.rating_comment);
-        self.version.push(c.version);
-    }
 }

@@ -13,10 +13,8 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use time::{Duration, OffsetDateTime};
-use tracing::warn;
-use uuid::Uuid;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::{Person, PersonId, Post};
@@ -33,12 +31,14 @@ use crate::error::{Result, StoreError, unique_as};
 use crate::interface::{Backend, Store, TimerHandler};
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery, TimerOutcome,
+    PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery,
 };
 use crate::token::{PageKey, into_page, ticket_key};
 use crate::validate;
 
+mod arrays;
 mod batch;
+mod firing;
 
 use crate::group_commit::GroupCommit;
 
@@ -67,8 +67,6 @@ static TICKET_SELECT: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM tickets", TICKET_COLUMNS.join(", ")));
 static TICKET_BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("{} WHERE id = $1", *TICKET_SELECT));
-static TICKET_BY_KEY: LazyLock<String> =
-    LazyLock::new(|| format!("{} WHERE subdistrict_code = $1 AND id = $2", *TICKET_SELECT));
 static TICKET_INSERT: LazyLock<String> = LazyLock::new(|| codec::ticket_insert_sql(dollar));
 static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| codec::ticket_update_sql(dollar));
 
@@ -272,16 +270,6 @@ async fn insert_timers(conn: &mut PgConnection, timers: &[Timer]) -> Result<()> 
     Ok(())
 }
 
-async fn delete_timer(conn: &mut PgConnection, t: &Timer) -> Result<()> {
-    sqlx::query("DELETE FROM timers WHERE subdistrict_code = $1 AND ticket_id = $2 AND kind = $3")
-        .bind(t.subdistrict_code.as_str())
-        .bind(t.ticket_id.as_uuid())
-        .bind(t.kind.as_str())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Appends events (their seqs already given) under [`EVENT_LOG_LOCK`]; the caller commits
 /// right after.
 async fn append_events(conn: &mut PgConnection, events: &[EventColumns]) -> Result<()> {
@@ -316,13 +304,12 @@ async fn append_events(conn: &mut PgConnection, events: &[EventColumns]) -> Resu
 }
 
 /// Writes a changed ticket (already normalised and checked), its timers and idempotency
-/// record, and numbers its events after `last_seq` (read from the table when `None`).
+/// record, and numbers its events after the ticket's last.
 /// Returns the events to append.
 async fn write_change(
     conn: &mut PgConnection,
     ticket: &Ticket,
     change: &TicketChange,
-    last_seq: Option<i64>,
 ) -> Result<Vec<EventColumns>> {
     let id = ticket.id.as_uuid();
     let sub = ticket.subdistrict_code.as_str();
@@ -375,51 +362,20 @@ async fn write_change(
         .execute(&mut *conn)
         .await?;
     }
-    let last = match last_seq {
-        Some(s) => s,
-        None => {
-            sqlx::query_scalar(
-                "SELECT COALESCE(MAX(seq), 0) FROM ticket_events \
-                 WHERE subdistrict_code = $1 AND ticket_id = $2",
-            )
-            .bind(sub)
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?
-        }
-    };
+    let last: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM ticket_events \
+         WHERE subdistrict_code = $1 AND ticket_id = $2",
+    )
+    .bind(sub)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(change
         .events
         .iter()
         .zip(last + 1..)
         .map(|(e, seq)| EventColumns::new(ticket, seq, e))
         .collect())
-}
-
-/// The write for one fired timer: the handler's change, and the timer gone (unless the
-/// change replaced the ticket's timers, which already removed it).
-async fn fire_one(
-    conn: &mut PgConnection,
-    timer: &Timer,
-    change: &TicketChange,
-    last_seq: Option<i64>,
-) -> Result<Vec<EventColumns>> {
-    let ticket = normalize_ticket(&change.ticket);
-    if ticket.id != timer.ticket_id || ticket.subdistrict_code != timer.subdistrict_code {
-        return Err(StoreError::invalid(
-            "ticket",
-            format!(
-                "the handler changed ticket {} for a timer of {}",
-                ticket.id, timer.ticket_id
-            ),
-        ));
-    }
-    validate::ticket_write(&ticket, change.timers.as_deref())?;
-    let events = write_change(conn, &ticket, change, last_seq).await?;
-    if change.timers.is_none() {
-        delete_timer(conn, timer).await?;
-    }
-    Ok(events)
 }
 
 /// Times cut to the microsecond everywhere they are stored.
@@ -472,7 +428,7 @@ async fn create_one(pool: &PgPool, new: &NewTicket) -> Result<Ticket> {
     if let Some(change) = &new.followed {
         let other = normalize_ticket(&change.ticket);
         validate::ticket_write(&other, change.timers.as_deref())?;
-        events.extend(write_change(&mut tx, &other, change, None).await?);
+        events.extend(write_change(&mut tx, &other, change).await?);
     }
     append_events(&mut tx, &events).await?;
     tx.commit().await?;
@@ -1123,7 +1079,7 @@ impl Store for PostgresStore {
         let ticket = normalize_ticket(&change.ticket);
         validate::ticket_write(&ticket, change.timers.as_deref())?;
         let mut tx = self.pool.begin().await?;
-        let events = write_change(&mut tx, &ticket, change, None).await?;
+        let events = write_change(&mut tx, &ticket, change).await?;
         append_events(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -1188,7 +1144,9 @@ impl Store for PostgresStore {
     async fn list_timers(&self, id: &TicketId) -> Result<Vec<Timer>> {
         let rows = sqlx::query(
             "SELECT subdistrict_code, ticket_id, kind, due_at, level FROM timers \
-             WHERE ticket_id = $1 ORDER BY due_at, kind",
+             WHERE (subdistrict_code, ticket_id) IN \
+               (SELECT subdistrict_code, id FROM tickets WHERE id = $1) \
+             ORDER BY due_at, kind",
         )
         .bind(id.as_uuid())
         .fetch_all(&self.pool)
@@ -1231,80 +1189,7 @@ impl Store for PostgresStore {
         retry_after: Duration,
         handler: &TimerHandler,
     ) -> Result<FireReport> {
-        let now = truncate_to_micros(now);
-        let retry_at = truncate_to_micros(now + retry_after);
-        let mut tx = self.pool.begin().await?;
-        let claimed = sqlx::query(
-            "SELECT subdistrict_code, ticket_id, kind, due_at, level FROM timers \
-             WHERE subdistrict_code = $1 AND due_at <= $2 \
-             ORDER BY due_at, ticket_id, kind LIMIT $3 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(subdistrict.as_str())
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut report = FireReport::default();
-        let mut events: Vec<EventColumns> = Vec::new();
-        // Events are appended at the end (see EVENT_LOG_LOCK); a ticket fired twice in one
-        // batch numbers its second events after its first.
-        let mut last_seqs: HashMap<Uuid, i64> = HashMap::new();
-        for row in &claimed {
-            let timer = timer(row)?;
-            let loaded = sqlx::query(TICKET_BY_KEY.as_str())
-                .bind(subdistrict.as_str())
-                .bind(timer.ticket_id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(loaded) = loaded else {
-                // Cannot happen with the foreign key; a timer without a ticket is stale anyway.
-                delete_timer(&mut tx, &timer).await?;
-                report.dropped += 1;
-                continue;
-            };
-            let error = match handler(timer.clone(), ticket(&loaded)?).await {
-                Ok(TimerOutcome::Drop) => {
-                    delete_timer(&mut tx, &timer).await?;
-                    report.dropped += 1;
-                    continue;
-                }
-                Ok(TimerOutcome::Fire(change)) => {
-                    let mut savepoint = Connection::begin(&mut *tx).await?;
-                    let last = last_seqs.get(&timer.ticket_id.as_uuid()).copied();
-                    match fire_one(&mut savepoint, &timer, &change, last).await {
-                        Ok(written) => {
-                            savepoint.commit().await?;
-                            if let Some(e) = written.last() {
-                                last_seqs.insert(e.ticket_id, e.seq);
-                            }
-                            events.extend(written);
-                            report.fired += 1;
-                            continue;
-                        }
-                        Err(e) => {
-                            savepoint.rollback().await?;
-                            e
-                        }
-                    }
-                }
-                Err(e) => e,
-            };
-            warn!(ticket = %timer.ticket_id, kind = timer.kind.as_str(), error = %error, "timer failed, retrying later");
-            sqlx::query(
-                "UPDATE timers SET due_at = $1 \
-                 WHERE subdistrict_code = $2 AND ticket_id = $3 AND kind = $4",
-            )
-            .bind(retry_at)
-            .bind(subdistrict.as_str())
-            .bind(timer.ticket_id.as_uuid())
-            .bind(timer.kind.as_str())
-            .execute(&mut *tx)
-            .await?;
-            report.failed += 1;
-        }
-        append_events(&mut tx, &events).await?;
-        tx.commit().await?;
-        Ok(report)
+        firing::fire_due_timers(&self.pool, subdistrict, now, limit, retry_after, handler).await
     }
 
     // ------------------------------------------------------------------------ idempotency
