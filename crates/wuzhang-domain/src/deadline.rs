@@ -127,14 +127,7 @@ impl Clocks {
         warn_share: f64,
     ) -> Result<Self, CalendarError> {
         let calendar = calendars.get(&category.calendar_code);
-        // "Accept within 2 hours, resolve within 3 working days" is one category: under
-        // working days, a duration short of whole days counts in working hours.
-        let kind_for = |within: time::Duration| match category.deadline_kind {
-            DeadlineKind::WorkingDays if within.whole_seconds() % 86_400 != 0 => {
-                DeadlineKind::WorkingHours
-            }
-            k => k,
-        };
+        let kind_for = |within| kind_for(category, within);
         let accept_kind = kind_for(category.accept_within);
         let accept_due = calendar.due_at(now, category.accept_within, accept_kind)?;
         let resolve_due = calendar.due_at(
@@ -171,6 +164,50 @@ impl Clocks {
             timer(TimerKind::Resolve, self.resolve_due),
         ]
     }
+}
+
+/// "Accept within 2 hours, resolve within 3 working days" is one category: under working
+/// days, a duration short of whole days counts in working hours.
+fn kind_for(category: &Category, within: time::Duration) -> DeadlineKind {
+    match category.deadline_kind {
+        DeadlineKind::WorkingDays if within.whole_seconds() % 86_400 != 0 => {
+            DeadlineKind::WorkingHours
+        }
+        k => k,
+    }
+}
+
+/// The timers once the owner has accepted: the resolve deadline stands, and its warning
+/// comes at `warn_share` of the time left to it, counted on the category's calendar (so
+/// under working time it falls in working time, not in a night or a holiday).
+pub fn after_accept(
+    ticket: &Ticket,
+    category: &Category,
+    calendars: &Calendars,
+    now: OffsetDateTime,
+    warn_share: f64,
+) -> Vec<Timer> {
+    let (Some(level), Some(due)) = (ticket.level(), ticket.resolve_due_at) else {
+        return Vec::new();
+    };
+    let timer = |kind, due_at| Timer {
+        ticket_id: ticket.id,
+        subdistrict_code: ticket.subdistrict_code.clone(),
+        kind,
+        due_at,
+        level,
+    };
+    let mut out = vec![timer(TimerKind::Resolve, due)];
+    if due > now {
+        let calendar = calendars.get(&category.calendar_code);
+        let kind = kind_for(category, category.resolve_within);
+        let warn = calendar.share_point(now, due, warn_share, kind);
+        out.push(timer(
+            TimerKind::Warning,
+            crate::clock::truncate_to_micros(warn),
+        ));
+    }
+    out
 }
 
 /// The timers a pause decision leaves: approved, only the pause's end (the clocks stop);
@@ -256,5 +293,57 @@ mod tests {
         // Accepting within two hours counts working hours: 10:00 + 2 h = 12:00.
         assert_eq!(working.accept_due, datetime!(2026-09-30 04:00 UTC));
         assert!(working.warn_at < working.accept_due);
+    }
+
+    #[test]
+    fn the_resolve_warning_after_acceptance_falls_in_working_time() {
+        use crate::area::AreaCode;
+        use crate::point::{Crs, GeoPoint};
+        use crate::ticket::{Assignment, Report, Ticket, TicketId};
+        let calendars = Calendars::default();
+        let cat = category(DeadlineKind::WorkingDays);
+        // Resolve due Friday 9 October 2026, 17:00 Beijing; accepted Thursday 17:00.
+        let due = datetime!(2026-10-09 09:00 UTC);
+        let now = datetime!(2026-10-08 09:00 UTC);
+        let p = GeoPoint::new(43.88, 125.35, Crs::Wgs84).unwrap();
+        let report = Report {
+            category_code: cat.code.clone(),
+            description: "垃圾满溢".into(),
+            location: p,
+            original_location: p,
+            address: String::new(),
+            building_code: None,
+            unit_code: None,
+            media_urls: vec![],
+            contact_phone: None,
+            reporter_id: "resident-1".into(),
+            urgent: false,
+        };
+        let sub = AreaCode::new("220102001").unwrap();
+        let grid = AreaCode::new("220102001001001").unwrap();
+        let (mut ticket, _) = Ticket::submit(TicketId::new(now), report, grid, sub, now);
+        ticket.assignment = Some(Assignment {
+            level: ChiefLevel::Grid,
+            area_code: AreaCode::new("220102001001001").unwrap(),
+            person_id: None,
+        });
+        ticket.resolve_due_at = Some(due);
+        let timers = after_accept(&ticket, &cat, &calendars, now, 0.5);
+        let warn = timers
+            .iter()
+            .find(|t| t.kind == TimerKind::Warning)
+            .unwrap()
+            .due_at;
+        // Half the working time left (one working day) is Friday around noon, not
+        // Thursday night as half of the wall-clock time would be.
+        let wall_clock_half = now + (due - now) / 2;
+        assert_eq!(wall_clock_half, datetime!(2026-10-08 21:00 UTC));
+        assert!(warn > datetime!(2026-10-09 00:00 UTC), "{warn}");
+        assert!(warn < due);
+        let resolve = timers
+            .iter()
+            .find(|t| t.kind == TimerKind::Resolve)
+            .unwrap();
+        assert_eq!((resolve.due_at, resolve.level), (due, ChiefLevel::Grid));
     }
 }

@@ -200,7 +200,19 @@ impl Escalation {
                 TimerPlan::Keep => None,
                 TimerPlan::Clear => Some(Vec::new()),
                 TimerPlan::Set(timers) => Some(timers),
-                TimerPlan::ResolveOnly => Some(resolve_timers(&ticket, now, self.warn_share)),
+                TimerPlan::ResolveOnly => {
+                    let category = self
+                        .store
+                        .get_category(&ticket.report.category_code)
+                        .await?;
+                    Some(wuzhang_domain::deadline::after_accept(
+                        &ticket,
+                        &category,
+                        &self.calendars.current(),
+                        now,
+                        self.warn_share,
+                    ))
+                }
                 TimerPlan::Restart => {
                     let category = self
                         .store
@@ -266,29 +278,6 @@ fn rpc_verb(rpc: &str) -> &'static str {
         "EscalateTicket" => "escalate it",
         _ => "act on it",
     }
-}
-
-/// After acceptance: the resolve deadline stands, with a warning before it.
-fn resolve_timers(t: &Ticket, now: time::OffsetDateTime, share: f64) -> Vec<Timer> {
-    let (Some(level), Some(due)) = (t.level(), t.resolve_due_at) else {
-        return Vec::new();
-    };
-    let timer = |kind, due_at| Timer {
-        ticket_id: t.id,
-        subdistrict_code: t.subdistrict_code.clone(),
-        kind,
-        due_at,
-        level,
-    };
-    let mut out = vec![timer(TimerKind::Resolve, due)];
-    if due > now {
-        let warn = now + (due - now) * share.clamp(0.0, 1.0);
-        out.push(timer(
-            TimerKind::Warning,
-            wuzhang_domain::clock::truncate_to_micros(warn),
-        ));
-    }
-    out
 }
 
 fn note_with_media(field: &str, note: &str, media: &[String]) -> Result<String, ApiError> {
