@@ -204,6 +204,15 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// worker that dies mid-batch releases its claims with its transaction. A ticket change
     /// that conflicts, or a handler that fails, leaves that timer in place with its due time
     /// moved to `now + retry_after`; the rest of the batch goes on.
+    ///
+    /// Outcomes are folded per ticket before anything is written: a ticket with several
+    /// due timers sees them in claim order, each call getting the ticket as the previous
+    /// outcome left it (its change must be exactly one version on), and is written once.
+    /// Once an outcome replaces the ticket's timers, its other claimed timers are gone with
+    /// the old set: they are not handed to the handler and count as dropped. If the ticket
+    /// changed in the store since the claim read it, none of its outcomes is written and
+    /// all its claimed timers are retried. A timer's change may not carry an idempotency
+    /// record or a follower.
     async fn fire_due_timers(
         &self,
         subdistrict: &AreaCode,
