@@ -197,7 +197,8 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Subdistricts that have a timer due at `now`, ordered by code: where the worker claims.
     async fn subdistricts_with_due_timers(&self, now: OffsetDateTime) -> Result<Vec<AreaCode>>;
 
-    /// Claims up to `limit` timers of `subdistrict` due at `now` (earliest first), skipping
+    /// Claims up to `limit` timers of `subdistrict` due at `now` (earliest first; on
+    /// Postgres, where a ticket's timers are one row, up to `limit` tickets' due timers), skipping
     /// timers another worker holds (`FOR UPDATE SKIP LOCKED` on Postgres), and for each calls
     /// `handler` with the timer and its ticket. In the claim's transaction it writes each
     /// outcome and deletes the fired timer, so every due timer fires exactly once, and a

@@ -11,7 +11,7 @@
 //! unit chief (written set-wise by SQL), each with an accept timer; the first
 //! `--batched + --single` are due. The timer worker (`Escalator`, as `serve` runs it, with
 //! an injected clock) then escalates `--batched` of them claiming 500 per transaction, and
-//! `--single` more claiming one per transaction. Dead tuples of `tickets` and `timers` are
+//! `--single` more claiming one per transaction. Dead tuples of `tickets` and `timer_sets` are
 //! read from `pg_stat_user_tables` before and after.
 
 use std::collections::HashMap;
@@ -43,13 +43,13 @@ fn fixture(name: &str) -> anyhow::Result<Vec<u8>> {
 async fn dead_tuples(pool: &PgPool, schema: &str) -> anyhow::Result<(i64, i64)> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT relname::text, n_dead_tup FROM pg_stat_user_tables \
-         WHERE schemaname = $1 AND relname IN ('tickets', 'timers')",
+         WHERE schemaname = $1 AND relname IN ('tickets', 'timer_sets')",
     )
     .bind(schema)
     .fetch_all(pool)
     .await?;
     let get = |n: &str| rows.iter().find(|r| r.0 == n).map_or(0, |r| r.1);
-    Ok((get("tickets"), get("timers")))
+    Ok((get("tickets"), get("timer_sets")))
 }
 
 /// `workers` workers running rounds at once until `target` timers have fired between
@@ -198,8 +198,9 @@ async fn main() -> anyhow::Result<()> {
     .execute(&pool)
     .await?;
     sqlx::query(
-        "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) \
-         SELECT subdistrict_code, id, 'accept', accept_due_at, 'unit' FROM tickets",
+        "INSERT INTO timer_sets (subdistrict_code, ticket_id, due_at, kinds, dues, levels) \
+         SELECT subdistrict_code, id, accept_due_at, ARRAY['accept'], ARRAY[accept_due_at], \
+           ARRAY['unit'] FROM tickets",
     )
     .execute(&pool)
     .await?;
@@ -234,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
     println!("one at a time: {n_single} escalations, {rate_single:.0}/s");
     println!("ratio: {:.1}×", rate_batched / rate_single);
     println!(
-        "dead tuples (tickets, timers): before {before:?}, after {after:?} for {} escalations",
+        "dead tuples (tickets, timer_sets): before {before:?}, after {after:?} for {} escalations",
         n_batched + n_single
     );
     sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))

@@ -320,3 +320,44 @@ pub(super) fn timer_unnest(first: usize) -> String {
         e = first + 4
     )
 }
+
+/// Writes the timers bound from `$first` (as [`TimerArrays`]) as one `timer_sets` row per
+/// ticket, replacing the row a ticket has. `filter` (e.g. a `WHERE` on `x.ticket_id`) picks
+/// which of the bound timers go in.
+pub(super) fn timer_sets_upsert(first: usize, filter: &str) -> String {
+    format!(
+        "INSERT INTO timer_sets (subdistrict_code, ticket_id, due_at, kinds, dues, levels) \
+         SELECT x.subdistrict_code, x.ticket_id, min(x.due_at), \
+           array_agg(x.kind ORDER BY x.due_at, x.kind), \
+           array_agg(x.due_at ORDER BY x.due_at, x.kind), \
+           array_agg(x.level ORDER BY x.due_at, x.kind) \
+         FROM {unnest} {filter} \
+         GROUP BY x.subdistrict_code, x.ticket_id \
+         ON CONFLICT (subdistrict_code, ticket_id) DO UPDATE SET due_at = EXCLUDED.due_at, \
+           kinds = EXCLUDED.kinds, dues = EXCLUDED.dues, levels = EXCLUDED.levels",
+        unnest = timer_unnest(first),
+    )
+}
+
+/// A `timer_sets` row as the timers it holds, ordered by due time, then kind.
+pub(super) fn timer_set(
+    subdistrict_code: String,
+    ticket_id: Uuid,
+    kinds: Vec<String>,
+    dues: Vec<OffsetDateTime>,
+    levels: Vec<String>,
+) -> crate::error::Result<Vec<Timer>> {
+    if kinds.len() != dues.len() || kinds.len() != levels.len() {
+        return Err(crate::StoreError::internal(format!(
+            "timer set of {ticket_id}: arrays of different lengths"
+        )));
+    }
+    kinds
+        .iter()
+        .zip(dues)
+        .zip(&levels)
+        .map(|((kind, due), level)| {
+            crate::codec::timer(ticket_id, subdistrict_code.clone(), kind, due, level)
+        })
+        .collect()
+}

@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use uuid::Uuid;
 
 use super::arrays::{
-    EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_unnest,
+    EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_sets_upsert,
 };
 use super::{EVENT_LOG_LOCK, create_one};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
@@ -190,10 +190,7 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
                    WHERE keys.scope = u.key_scope AND keys.request_id = u.key_request_id)) \
              AND (SELECT count(*) FROM tickets old WHERE old.id = u.id) = 0 \
            RETURNING id), \
-         tm AS ( \
-           INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) \
-           SELECT * FROM {timers} \
-           WHERE x.ticket_id IN (SELECT id FROM t)), \
+         tm AS ({timers}), \
          ev AS ( \
            INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
              to_state, level, assignee_person_id, note, at) \
@@ -203,7 +200,7 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
          SELECT id, true FROM t \
          UNION ALL SELECT id, false FROM tickets WHERE id = ANY($10::uuid[])",
         u_cols = u_cols.join(", "),
-        timers = timer_unnest(41),
+        timers = timer_sets_upsert(41, "WHERE x.ticket_id IN (SELECT id FROM t)"),
         events = event_unnest(46),
     )
 });

@@ -1,12 +1,12 @@
 //! The timer worker's batch on Postgres: claim, decide in memory ([`crate::firing`]),
 //! write set-wise.
 //!
-//! One statement claims the batch (`FOR UPDATE SKIP LOCKED`) and reads each timer's
-//! ticket and last event number with it; then at most six statements write the whole
-//! batch, each over arrays: the tickets (with their version check), the timers of
-//! tickets whose clocks were replaced, the timers consumed, the new timers, the retries,
-//! and the events. So a batch of 500 costs about 8 round trips instead of 8 per timer,
-//! and what is left is the rows themselves.
+//! One statement claims the batch (`FOR UPDATE SKIP LOCKED` on the tickets' timer sets,
+//! one row per ticket) and reads each ticket and its last event number with it; then four
+//! statements write the whole batch, each over arrays: the tickets (with their version
+//! check), the timer sets left empty (deleted), the others (rewritten), and the events.
+//! So a batch of 500 costs 6 round trips instead of ~8 per timer, and what is left is the
+//! rows themselves.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -17,36 +17,38 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::clock::truncate_to_micros;
+use wuzhang_domain::ticket::Ticket;
 use wuzhang_domain::timer::Timer;
 
 use super::arrays::{
-    EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_unnest,
+    EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_set,
+    timer_sets_upsert,
 };
 use super::{EVENT_LOG_LOCK, ticket};
-use crate::codec::{self, EventColumns, TICKET_COLUMNS, TicketColumns};
+use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::Result;
 use crate::firing::{Claimed, plan};
 use crate::interface::TimerHandler;
 use crate::model::FireReport;
 
-/// Claims a batch and reads, with each timer, its ticket (NULL columns if gone) and the
-/// ticket's last event number. The ticket is not locked: the version check of the write
-/// catches a change made in between.
+/// Claims the timer sets of up to `$3` tickets with a timer due, and reads with each its
+/// ticket (NULL columns if gone) and the ticket's last event number. The ticket is not
+/// locked: the version check of the write catches a change made in between.
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     let cols: Vec<String> = TICKET_COLUMNS.iter().map(|c| format!("t.{c}")).collect();
     format!(
         "WITH c AS ( \
-           SELECT subdistrict_code, ticket_id, kind, due_at, level FROM timers \
+           SELECT subdistrict_code, ticket_id, due_at, kinds, dues, levels FROM timer_sets \
            WHERE subdistrict_code = $1 AND due_at <= $2 \
-           ORDER BY due_at, ticket_id, kind LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         SELECT c.subdistrict_code AS timer_subdistrict_code, c.ticket_id AS timer_ticket_id, \
-           c.kind AS timer_kind, c.due_at AS timer_due_at, c.level AS timer_level, \
+           ORDER BY due_at, ticket_id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         SELECT c.subdistrict_code AS set_subdistrict_code, c.ticket_id AS set_ticket_id, \
+           c.kinds AS set_kinds, c.dues AS set_dues, c.levels AS set_levels, \
            t.id IS NOT NULL AS ticket_found, \
            (SELECT COALESCE(max(e.seq), 0) FROM ticket_events e \
             WHERE e.subdistrict_code = c.subdistrict_code AND e.ticket_id = c.ticket_id) AS last_seq, \
            {cols} \
          FROM c LEFT JOIN tickets t ON t.subdistrict_code = c.subdistrict_code AND t.id = c.ticket_id \
-         ORDER BY c.due_at, c.ticket_id, c.kind",
+         ORDER BY c.due_at, c.ticket_id",
         cols = cols.join(", ")
     )
 });
@@ -61,8 +63,8 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tickets t SET {sets} \
          FROM unnest({args}, $33::int8[]) AS u({cols}, expected_version) \
-         WHERE t.subdistrict_code = u.subdistrict_code AND t.id = u.id \
-           AND t.version = u.expected_version \
+         WHERE t.subdistrict_code = $34 AND t.subdistrict_code = u.subdistrict_code \
+           AND t.id = u.id AND t.version = u.expected_version \
          RETURNING t.id",
         sets = sets.join(", "),
         args = ticket_unnest_args(1),
@@ -70,13 +72,7 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-static INSERT_TIMERS_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) \
-         SELECT * FROM {}",
-        timer_unnest(1)
-    )
-});
+static UPSERT_SETS_SQL: LazyLock<String> = LazyLock::new(|| timer_sets_upsert(1, ""));
 
 /// The events, under the event log lock (taken in an InitPlan before the first row, held
 /// to the commit; see [`EVENT_LOG_LOCK`]).
@@ -89,33 +85,33 @@ static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Timers by (ticket, kind) in one subdistrict: ids and kinds as parallel arrays.
-#[derive(Default)]
-struct Keys {
-    ticket: Vec<Uuid>,
-    kind: Vec<String>,
+/// One claimed row: its ticket (if any), the ticket's last event number and its whole
+/// timer set as stored.
+struct ClaimedSet {
+    ticket: Option<Ticket>,
+    last_seq: i64,
+    timers: Vec<Timer>,
 }
 
-impl Keys {
-    fn push(&mut self, t: &Timer) {
-        self.ticket.push(t.ticket_id.as_uuid());
-        self.kind.push(t.kind.as_str().to_owned());
-    }
-}
-
-fn claimed(row: &PgRow) -> Result<(Claimed, i64)> {
-    let kind: String = row.try_get("timer_kind")?;
-    let level: String = row.try_get("timer_level")?;
-    let timer = codec::timer(
-        row.try_get("timer_ticket_id")?,
-        row.try_get("timer_subdistrict_code")?,
-        &kind,
-        row.try_get("timer_due_at")?,
-        &level,
+fn claimed_set(row: &PgRow) -> Result<(Uuid, ClaimedSet)> {
+    let id: Uuid = row.try_get("set_ticket_id")?;
+    let timers = timer_set(
+        row.try_get("set_subdistrict_code")?,
+        id,
+        row.try_get("set_kinds")?,
+        row.try_get("set_dues")?,
+        row.try_get("set_levels")?,
     )?;
     let found: bool = row.try_get("ticket_found")?;
     let ticket = if found { Some(ticket(row)?) } else { None };
-    Ok((Claimed { timer, ticket }, row.try_get("last_seq")?))
+    Ok((
+        id,
+        ClaimedSet {
+            ticket,
+            last_seq: row.try_get("last_seq")?,
+            timers,
+        },
+    ))
 }
 
 pub(super) async fn fire_due_timers(
@@ -139,13 +135,28 @@ pub(super) async fn fire_due_timers(
     if rows.is_empty() {
         return Ok(FireReport::default());
     }
-    let mut batch = Vec::with_capacity(rows.len());
-    let mut last_seqs: HashMap<Uuid, i64> = HashMap::new();
+    // The due timers of every claimed set, in claim order across tickets.
+    let mut order: Vec<Uuid> = Vec::with_capacity(rows.len());
+    let mut sets: HashMap<Uuid, ClaimedSet> = HashMap::with_capacity(rows.len());
+    let mut batch: Vec<Claimed> = Vec::new();
     for row in &rows {
-        let (c, last) = claimed(row)?;
-        last_seqs.insert(c.timer.ticket_id.as_uuid(), last);
-        batch.push(c);
+        let (id, set) = claimed_set(row)?;
+        for t in set.timers.iter().filter(|t| t.due_at <= now) {
+            batch.push(Claimed {
+                timer: t.clone(),
+                ticket: set.ticket.clone(),
+            });
+        }
+        order.push(id);
+        sets.insert(id, set);
     }
+    batch.sort_by(|a, b| {
+        (a.timer.due_at, a.timer.ticket_id, a.timer.kind.as_str()).cmp(&(
+            b.timer.due_at,
+            b.timer.ticket_id,
+            b.timer.kind.as_str(),
+        ))
+    });
     let mut plan = plan(batch, handler).await;
 
     // Tickets first: the ones whose version moved since the claim are not written.
@@ -160,84 +171,79 @@ pub(super) async fn fire_due_timers(
         let ids: Vec<(Uuid,)> = arrays
             .bind(sqlx::query_as(UPDATE_SQL.as_str()))
             .bind(expected)
+            // The subdistrict as a constant too: a single-shard statement under Citus.
+            .bind(sub)
             .fetch_all(&mut *tx)
             .await?;
         written.extend(ids.into_iter().map(|(id,)| id));
     }
 
-    let mut replaced: Vec<Uuid> = Vec::new();
-    let mut new_timers = TimerArrays::default();
-    let mut delete = Keys::default();
-    let mut retry = Keys::default();
+    // What each claimed set becomes: the stored set less what fired or was dropped, with
+    // failures moved to the retry time, or a replacement.
+    let mut finals: HashMap<Uuid, Vec<Timer>> = sets
+        .iter_mut()
+        .map(|(id, s)| (*id, std::mem::take(&mut s.timers)))
+        .collect();
+    let remove = |finals: &mut HashMap<Uuid, Vec<Timer>>, t: &Timer| {
+        if let Some(set) = finals.get_mut(&t.ticket_id.as_uuid()) {
+            set.retain(|x| x.kind != t.kind);
+        }
+    };
+    let retry = |finals: &mut HashMap<Uuid, Vec<Timer>>, t: &Timer| {
+        if let Some(set) = finals.get_mut(&t.ticket_id.as_uuid()) {
+            set.iter_mut()
+                .filter(|x| x.kind == t.kind)
+                .for_each(|x| x.due_at = retry_at);
+        }
+    };
+    plan.delete.iter().for_each(|t| remove(&mut finals, t));
+    plan.retry.iter().for_each(|t| retry(&mut finals, t));
     let mut events = EventArrays::default();
-    for t in &plan.delete {
-        delete.push(t);
-    }
-    for t in &plan.retry {
-        retry.push(t);
-    }
     let changed = std::mem::take(&mut plan.changed);
     for c in &changed {
         let id = c.ticket.id.as_uuid();
         if !written.contains(&id) {
             tracing::warn!(ticket = %c.ticket.id, "ticket changed while its timers fired; retrying later");
             plan.not_written(c);
-            c.claimed.iter().for_each(|t| retry.push(t));
+            c.claimed.iter().for_each(|t| retry(&mut finals, t));
             continue;
         }
         match &c.timers {
             Some(timers) => {
-                replaced.push(id);
-                timers.iter().for_each(|t| new_timers.push(t));
+                finals.insert(id, timers.clone());
             }
             None => {
-                c.consumed.iter().for_each(|t| delete.push(t));
-                c.retry.iter().for_each(|t| retry.push(t));
+                c.consumed.iter().for_each(|t| remove(&mut finals, t));
+                c.retry.iter().for_each(|t| retry(&mut finals, t));
             }
         }
-        let last = last_seqs.get(&id).copied().unwrap_or(0);
+        let last = sets.get(&id).map_or(0, |s| s.last_seq);
         for (e, seq) in c.events.iter().zip(last + 1..) {
             events.push(EventColumns::new(&c.ticket, seq, e));
         }
     }
 
-    if !replaced.is_empty() {
+    let mut emptied: Vec<Uuid> = Vec::new();
+    let mut kept = TimerArrays::default();
+    for id in &order {
+        match finals.get(id) {
+            Some(set) if !set.is_empty() => set.iter().for_each(|t| kept.push(t)),
+            _ => emptied.push(*id),
+        }
+    }
+    if !emptied.is_empty() {
         sqlx::query(
-            "DELETE FROM timers WHERE subdistrict_code = $1 AND ticket_id = ANY($2::uuid[])",
+            "DELETE FROM timer_sets WHERE subdistrict_code = $1 AND ticket_id = ANY($2::uuid[])",
         )
         .bind(sub)
-        .bind(replaced)
+        .bind(emptied)
         .execute(&mut *tx)
         .await?;
     }
-    if !delete.ticket.is_empty() {
-        sqlx::query(
-            "DELETE FROM timers t USING unnest($2::uuid[], $3::text[]) AS x(ticket_id, kind) \
-             WHERE t.subdistrict_code = $1 AND t.ticket_id = x.ticket_id AND t.kind = x.kind",
-        )
-        .bind(sub)
-        .bind(delete.ticket)
-        .bind(delete.kind)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !new_timers.is_empty() {
-        new_timers
-            .bind(sqlx::query(INSERT_TIMERS_SQL.as_str()))
+    if !kept.is_empty() {
+        kept.bind(sqlx::query(UPSERT_SETS_SQL.as_str()))
             .execute(&mut *tx)
             .await?;
-    }
-    if !retry.ticket.is_empty() {
-        sqlx::query(
-            "UPDATE timers t SET due_at = $2 FROM unnest($3::uuid[], $4::text[]) AS x(ticket_id, kind) \
-             WHERE t.subdistrict_code = $1 AND t.ticket_id = x.ticket_id AND t.kind = x.kind",
-        )
-        .bind(sub)
-        .bind(retry_at)
-        .bind(retry.ticket)
-        .bind(retry.kind)
-        .execute(&mut *tx)
-        .await?;
     }
     if !events.is_empty() {
         events

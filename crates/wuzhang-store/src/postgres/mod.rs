@@ -15,6 +15,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::{Person, PersonId, Post};
@@ -39,6 +40,8 @@ use crate::validate;
 mod arrays;
 mod batch;
 mod firing;
+
+use arrays::TimerArrays;
 
 use crate::group_commit::GroupCommit;
 
@@ -209,18 +212,6 @@ fn event(row: &PgRow) -> Result<(i64, TicketEvent)> {
     .into_event()
 }
 
-fn timer(row: &PgRow) -> Result<Timer> {
-    let kind: String = row.try_get("kind")?;
-    let level: String = row.try_get("level")?;
-    codec::timer(
-        row.try_get("ticket_id")?,
-        row.try_get("subdistrict_code")?,
-        &kind,
-        row.try_get("due_at")?,
-        &level,
-    )
-}
-
 fn idempotency(row: &PgRow) -> Result<IdempotencyRecord> {
     Ok(IdempotencyRecord {
         scope: row.try_get("scope")?,
@@ -253,22 +244,21 @@ async fn insert_idempotency(conn: &mut PgConnection, r: &IdempotencyRecord) -> R
     Ok(())
 }
 
+/// Replaces the timers of the tickets they belong to (one `timer_sets` row each).
 async fn insert_timers(conn: &mut PgConnection, timers: &[Timer]) -> Result<()> {
-    for t in timers {
-        sqlx::query(
-            "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(t.subdistrict_code.as_str())
-        .bind(t.ticket_id.as_uuid())
-        .bind(t.kind.as_str())
-        .bind(truncate_to_micros(t.due_at))
-        .bind(t.level.as_str())
-        .execute(&mut *conn)
-        .await?;
+    if timers.is_empty() {
+        return Ok(());
     }
+    let mut arrays = TimerArrays::default();
+    timers.iter().for_each(|t| arrays.push(t));
+    arrays
+        .bind(sqlx::query(TIMER_SETS_UPSERT.as_str()))
+        .execute(conn)
+        .await?;
     Ok(())
 }
+
+static TIMER_SETS_UPSERT: LazyLock<String> = LazyLock::new(|| arrays::timer_sets_upsert(1, ""));
 
 /// Appends events (their seqs already given) under [`EVENT_LOG_LOCK`]; the caller commits
 /// right after.
@@ -341,7 +331,7 @@ async fn write_change(
         });
     }
     if let Some(timers) = &change.timers {
-        sqlx::query("DELETE FROM timers WHERE subdistrict_code = $1 AND ticket_id = $2")
+        sqlx::query("DELETE FROM timer_sets WHERE subdistrict_code = $1 AND ticket_id = $2")
             .bind(sub)
             .bind(id)
             .execute(&mut *conn)
@@ -1142,16 +1132,21 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
     async fn list_timers(&self, id: &TicketId) -> Result<Vec<Timer>> {
-        let rows = sqlx::query(
-            "SELECT subdistrict_code, ticket_id, kind, due_at, level FROM timers \
-             WHERE (subdistrict_code, ticket_id) IN \
-               (SELECT subdistrict_code, id FROM tickets WHERE id = $1) \
-             ORDER BY due_at, kind",
-        )
-        .bind(id.as_uuid())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(timer).collect()
+        let row: Option<(String, Uuid, Vec<String>, Vec<OffsetDateTime>, Vec<String>)> =
+            sqlx::query_as(
+                "SELECT subdistrict_code, ticket_id, kinds, dues, levels FROM timer_sets \
+                 WHERE (subdistrict_code, ticket_id) IN \
+                   (SELECT subdistrict_code, id FROM tickets WHERE id = $1)",
+            )
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some((sub, ticket, kinds, dues, levels)) => {
+                arrays::timer_set(sub, ticket, kinds, dues, levels)
+            }
+            None => Ok(Vec::new()),
+        }
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(%now))]
@@ -1161,14 +1156,14 @@ impl Store for PostgresStore {
         // expects many, every timer) to find the few distinct codes.
         let codes: Vec<String> = sqlx::query_scalar(
             "WITH RECURSIVE subs(code) AS ( \
-               (SELECT subdistrict_code FROM timers ORDER BY subdistrict_code LIMIT 1) \
+               (SELECT subdistrict_code FROM timer_sets ORDER BY subdistrict_code LIMIT 1) \
                UNION ALL \
-               SELECT (SELECT t.subdistrict_code FROM timers t \
+               SELECT (SELECT t.subdistrict_code FROM timer_sets t \
                        WHERE t.subdistrict_code > s.code \
                        ORDER BY t.subdistrict_code LIMIT 1) \
                FROM subs s WHERE s.code IS NOT NULL) \
              SELECT code FROM subs s WHERE code IS NOT NULL AND \
-               (SELECT min(due_at) FROM timers t WHERE t.subdistrict_code = s.code) <= $1 \
+               (SELECT min(due_at) FROM timer_sets t WHERE t.subdistrict_code = s.code) <= $1 \
              ORDER BY code",
         )
         .bind(truncate_to_micros(now))
