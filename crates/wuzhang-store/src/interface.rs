@@ -75,6 +75,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// back in its own encoding (little-endian WKB on usual hardware).
     async fn load_area_records(&self, levels: &[AreaLevel]) -> Result<Vec<AreaRecord>>;
 
+    /// Every area of the given levels (all areas if `levels` is empty) without its
+    /// geometry, ordered by code: what processes keep in memory beside the spatial index.
+    async fn load_areas(&self, levels: &[AreaLevel]) -> Result<Vec<Area>>;
+
     /// The area and its ancestors, itself first, up to the root. NotFound if `code` is absent.
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>>;
 

@@ -834,6 +834,22 @@ impl Store for SqliteStore {
         rows.iter().map(area_record).collect()
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(?levels))]
+    async fn load_areas(&self, levels: &[AreaLevel]) -> Result<Vec<Area>> {
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat FROM areas \
+             WHERE json_array_length(?1) = 0 OR level IN (SELECT value FROM json_each(?1)) \
+             ORDER BY code",
+        )
+        .bind(json_list(levels.iter().map(|l| l.as_str())))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>> {
         // Depth-bounded: levels strictly nest, so a real chain is at most 7 long.

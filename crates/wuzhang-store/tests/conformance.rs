@@ -25,6 +25,7 @@ macro_rules! conformance_suite {
             area_change_counter_increases,
             make_valid_repairs_or_declines,
             load_area_records_by_level,
+            load_areas_without_geometry,
             roster_round_trip,
             invalid_roster_writes_nothing,
             categories_round_trip,
@@ -991,6 +992,31 @@ mod cases {
         assert!(
             store
                 .load_area_records(&[AreaLevel::District])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub(crate) async fn load_areas_without_geometry(store: S) {
+        seed_tree(&store).await;
+        let all = store.load_areas(&[]).await.unwrap();
+        let records = store.load_area_records(&[]).await.unwrap();
+        assert_eq!(
+            all,
+            records.into_iter().map(|r| r.area).collect::<Vec<_>>(),
+            "the same areas, in code order"
+        );
+        assert_eq!(all.len(), tree().len());
+        let grids = store.load_areas(&[AreaLevel::Grid]).await.unwrap();
+        assert_eq!(
+            grids.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(),
+            [G1, G2, G3]
+        );
+        assert!(grids.iter().all(|a| a.bbox.is_some()));
+        assert!(
+            store
+                .load_areas(&[AreaLevel::District])
                 .await
                 .unwrap()
                 .is_empty()

@@ -10,6 +10,7 @@ use wuzhang_rpc::ApiError;
 use wuzhang_store::{Store, StoreError};
 
 use crate::AreaIndex;
+use crate::index::Snapshot;
 
 /// What a resident's report names about where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +54,8 @@ pub struct Location {
     pub fallback_distance_m: Option<f64>,
 }
 
-/// Locates points against the current [`AreaIndex`] and the roster in the store.
+/// Locates points against the current [`AreaIndex`] (areas and lineage come from the same
+/// snapshot as the point's grid) and the roster in the store.
 #[derive(Debug, Clone)]
 pub struct Locator {
     store: Arc<dyn Store>,
@@ -88,7 +90,7 @@ impl Locator {
 
         let named_building = match &q.building_code {
             Some(code) => Some(
-                self.area_of_level(code, AreaLevel::Building, "building_code")
+                self.area_of_level(&snapshot, code, AreaLevel::Building, "building_code")
                     .await?,
             ),
             None => None,
@@ -120,17 +122,18 @@ impl Locator {
             Some(b) => Some(b),
             None => match snapshot.buildings.locate(wgs84.lng(), wgs84.lat()) {
                 // A footprint counts only if it belongs to the grid we found.
-                Some(hit) => {
-                    let b = self.store.get_area(&hit.area_code()).await?;
-                    (b.parent_code.as_ref() == Some(&grid_code)).then_some(b)
-                }
+                // The snapshot that found the footprint has its area.
+                Some(hit) => snapshot
+                    .area(&hit.area_code())
+                    .filter(|b| b.parent_code.as_ref() == Some(&grid_code))
+                    .cloned(),
                 None => None,
             },
         };
         let unit = match &q.unit_code {
             Some(code) => {
                 let unit = self
-                    .area_of_level(code, AreaLevel::Unit, "unit_code")
+                    .area_of_level(&snapshot, code, AreaLevel::Unit, "unit_code")
                     .await?;
                 let Some(b) = &building else {
                     return Err(ApiError::invalid(
@@ -153,7 +156,11 @@ impl Locator {
             .as_ref()
             .or(building.as_ref())
             .map_or(&grid_code, |a| &a.code);
-        let lineage = self.store.lineage(lowest).await?;
+        let lineage = match snapshot.lineage(lowest) {
+            Some(lineage) => lineage,
+            // Named by the resident and newer than the snapshot: ask the store.
+            None => self.store.lineage(lowest).await?,
+        };
         let grid = lineage
             .iter()
             .find(|a| a.code == grid_code)
@@ -238,13 +245,20 @@ impl Locator {
             .collect())
     }
 
+    /// The area named by a resident, from the snapshot, or from the store if it is newer
+    /// than the snapshot.
     async fn area_of_level(
         &self,
+        snapshot: &Snapshot,
         code: &AreaCode,
         level: AreaLevel,
         field: &'static str,
     ) -> Result<Area, ApiError> {
-        match self.store.get_area(code).await {
+        let found = match snapshot.area(code) {
+            Some(a) => Ok(a.clone()),
+            None => self.store.get_area(code).await,
+        };
+        match found {
             Ok(a) if a.level == level => Ok(a),
             Ok(a) => Err(ApiError::invalid(
                 field,

@@ -767,6 +767,22 @@ impl Store for PostgresStore {
         rows.iter().map(area_record).collect()
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(?levels))]
+    async fn load_areas(&self, levels: &[AreaLevel]) -> Result<Vec<Area>> {
+        let levels = strings(levels.iter().map(|l| l.as_str()));
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat FROM areas \
+             WHERE cardinality($1::text[]) = 0 OR level = ANY($1) ORDER BY code",
+        )
+        .bind(levels)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>> {
         // Depth-bounded: levels strictly nest, so a real chain is at most 7 long.
