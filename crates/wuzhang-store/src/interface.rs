@@ -16,7 +16,7 @@ use wuzhang_domain::timer::Timer;
 use crate::error::Result;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, StoredCalendarYear, TicketChange, TicketQuery, TimerOutcome,
+    PageRequest, ReferenceCounters, StoredCalendarYear, TicketChange, TicketQuery, TimerOutcome,
 };
 
 /// Which implementation a store is.
@@ -124,6 +124,17 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// All categories ordered by code, paged.
     async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>>;
+
+    // ---------------------------------------------------------------- reference changes
+
+    /// Counters that grow with every roster change and every category change, each bumped
+    /// in the transaction of the change: processes poll them to drop what they cached.
+    async fn reference_change_counters(&self) -> Result<ReferenceCounters>;
+
+    /// How many roster and category changes this store (and its clones) has committed
+    /// since it was opened. Answered from memory: a cache in the same process compares it
+    /// on every read and so sees its own process's changes at once, without a round trip.
+    fn reference_writes_here(&self) -> u64;
 
     // ---------------------------------------------------------------- calendars
 
