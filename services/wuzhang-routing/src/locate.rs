@@ -7,7 +7,7 @@ use wuzhang_domain::chief::{ChiefLevel, Person, PersonId};
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_rpc::ApiError;
-use wuzhang_store::{Store, StoreError};
+use wuzhang_store::{ReferenceCache, Store, StoreError};
 
 use crate::AreaIndex;
 use crate::index::Snapshot;
@@ -55,11 +55,12 @@ pub struct Location {
 }
 
 /// Locates points against the current [`AreaIndex`] (areas and lineage come from the same
-/// snapshot as the point's grid) and the roster in the store.
+/// snapshot as the point's grid) and the roster, cached in a [`ReferenceCache`].
 #[derive(Debug, Clone)]
 pub struct Locator {
     store: Arc<dyn Store>,
     index: AreaIndex,
+    roster: ReferenceCache,
     clock: Arc<dyn Clock>,
     /// A point outside every grid but within this many metres of one is placed in it.
     tolerance_m: f64,
@@ -69,12 +70,14 @@ impl Locator {
     pub fn new(
         store: Arc<dyn Store>,
         index: AreaIndex,
+        roster: ReferenceCache,
         clock: Arc<dyn Clock>,
         tolerance_m: f64,
     ) -> Self {
         Self {
             store,
             index,
+            roster,
             clock,
             tolerance_m,
         }
@@ -187,7 +190,8 @@ impl Locator {
         })
     }
 
-    /// The chain of posts over `lineage` (lowest first), with who acts for each now.
+    /// The chain of posts over `lineage` (lowest first), with who acts for each now (from
+    /// the cached posts, at this moment: leave starts and ends without a roster change).
     async fn chain(&self, lineage: &[Area]) -> Result<Vec<ChainLink>, ApiError> {
         let now = self.clock.now();
         let with_posts: Vec<&Area> = lineage
@@ -196,7 +200,7 @@ impl Locator {
             .collect();
         let codes: Vec<AreaCode> = with_posts.iter().map(|a| a.code.clone()).collect();
         let posts: HashMap<AreaCode, _> = self
-            .store
+            .roster
             .posts_for_areas(&codes)
             .await?
             .into_iter()
@@ -216,7 +220,7 @@ impl Locator {
             .collect();
         let ids: Vec<PersonId> = acting.iter().map(|(_, id, _)| id.clone()).collect();
         let persons: HashMap<PersonId, Person> = self
-            .store
+            .roster
             .get_persons(&ids)
             .await?
             .into_iter()

@@ -2,6 +2,7 @@
 //! from the index snapshot.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use geo::{MultiPolygon, Rect};
 use time::macros::datetime;
@@ -11,7 +12,7 @@ use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_routing::locate::LocateQuery;
 use wuzhang_routing::{AreaIndex, Locator};
 use wuzhang_spatial::wkb_io::multipolygon_to_wkb;
-use wuzhang_store::{AreaRecord, SqliteStore, Store};
+use wuzhang_store::{AreaRecord, ReferenceCache, SqliteStore, Store};
 
 const SUB: &str = "220102001";
 const ST: &str = "220102001-s1";
@@ -113,7 +114,8 @@ async fn a_point_in_a_footprint_is_located_to_its_building() {
     let store = store().await;
     let index = AreaIndex::load(store.as_ref()).await.unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-03-02 10:00 +8)));
-    let locator = Locator::new(Arc::clone(&store), index, clock, 50.0);
+    let reference = ReferenceCache::new(Arc::clone(&store), Duration::ZERO);
+    let locator = Locator::new(Arc::clone(&store), index, reference, clock, 50.0);
     let at = |lat, lng| LocateQuery {
         point: GeoPoint::new(lat, lng, Crs::Wgs84).unwrap(),
         building_code: None,
@@ -138,4 +140,65 @@ async fn a_point_in_a_footprint_is_located_to_its_building() {
         .unwrap();
     assert_eq!(l.unit.map(|u| u.code.as_str().to_owned()), Some(U1.into()));
     assert_eq!(l.chain.first().map(|c| c.area.code.as_str()), Some(U1));
+}
+
+#[tokio::test]
+async fn who_acts_is_decided_at_the_time_of_asking_not_when_cached() {
+    use wuzhang_domain::chief::{ChiefLevel, LeavePeriod, Person, PersonId, Post};
+    let store = store().await;
+    let t0 = datetime!(2026-03-02 10:00 +8);
+    let person = |id: &str| Person {
+        id: PersonId::new(id).unwrap(),
+        name: format!("姓名 {id}"),
+        phone: None,
+    };
+    let grid_post = Post {
+        area_code: code(G1),
+        level: ChiefLevel::Grid,
+        holder: Some(PersonId::new("p1").unwrap()),
+        deputy: Some(PersonId::new("p2").unwrap()),
+        leave: vec![LeavePeriod {
+            from: t0 + time::Duration::hours(1),
+            until: t0 + time::Duration::hours(3),
+        }],
+    };
+    store
+        .upsert_roster(&[person("p1"), person("p2")], &[grid_post])
+        .await
+        .unwrap();
+    let index = AreaIndex::load(store.as_ref()).await.unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    // Never checks the counters by itself: nothing changes in the store meanwhile.
+    let reference = ReferenceCache::new(Arc::clone(&store), Duration::from_secs(3600));
+    let locator = Locator::new(
+        Arc::clone(&store),
+        index,
+        reference,
+        Arc::clone(&clock) as _,
+        50.0,
+    );
+    let q = LocateQuery {
+        point: GeoPoint::new(43.8075, 125.3075, Crs::Wgs84).unwrap(),
+        building_code: None,
+        unit_code: None,
+    };
+    let grid_link = |l: wuzhang_routing::Location| {
+        l.chain
+            .into_iter()
+            .find(|c| c.level == ChiefLevel::Grid)
+            .unwrap()
+    };
+    let link = grid_link(locator.locate(&q).await.unwrap());
+    assert_eq!(
+        link.person.map(|p| p.id.as_str().to_owned()),
+        Some("p1".into())
+    );
+    assert!(!link.deputy);
+    clock.advance(time::Duration::hours(2));
+    let link = grid_link(locator.locate(&q).await.unwrap());
+    assert_eq!(
+        link.person.map(|p| p.id.as_str().to_owned()),
+        Some("p2".into())
+    );
+    assert!(link.deputy);
 }
