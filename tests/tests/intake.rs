@@ -312,6 +312,26 @@ async fn duplicates_merge(w: &World) {
     let joined = next().await;
     assert_eq!(joined.kind, EventKind::ReporterJoined as i32);
     assert_eq!(joined.seq, 3);
+    // A retry of the merged report gets the first answer and changes nothing: no second
+    // ticket, no second ReporterJoined on the original.
+    let again = submit(
+        &mut intake,
+        &b,
+        report("d-2", "E0104", wgs(43.80536, 125.3050)),
+    )
+    .await;
+    assert_eq!(again, dup);
+    let history = intake
+        .get_incident(authed(
+            &a,
+            GetIncidentRequest {
+                ticket_id: original.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.events.len(), 3, "{:?}", history.events);
 
     // The new reporter follows the original: they see it, without the first reporter's
     // number or identity.

@@ -151,3 +151,41 @@ where
         other => other,
     }
 }
+
+/// Like [`once_recorded`], for mutations whose write takes the key in the same statement
+/// or transaction as the whole effect, so that a taken key means nothing was written:
+/// runs first and reads the record only when the run fails. That saves the read on every
+/// first attempt, which is nearly every request.
+///
+/// A retry of an answered request reaches the write, finds the key taken (AlreadyExists
+/// for the key) and replays; a retry that fails earlier (the world changed since the
+/// first answer: a category retired, an area gone) also replays when a record exists,
+/// so a recorded answer always wins, as with [`once_recorded`]. Only for mutations with
+/// no effect outside that write: anything the run does before it would happen again on
+/// every retry.
+pub async fn once_recorded_optimistic<Resp, F, Fut>(
+    store: &dyn Store,
+    key: &Key,
+    run: F,
+) -> Result<Resp, ApiError>
+where
+    Resp: Message + Default,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Resp, ApiError>>,
+{
+    let err = match run().await {
+        Ok(answer) => return Ok(answer),
+        Err(e) => e,
+    };
+    let lost_race =
+        matches!(&err, ApiError::AlreadyExists(what) if what.starts_with("idempotency"));
+    match store.get_idempotency(&key.scope, &key.request_id).await {
+        Ok(Some(first)) => replay(&first, &key.request_hash, &key.request_id),
+        Ok(None) if lost_race => Err(ApiError::Aborted(
+            "a concurrent retry is still running; try again".into(),
+        )),
+        // No record: the error is this request's own. A failed read changes nothing
+        // about it either.
+        Ok(None) | Err(_) => Err(err),
+    }
+}

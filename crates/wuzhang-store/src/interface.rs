@@ -16,7 +16,7 @@ use wuzhang_domain::timer::Timer;
 use crate::error::Result;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, StoredCalendarYear, TicketChange, TicketQuery, TimerOutcome,
+    PageRequest, ReferenceCounters, StoredCalendarYear, TicketChange, TicketQuery, TimerOutcome,
 };
 
 /// Which implementation a store is.
@@ -75,6 +75,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// back in its own encoding (little-endian WKB on usual hardware).
     async fn load_area_records(&self, levels: &[AreaLevel]) -> Result<Vec<AreaRecord>>;
 
+    /// Every area of the given levels (all areas if `levels` is empty) without its
+    /// geometry, ordered by code: what processes keep in memory beside the spatial index.
+    async fn load_areas(&self, levels: &[AreaLevel]) -> Result<Vec<Area>>;
+
     /// The area and its ancestors, itself first, up to the root. NotFound if `code` is absent.
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>>;
 
@@ -120,6 +124,17 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// All categories ordered by code, paged.
     async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>>;
+
+    // ---------------------------------------------------------------- reference changes
+
+    /// Counters that grow with every roster change and every category change, each bumped
+    /// in the transaction of the change: processes poll them to drop what they cached.
+    async fn reference_change_counters(&self) -> Result<ReferenceCounters>;
+
+    /// How many roster and category changes this store (and its clones) has committed
+    /// since it was opened. Answered from memory: a cache in the same process compares it
+    /// on every read and so sees its own process's changes at once, without a round trip.
+    fn reference_writes_here(&self) -> u64;
 
     // ---------------------------------------------------------------- calendars
 

@@ -10,6 +10,8 @@
 //! - [`postgres`]: PostgreSQL + PostGIS (`migrations/postgres`).
 //! - [`sqlite`]: SQLite with geometry as WKB (`migrations/sqlite`).
 //! - [`connect`](mod@connect): open a store from a URL ([`connect()`], [`redact`]).
+//! - [`reference`]: [`ReferenceCache`], the roster and categories cached in front of a
+//!   store, following its change counters.
 //!
 //! Private helpers shared by both backends, so they accept, refuse and return the same
 //! values: `codec` (rows ↔ domain values), `validate` (rules checked before writing) and
@@ -23,6 +25,7 @@ mod group_commit;
 pub mod interface;
 pub mod model;
 pub mod postgres;
+pub mod reference;
 pub mod sqlite;
 mod token;
 mod validate;
@@ -32,4 +35,5 @@ pub use error::{Result, StoreError};
 pub use interface::{Backend, Store, TimerHandler};
 pub use model::*;
 pub use postgres::PostgresStore;
+pub use reference::ReferenceCache;
 pub use sqlite::SqliteStore;

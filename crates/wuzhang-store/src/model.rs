@@ -23,6 +23,16 @@ pub struct AreaRecord {
     pub geometry_wkb: Option<Vec<u8>>,
 }
 
+/// How often the roster and the categories have changed (see
+/// [`Store::reference_change_counters`](crate::Store::reference_change_counters)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReferenceCounters {
+    /// Bumped by every `upsert_roster` (persons and posts).
+    pub roster: i64,
+    /// Bumped by every `upsert_category`.
+    pub categories: i64,
+}
+
 /// Which areas a listing returns. Filters combine with AND.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AreaQuery {

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration as StdDuration;
 
@@ -37,6 +38,7 @@ use crate::error::{Result, StoreError, unique_as};
 use crate::firing::{Claimed, plan};
 use crate::group_commit::{GroupCommit, Job, WriteBatch};
 use crate::interface::{Backend, Store, TimerHandler};
+use crate::model::ReferenceCounters;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
     PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery,
@@ -82,6 +84,8 @@ pub struct SqliteStore {
     _temp_dir: Option<Arc<tempfile::TempDir>>,
     /// New tickets go through it, so concurrent submissions share one transaction.
     batch: GroupCommit,
+    /// Roster and category changes committed through this store (its clones share it).
+    reference_writes: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -146,6 +150,7 @@ impl SqliteStore {
             batch: start_group_commit(pool.clone()),
             pool,
             _temp_dir: None,
+            reference_writes: Arc::default(),
         })
     }
 
@@ -803,6 +808,22 @@ impl Store for SqliteStore {
         rows.iter().map(area_record).collect()
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(?levels))]
+    async fn load_areas(&self, levels: &[AreaLevel]) -> Result<Vec<Area>> {
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat FROM areas \
+             WHERE json_array_length(?1) = 0 OR level IN (SELECT value FROM json_each(?1)) \
+             ORDER BY code",
+        )
+        .bind(json_list(levels.iter().map(|l| l.as_str())))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>> {
         // Depth-bounded: levels strictly nest, so a real chain is at most 7 long.
@@ -884,7 +905,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query("UPDATE reference_changes SET roster = roster + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
+        self.reference_writes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -969,7 +994,11 @@ impl Store for SqliteStore {
         .bind(c.active)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE reference_changes SET categories = categories + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
+        self.reference_writes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -1006,6 +1035,21 @@ impl Store for SqliteStore {
         Ok(into_page(items, size, |c| PageKey::Category {
             code: c.code.as_str().to_owned(),
         }))
+    }
+
+    // ------------------------------------------------------------------------ reference changes
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
+        let (roster, categories): (i64, i64) =
+            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(ReferenceCounters { roster, categories })
+    }
+
+    fn reference_writes_here(&self) -> u64 {
+        self.reference_writes.load(Ordering::Acquire)
     }
 
     // ------------------------------------------------------------------------ tickets

@@ -25,10 +25,12 @@ macro_rules! conformance_suite {
             area_change_counter_increases,
             make_valid_repairs_or_declines,
             load_area_records_by_level,
+            load_areas_without_geometry,
             roster_round_trip,
             invalid_roster_writes_nothing,
             categories_round_trip,
             invalid_categories_are_refused,
+            reference_counters_follow_roster_and_categories,
             create_ticket_numbers_events,
             create_ticket_keeps_every_field,
             duplicate_idempotency_key_writes_nothing,
@@ -999,6 +1001,31 @@ mod cases {
         );
     }
 
+    pub(crate) async fn load_areas_without_geometry(store: S) {
+        seed_tree(&store).await;
+        let all = store.load_areas(&[]).await.unwrap();
+        let records = store.load_area_records(&[]).await.unwrap();
+        assert_eq!(
+            all,
+            records.into_iter().map(|r| r.area).collect::<Vec<_>>(),
+            "the same areas, in code order"
+        );
+        assert_eq!(all.len(), tree().len());
+        let grids = store.load_areas(&[AreaLevel::Grid]).await.unwrap();
+        assert_eq!(
+            grids.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(),
+            [G1, G2, G3]
+        );
+        assert!(grids.iter().all(|a| a.bbox.is_some()));
+        assert!(
+            store
+                .load_areas(&[AreaLevel::District])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     // -------------------------------------------------------------------- roster
 
     fn person(id: &str, phone: Option<&str>) -> Person {
@@ -1160,6 +1187,44 @@ mod cases {
                 ..
             }
         );
+    }
+
+    pub(crate) async fn reference_counters_follow_roster_and_categories(store: S) {
+        seed_tree(&store).await;
+        let start = store.reference_change_counters().await.unwrap();
+        let here = store.reference_writes_here();
+        let counters = async || store.reference_change_counters().await.unwrap();
+
+        store
+            .upsert_roster(
+                &[person("p1", None)],
+                &[post(G1, ChiefLevel::Grid, Some("p1"), None)],
+            )
+            .await
+            .unwrap();
+        let after_roster = counters().await;
+        assert!(after_roster.roster > start.roster, "{after_roster:?}");
+        assert_eq!(after_roster.categories, start.categories);
+        assert_eq!(store.reference_writes_here(), here + 1);
+
+        // Refused: nothing written, nothing bumped.
+        let bad = post(G1, ChiefLevel::Street, Some("p1"), None);
+        store.upsert_roster(&[], &[bad]).await.unwrap_err();
+        assert_eq!(counters().await, after_roster);
+        let mut c = category("0101");
+        c.name = String::new();
+        store.upsert_category(&c).await.unwrap_err();
+        assert_eq!(counters().await, after_roster);
+        assert_eq!(store.reference_writes_here(), here + 1);
+
+        store.upsert_category(&category("0101")).await.unwrap();
+        let after_category = counters().await;
+        assert!(after_category.categories > after_roster.categories);
+        assert_eq!(after_category.roster, after_roster.roster);
+        assert_eq!(store.reference_writes_here(), here + 2);
+        // Areas have their own counter.
+        store.upsert_areas(&tree()).await.unwrap();
+        assert_eq!(counters().await, after_category);
     }
 
     pub(crate) async fn invalid_categories_are_refused(store: S) {

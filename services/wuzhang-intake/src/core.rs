@@ -28,7 +28,8 @@ use wuzhang_routing::{Location, Locator, locate::LocateQuery};
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::idempotency::Key;
 use wuzhang_store::{
-    NewTicket, Page, PageRequest, Store, StoreError, TicketChange, TicketOrder, TicketQuery,
+    NewTicket, Page, PageRequest, ReferenceCache, Store, StoreError, TicketChange, TicketOrder,
+    TicketQuery,
 };
 
 use crate::watch::EventHub;
@@ -212,6 +213,8 @@ pub struct IntakeCore {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     locator: Locator,
+    /// Categories, read on every submission.
+    reference: ReferenceCache,
     calendars: Arc<CalendarBook>,
     hub: EventHub,
     config: IntakeConfig,
@@ -222,6 +225,7 @@ impl IntakeCore {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         locator: Locator,
+        reference: ReferenceCache,
         calendars: Arc<CalendarBook>,
         hub: EventHub,
         config: IntakeConfig,
@@ -230,6 +234,7 @@ impl IntakeCore {
             store,
             clock,
             locator,
+            reference,
             calendars,
             hub,
             config,
@@ -259,7 +264,7 @@ impl IntakeCore {
         s: Submission,
         key: Option<Key>,
     ) -> Result<Ticket, ApiError> {
-        let category = match self.store.get_category(&s.category_code).await {
+        let category = match self.reference.get_category(&s.category_code).await {
             Ok(c) => c,
             Err(StoreError::NotFound { .. }) => {
                 return Err(ApiError::invalid(

@@ -25,7 +25,7 @@ use wuzhang_proto::v1::{
 };
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
-use wuzhang_rpc::idempotency::{self, Key, once_recorded};
+use wuzhang_rpc::idempotency::{self, Key, once_recorded, once_recorded_optimistic};
 use wuzhang_rpc::request::{page_size, request_id};
 use wuzhang_store::PageRequest;
 
@@ -97,7 +97,10 @@ impl IntakeService for Intake {
             contact_phone: &req.contact_phone,
         })?;
         let key = Key::new(&caller, "SubmitIncident", id, &req);
-        let answer = once_recorded(self.core.store().as_ref(), &key, || async {
+        // Optimistic: the ticket, a merge into an original and the key are written in
+        // one transaction (a taken key writes nothing), and nothing before that write is
+        // visible, so a retry costs a read only when it comes back refused.
+        let answer = once_recorded_optimistic(self.core.store().as_ref(), &key, || async {
             let t = self
                 .core
                 .submit(&caller, submission, Some(key.clone()))

@@ -1,20 +1,58 @@
 //! The in-memory indexes routing answers from, and how they follow the store.
 
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use wuzhang_domain::area::AreaLevel;
+use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_spatial::GridIndex;
 use wuzhang_spatial::wkb_io::from_wkb;
 use wuzhang_store::{AreaRecord, Store, StoreError};
 
-/// One consistent view of the areas: both indexes come from the same change counter.
+/// How often a refresh loads again because areas changed while it was loading, before it
+/// settles for what it has (tagged with the older counter, so the next refresh rebuilds).
+const LOAD_ATTEMPTS: usize = 3;
+
+/// One consistent view of the areas: both indexes and the areas themselves come from the
+/// same change counter, so an area the index finds is always in [`Snapshot::area`], with
+/// the parents it had when the index was built.
 #[derive(Debug)]
 pub struct Snapshot {
     /// The store's area change counter this snapshot was built at; -1 before the first load.
     pub counter: i64,
     pub grids: GridIndex,
     pub buildings: GridIndex,
+    /// Every area, without geometry, by code.
+    areas: HashMap<AreaCode, Area>,
+}
+
+impl Snapshot {
+    /// The area as of this snapshot.
+    pub fn area(&self, code: &AreaCode) -> Option<&Area> {
+        self.areas.get(code)
+    }
+
+    /// The area and its ancestors, itself first, up to the root, as the store's
+    /// `lineage` gives them; `None` if the area is not in this snapshot.
+    pub fn lineage(&self, code: &AreaCode) -> Option<Vec<Area>> {
+        let mut chain = vec![self.areas.get(code)?.clone()];
+        // Depth-bounded like the store's: levels strictly nest, so a real chain is short.
+        while chain.len() < 17 {
+            let Some(parent) = chain.last().and_then(|a| a.parent_code.as_ref()) else {
+                break;
+            };
+            match self.areas.get(parent) {
+                Some(p) => chain.push(p.clone()),
+                None => break,
+            }
+        }
+        Some(chain)
+    }
+
+    /// How many areas it holds.
+    pub fn area_count(&self) -> usize {
+        self.areas.len()
+    }
 }
 
 /// The current [`Snapshot`], replaced whole when the store's areas change. Readers take
@@ -31,6 +69,7 @@ impl Default for AreaIndex {
             counter: -1,
             grids: GridIndex::default(),
             buildings: GridIndex::default(),
+            areas: HashMap::new(),
         };
         Self {
             current: Arc::new(ArcSwap::from_pointee(empty)),
@@ -54,17 +93,49 @@ impl AreaIndex {
     /// Rebuilds if the store's areas changed since the current snapshot; returns whether
     /// it swapped.
     pub async fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
-        let counter = store.area_change_counter().await?;
+        let mut counter = store.area_change_counter().await?;
         if counter == self.current.load().counter {
             return Ok(false);
         }
-        // Read the counter first: a change that lands while we load is seen next time.
-        let grids = store.load_area_records(&[AreaLevel::Grid]).await?;
-        let buildings = store.load_area_records(&[AreaLevel::Building]).await?;
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot {
-            counter,
-            grids: build(grids),
-            buildings: build(buildings),
+        // The levels kept without geometry: grids and buildings come with theirs.
+        let other_levels: Vec<AreaLevel> = AreaLevel::ALL
+            .into_iter()
+            .filter(|l| !matches!(l, AreaLevel::Grid | AreaLevel::Building))
+            .collect();
+        let mut attempt = 0;
+        let (grids, buildings, others) = loop {
+            attempt += 1;
+            let grids = store.load_area_records(&[AreaLevel::Grid]).await?;
+            let buildings = store.load_area_records(&[AreaLevel::Building]).await?;
+            let others = store.load_areas(&other_levels).await?;
+            // Areas change in one transaction with the counter: if it did not move while
+            // we loaded, the three reads saw the same areas.
+            let after = store.area_change_counter().await?;
+            if after == counter {
+                break (grids, buildings, others);
+            }
+            if attempt == LOAD_ATTEMPTS {
+                // Keep the older counter: the next refresh sees the change and rebuilds.
+                tracing::warn!(counter, after, "areas kept changing during the index load");
+                break (grids, buildings, others);
+            }
+            counter = after;
+        };
+        let snapshot = tokio::task::spawn_blocking(move || {
+            let mut areas: HashMap<AreaCode, Area> =
+                others.into_iter().map(|a| (a.code.clone(), a)).collect();
+            areas.extend(
+                grids
+                    .iter()
+                    .chain(&buildings)
+                    .map(|r| (r.area.code.clone(), r.area.clone())),
+            );
+            Snapshot {
+                counter,
+                grids: build(grids),
+                buildings: build(buildings),
+                areas,
+            }
         })
         .await
         .map_err(StoreError::internal)?;
@@ -72,6 +143,7 @@ impl AreaIndex {
             counter,
             grids = snapshot.grids.len(),
             buildings = snapshot.buildings.len(),
+            areas = snapshot.areas.len(),
             memory_bytes = snapshot.grids.memory_bytes() + snapshot.buildings.memory_bytes(),
             "area index rebuilt"
         );

@@ -5,10 +5,13 @@
 //!
 //! Point-in-polygon runs on an in-memory [`wuzhang_spatial::GridIndex`] built from the
 //! store at start; [`AreaIndex`] follows the store's area change counter and swaps in a
-//! rebuilt index whole, so a lookup never sees a half-built one.
+//! rebuilt index whole, so a lookup never sees a half-built one. The same snapshot keeps
+//! every area without geometry, so lineage is answered from memory and always agrees with
+//! the index that found the grid.
 //!
 //! Layout:
-//! - [`index`]: [`AreaIndex`], the swappable grid and building indexes, and the follower.
+//! - [`index`]: [`AreaIndex`], the swappable grid and building indexes with every area,
+//!   and the follower.
 //! - [`locate`]: [`Locator`], from a reported point to a grid, building and chain.
 //! - [`service`]: [`Routing`], the gRPC service.
 //! - [`geojson`]: area geometry as GeoJSON for clients that ask for it.

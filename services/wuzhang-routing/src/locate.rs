@@ -7,9 +7,10 @@ use wuzhang_domain::chief::{ChiefLevel, Person, PersonId};
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_rpc::ApiError;
-use wuzhang_store::{Store, StoreError};
+use wuzhang_store::{ReferenceCache, Store, StoreError};
 
 use crate::AreaIndex;
+use crate::index::Snapshot;
 
 /// What a resident's report names about where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,11 +54,13 @@ pub struct Location {
     pub fallback_distance_m: Option<f64>,
 }
 
-/// Locates points against the current [`AreaIndex`] and the roster in the store.
+/// Locates points against the current [`AreaIndex`] (areas and lineage come from the same
+/// snapshot as the point's grid) and the roster, cached in a [`ReferenceCache`].
 #[derive(Debug, Clone)]
 pub struct Locator {
     store: Arc<dyn Store>,
     index: AreaIndex,
+    roster: ReferenceCache,
     clock: Arc<dyn Clock>,
     /// A point outside every grid but within this many metres of one is placed in it.
     tolerance_m: f64,
@@ -67,12 +70,14 @@ impl Locator {
     pub fn new(
         store: Arc<dyn Store>,
         index: AreaIndex,
+        roster: ReferenceCache,
         clock: Arc<dyn Clock>,
         tolerance_m: f64,
     ) -> Self {
         Self {
             store,
             index,
+            roster,
             clock,
             tolerance_m,
         }
@@ -88,7 +93,7 @@ impl Locator {
 
         let named_building = match &q.building_code {
             Some(code) => Some(
-                self.area_of_level(code, AreaLevel::Building, "building_code")
+                self.area_of_level(&snapshot, code, AreaLevel::Building, "building_code")
                     .await?,
             ),
             None => None,
@@ -120,17 +125,18 @@ impl Locator {
             Some(b) => Some(b),
             None => match snapshot.buildings.locate(wgs84.lng(), wgs84.lat()) {
                 // A footprint counts only if it belongs to the grid we found.
-                Some(hit) => {
-                    let b = self.store.get_area(&hit.area_code()).await?;
-                    (b.parent_code.as_ref() == Some(&grid_code)).then_some(b)
-                }
+                // The snapshot that found the footprint has its area.
+                Some(hit) => snapshot
+                    .area(&hit.area_code())
+                    .filter(|b| b.parent_code.as_ref() == Some(&grid_code))
+                    .cloned(),
                 None => None,
             },
         };
         let unit = match &q.unit_code {
             Some(code) => {
                 let unit = self
-                    .area_of_level(code, AreaLevel::Unit, "unit_code")
+                    .area_of_level(&snapshot, code, AreaLevel::Unit, "unit_code")
                     .await?;
                 let Some(b) = &building else {
                     return Err(ApiError::invalid(
@@ -153,7 +159,11 @@ impl Locator {
             .as_ref()
             .or(building.as_ref())
             .map_or(&grid_code, |a| &a.code);
-        let lineage = self.store.lineage(lowest).await?;
+        let lineage = match snapshot.lineage(lowest) {
+            Some(lineage) => lineage,
+            // Named by the resident and newer than the snapshot: ask the store.
+            None => self.store.lineage(lowest).await?,
+        };
         let grid = lineage
             .iter()
             .find(|a| a.code == grid_code)
@@ -180,7 +190,8 @@ impl Locator {
         })
     }
 
-    /// The chain of posts over `lineage` (lowest first), with who acts for each now.
+    /// The chain of posts over `lineage` (lowest first), with who acts for each now (from
+    /// the cached posts, at this moment: leave starts and ends without a roster change).
     async fn chain(&self, lineage: &[Area]) -> Result<Vec<ChainLink>, ApiError> {
         let now = self.clock.now();
         let with_posts: Vec<&Area> = lineage
@@ -189,7 +200,7 @@ impl Locator {
             .collect();
         let codes: Vec<AreaCode> = with_posts.iter().map(|a| a.code.clone()).collect();
         let posts: HashMap<AreaCode, _> = self
-            .store
+            .roster
             .posts_for_areas(&codes)
             .await?
             .into_iter()
@@ -209,7 +220,7 @@ impl Locator {
             .collect();
         let ids: Vec<PersonId> = acting.iter().map(|(_, id, _)| id.clone()).collect();
         let persons: HashMap<PersonId, Person> = self
-            .store
+            .roster
             .get_persons(&ids)
             .await?
             .into_iter()
@@ -238,13 +249,20 @@ impl Locator {
             .collect())
     }
 
+    /// The area named by a resident, from the snapshot, or from the store if it is newer
+    /// than the snapshot.
     async fn area_of_level(
         &self,
+        snapshot: &Snapshot,
         code: &AreaCode,
         level: AreaLevel,
         field: &'static str,
     ) -> Result<Area, ApiError> {
-        match self.store.get_area(code).await {
+        let found = match snapshot.area(code) {
+            Some(a) => Ok(a.clone()),
+            None => self.store.get_area(code).await,
+        };
+        match found {
             Ok(a) if a.level == level => Ok(a),
             Ok(a) => Err(ApiError::invalid(
                 field,

@@ -7,7 +7,7 @@ use wuzhang_domain::clock::{Clock, SystemClock};
 use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_intake::{EventHub, IntakeConfig, IntakeCore};
 use wuzhang_routing::{AreaIndex, Locator};
-use wuzhang_store::{PageRequest, Store};
+use wuzhang_store::{PageRequest, ReferenceCache, Store};
 
 use crate::config::Config;
 use crate::server::ServerParts;
@@ -80,9 +80,15 @@ pub async fn build_with_clock(
     let index = AreaIndex::load(store.as_ref())
         .await
         .context("cannot load the area index")?;
+    // One cache for the process: intake's categories and the locator's roster.
+    let reference = ReferenceCache::new(
+        Arc::clone(&store),
+        std::time::Duration::from_millis(config.reference_refresh_ms),
+    );
     let locator = Locator::new(
         Arc::clone(&store),
         index,
+        reference.clone(),
         Arc::clone(&clock),
         config.locate_tolerance_m,
     );
@@ -100,6 +106,7 @@ pub async fn build_with_clock(
         Arc::clone(&store),
         Arc::clone(&clock),
         locator.clone(),
+        reference,
         Arc::clone(&calendars),
         hub,
         IntakeConfig::default(),

@@ -89,6 +89,9 @@ pub struct Config {
     pub locate_tolerance_m: f64,
     /// How often each process checks the store for changed areas and rebuilds its index.
     pub index_refresh_ms: u64,
+    /// At most how long a roster or category change made by another process goes unseen
+    /// by this one's cache (its own changes are seen at once).
+    pub reference_refresh_ms: u64,
     /// Where HTTP listens: Open311 (`/open311/v2/…`), media downloads (`/media/…`) and
     /// `/healthz`. Port 0 picks a free port (printed on start).
     pub http_listen: SocketAddr,
@@ -128,6 +131,7 @@ impl Default for Config {
             jwt_secret: None,
             locate_tolerance_m: 50.0,
             index_refresh_ms: 2000,
+            reference_refresh_ms: 500,
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             media_store: None,

@@ -7,7 +7,9 @@
 //! them and the claim touches one shard when the schema is distributed with Citus.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
@@ -30,6 +32,7 @@ use crate::codec::{
 };
 use crate::error::{Result, StoreError, unique_as};
 use crate::interface::{Backend, Store, TimerHandler};
+use crate::model::ReferenceCounters;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
     PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery,
@@ -79,6 +82,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// New tickets go through it, so concurrent submissions share one commit.
     batch: GroupCommit,
+    /// Roster and category changes committed through this store (its clones share it).
+    reference_writes: Arc<AtomicU64>,
 }
 
 impl PostgresStore {
@@ -106,7 +111,11 @@ impl PostgresStore {
     /// writers on the current tokio runtime.
     pub fn from_pool(pool: PgPool) -> Self {
         let batch = batch::start(pool.clone());
-        Self { pool, batch }
+        Self {
+            pool,
+            batch,
+            reference_writes: Arc::default(),
+        }
     }
 
     /// The pool, for things the trait does not cover (LISTEN/NOTIFY, admin queries).
@@ -713,6 +722,22 @@ impl Store for PostgresStore {
         rows.iter().map(area_record).collect()
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(?levels))]
+    async fn load_areas(&self, levels: &[AreaLevel]) -> Result<Vec<Area>> {
+        let levels = strings(levels.iter().map(|l| l.as_str()));
+        let rows = sqlx::query(
+            "SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+             max_lat FROM areas \
+             WHERE cardinality($1::text[]) = 0 OR level = ANY($1) ORDER BY code",
+        )
+        .bind(levels)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| area_columns(r, false)?.into_area())
+            .collect()
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>> {
         // Depth-bounded: levels strictly nest, so a real chain is at most 7 long.
@@ -814,7 +839,11 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query("UPDATE reference_changes SET roster = roster + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
+        self.reference_writes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -867,6 +896,7 @@ impl Store for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(code = %category.code))]
     async fn upsert_category(&self, category: &Category) -> Result<()> {
         let c = CategoryColumns::new(category)?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO categories (code, name, parent_code, kind, start_level, accept_within_s, \
                  resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
@@ -894,8 +924,13 @@ impl Store for PostgresStore {
         .bind(c.duplicate_radius_m)
         .bind(c.duplicate_window_s)
         .bind(c.active)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE reference_changes SET categories = categories + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.reference_writes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -932,6 +967,21 @@ impl Store for PostgresStore {
         Ok(into_page(items, size, |c| PageKey::Category {
             code: c.code.as_str().to_owned(),
         }))
+    }
+
+    // ------------------------------------------------------------------------ reference changes
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
+        let (roster, categories): (i64, i64) =
+            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(ReferenceCounters { roster, categories })
+    }
+
+    fn reference_writes_here(&self) -> u64 {
+        self.reference_writes.load(Ordering::Acquire)
     }
 
     // ------------------------------------------------------------------------ tickets
