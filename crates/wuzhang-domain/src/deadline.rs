@@ -151,13 +151,7 @@ impl Clocks {
         let Some(level) = ticket.level() else {
             return Vec::new();
         };
-        let timer = |kind, due_at| Timer {
-            ticket_id: ticket.id,
-            subdistrict_code: ticket.subdistrict_code.clone(),
-            kind,
-            due_at,
-            level,
-        };
+        let timer = |kind, due_at| Timer::for_ticket(ticket, level, kind, due_at);
         vec![
             timer(TimerKind::Warning, self.warn_at),
             timer(TimerKind::Accept, self.accept_due),
@@ -190,13 +184,7 @@ pub fn after_accept(
     let (Some(level), Some(due)) = (ticket.level(), ticket.resolve_due_at) else {
         return Vec::new();
     };
-    let timer = |kind, due_at| Timer {
-        ticket_id: ticket.id,
-        subdistrict_code: ticket.subdistrict_code.clone(),
-        kind,
-        due_at,
-        level,
-    };
+    let timer = |kind, due_at| Timer::for_ticket(ticket, level, kind, due_at);
     let mut out = vec![timer(TimerKind::Resolve, due)];
     if due > now {
         let calendar = calendars.get(&category.calendar_code);
@@ -229,13 +217,7 @@ pub fn resume(ticket: &mut Ticket, paused_at: OffsetDateTime, now: OffsetDateTim
     let Some(level) = ticket.level() else {
         return Vec::new();
     };
-    let timer = |kind, due_at| Timer {
-        ticket_id: ticket.id,
-        subdistrict_code: ticket.subdistrict_code.clone(),
-        kind,
-        due_at,
-        level,
-    };
+    let timer = |kind, due_at| Timer::for_ticket(ticket, level, kind, due_at);
     let mut out = Vec::new();
     if ticket.state == crate::ticket::TicketState::Assigned
         && let Some(d) = ticket.accept_due_at

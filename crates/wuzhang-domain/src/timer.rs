@@ -64,3 +64,21 @@ pub struct Timer {
     /// The level whose clock this is; a timer for a level the ticket has left is stale.
     pub level: ChiefLevel,
 }
+
+impl Timer {
+    /// A timer of `kind` for `ticket`'s clock at `level`, due at `due_at`.
+    pub fn for_ticket(
+        ticket: &crate::ticket::Ticket,
+        level: ChiefLevel,
+        kind: TimerKind,
+        due_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            ticket_id: ticket.id,
+            subdistrict_code: ticket.subdistrict_code.clone(),
+            kind,
+            due_at,
+            level,
+        }
+    }
+}

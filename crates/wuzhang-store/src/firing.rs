@@ -22,7 +22,7 @@ use wuzhang_domain::timer::Timer;
 use crate::codec::normalize_ticket;
 use crate::error::{Result, StoreError};
 use crate::interface::TimerHandler;
-use crate::model::{FireReport, TimerOutcome};
+use crate::model::{FireReport, TicketChange, TimerOutcome};
 use crate::validate;
 
 /// A claimed timer with its ticket as loaded in the claim (`None`: no such ticket).
@@ -47,13 +47,12 @@ pub(crate) struct Plan {
 
 /// One ticket's outcomes, folded.
 pub(crate) struct Changed {
-    /// The ticket as it is to be stored (normalised, checked).
-    pub(crate) ticket: Ticket,
+    /// What to write: the ticket as it is to be stored (normalised, checked), all its
+    /// events, and `Some` timers if they replace all of the ticket's; never an idempotency
+    /// record or a follower.
+    pub(crate) change: TicketChange,
     /// The version the store must still hold for the write to go in.
     pub(crate) expected_version: i64,
-    pub(crate) events: Vec<NewEvent>,
-    /// `Some`: all the ticket's timers are replaced by these.
-    pub(crate) timers: Option<Vec<Timer>>,
     /// Claimed timers that are consumed by the write (fired or dropped) and must be
     /// deleted by key; empty when `timers` replaces them all.
     pub(crate) consumed: Vec<Timer>,
@@ -168,10 +167,14 @@ pub(crate) async fn plan(claimed: Vec<Claimed>, handler: &TimerHandler) -> Plan 
             continue;
         }
         plan.changed.push(Changed {
-            ticket: w.ticket,
+            change: TicketChange {
+                ticket: w.ticket,
+                events: w.events,
+                timers: w.timers,
+                idempotency: None,
+                add_follower: None,
+            },
             expected_version: w.loaded_version,
-            events: w.events,
-            timers: w.timers,
             consumed: w.consumed,
             retry: w.retry,
             claimed: w.claimed,
@@ -185,7 +188,7 @@ pub(crate) async fn plan(claimed: Vec<Claimed>, handler: &TimerHandler) -> Plan 
 type Checked = (Ticket, Vec<NewEvent>, Option<Vec<Timer>>);
 
 /// A handler's change, held to what `update_ticket` would accept of it.
-fn check(timer: &Timer, current: &Ticket, change: crate::TicketChange) -> Result<Checked> {
+fn check(timer: &Timer, current: &Ticket, change: TicketChange) -> Result<Checked> {
     let ticket = normalize_ticket(&change.ticket);
     if ticket.id != timer.ticket_id || ticket.subdistrict_code != timer.subdistrict_code {
         return Err(StoreError::invalid(

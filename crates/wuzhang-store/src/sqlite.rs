@@ -1319,17 +1319,11 @@ impl Store for SqliteStore {
         }
         let mut retry: Vec<Timer> = std::mem::take(&mut plan.retry);
         for c in std::mem::take(&mut plan.changed) {
-            let change = TicketChange {
-                ticket: c.ticket.clone(),
-                events: c.events.clone(),
-                timers: c.timers.clone(),
-                idempotency: None,
-                add_follower: None,
-            };
+            let change = &c.change;
             let mut savepoint = Connection::begin(&mut *tx).await?;
-            match write_change(&mut savepoint, &c.ticket, &change, c.expected_version).await {
+            match write_change(&mut savepoint, &change.ticket, change, c.expected_version).await {
                 Ok(events) => {
-                    if c.timers.is_none() {
+                    if change.timers.is_none() {
                         for t in &c.consumed {
                             delete_timer(&mut savepoint, t).await?;
                         }
@@ -1340,7 +1334,7 @@ impl Store for SqliteStore {
                 }
                 Err(error) => {
                     savepoint.rollback().await?;
-                    warn!(ticket = %c.ticket.id, %error, "timer change not written; retrying later");
+                    warn!(ticket = %c.change.ticket.id, %error, "timer change not written; retrying later");
                     plan.not_written(&c);
                     retry.extend(c.claimed.iter().cloned());
                 }

@@ -601,13 +601,12 @@ impl EscalationService for Escalation {
                         .apply(Command::RequestPause, &actor, &note, now)
                         .map_err(ApiError::from);
                     if let Some(level) = t.level() {
-                        timers.push(Timer {
-                            ticket_id: t.id,
-                            subdistrict_code: t.subdistrict_code.clone(),
-                            kind: TimerKind::Resume,
-                            due_at: wuzhang_domain::clock::truncate_to_micros(until),
+                        timers.push(Timer::for_ticket(
+                            t,
                             level,
-                        });
+                            TimerKind::Resume,
+                            wuzhang_domain::clock::truncate_to_micros(until),
+                        ));
                     }
                     Decided {
                         event,

@@ -165,7 +165,7 @@ pub(super) async fn fire_due_timers(
         let mut arrays = TicketArrays::default();
         let mut expected = Vec::with_capacity(plan.changed.len());
         for c in &plan.changed {
-            arrays.push(TicketColumns::new(&c.ticket)?);
+            arrays.push(TicketColumns::new(&c.change.ticket)?);
             expected.push(c.expected_version);
         }
         let ids: Vec<(Uuid,)> = arrays
@@ -201,14 +201,14 @@ pub(super) async fn fire_due_timers(
     let mut events = EventArrays::default();
     let changed = std::mem::take(&mut plan.changed);
     for c in &changed {
-        let id = c.ticket.id.as_uuid();
+        let id = c.change.ticket.id.as_uuid();
         if !written.contains(&id) {
-            tracing::warn!(ticket = %c.ticket.id, "ticket changed while its timers fired; retrying later");
+            tracing::warn!(ticket = %c.change.ticket.id, "ticket changed while its timers fired; retrying later");
             plan.not_written(c);
             c.claimed.iter().for_each(|t| retry(&mut finals, t));
             continue;
         }
-        match &c.timers {
+        match &c.change.timers {
             Some(timers) => {
                 finals.insert(id, timers.clone());
             }
@@ -218,8 +218,8 @@ pub(super) async fn fire_due_timers(
             }
         }
         let last = sets.get(&id).map_or(0, |s| s.last_seq);
-        for (e, seq) in c.events.iter().zip(last + 1..) {
-            events.push(EventColumns::new(&c.ticket, seq, e));
+        for (e, seq) in c.change.events.iter().zip(last + 1..) {
+            events.push(EventColumns::new(&c.change.ticket, seq, e));
         }
     }
 
