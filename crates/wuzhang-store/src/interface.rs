@@ -170,7 +170,9 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// How many tickets match `query` (its order is ignored).
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64>;
 
-    /// The cursor of the newest stored event (0 if none): where a live feed starts.
+    /// The end of the final part of the event log (0 if empty): where a live feed starts.
+    /// Every event with a lower cursor is stored or will never be (see
+    /// [`events_since`](Self::events_since)).
     async fn event_cursor_head(&self) -> Result<i64>;
 
     /// Writes a changed ticket with its events, timers and idempotency record, in one
@@ -194,9 +196,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     ) -> Result<Vec<TicketEvent>>;
 
     /// Events of some subdistricts (all if empty) stored after `after_cursor`, in cursor
-    /// order, at most `limit`: the feed of live streams. Cursors become visible in
-    /// increasing order, so a stream that resumes after the last cursor it saw misses
-    /// nothing.
+    /// order, at most `limit`: the feed of live streams. Only the final part of the log is
+    /// read: an event shows here once no event with a lower cursor can still be
+    /// committed, so a stream that resumes after the last cursor it saw misses nothing,
+    /// however the writers' commits interleave.
     async fn events_since(
         &self,
         subdistrict_codes: &[AreaCode],

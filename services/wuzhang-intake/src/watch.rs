@@ -26,6 +26,11 @@ use wuzhang_store::Store;
 const WATCHER_BUFFER: usize = 64;
 /// Most events read from the log per round.
 const READ_BATCH: u32 = 1000;
+/// Least time between two reads of the log. Every write in this process wakes the
+/// reader; under load that is thousands of wakes a second, and a read costs the store a
+/// few queries (see `Store::events_since`), so wakes that come sooner than this are
+/// served together. A watcher sees an event at most this much later.
+const MIN_GAP: Duration = Duration::from_millis(10);
 
 type Senders = HashMap<TicketId, Vec<(u64, mpsc::Sender<TicketEvent>)>>;
 
@@ -82,15 +87,21 @@ impl EventHub {
                     }
                 }
             };
+            let mut last_read = tokio::time::Instant::now();
             loop {
                 tokio::select! {
                     _ = inner.wake.notified() => {}
                     _ = tokio::time::sleep(poll) => {}
                     _ = shutdown.changed() => return,
                 }
+                tokio::select! {
+                    _ = tokio::time::sleep_until(last_read + MIN_GAP) => {}
+                    _ = shutdown.changed() => return,
+                }
                 if *shutdown.borrow() {
                     return;
                 }
+                last_read = tokio::time::Instant::now();
                 loop {
                     let events = match store.events_since(&[], cursor, READ_BATCH).await {
                         Ok(e) => e,

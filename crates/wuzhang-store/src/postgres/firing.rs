@@ -74,13 +74,13 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
 
 static UPSERT_SETS_SQL: LazyLock<String> = LazyLock::new(|| timer_sets_upsert(1, ""));
 
-/// The events, under the event log lock (taken in an InitPlan before the first row, held
-/// to the commit; see [`EVENT_LOG_LOCK`]).
+/// The events, holding the event log lock shared (taken in an InitPlan before the first
+/// row draws its cursor, held to the commit; see [`EVENT_LOG_LOCK`]).
 static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
            to_state, level, assignee_person_id, note, at) \
-         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock($12)) = 1",
+         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($12)) = 1",
         event_unnest(1)
     )
 });

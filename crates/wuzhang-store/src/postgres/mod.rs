@@ -42,20 +42,15 @@ use crate::validate;
 
 mod arrays;
 mod batch;
+mod feed;
 mod firing;
 
 use arrays::TimerArrays;
+use feed::{EVENT_LOG_LOCK, Feed};
 
 use crate::group_commit::GroupCommit;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Taken (for the rest of the transaction) right before a transaction appends events, and
-/// only then, after all its row locks: cursors are handed out by a sequence at insert time,
-/// so without it a transaction could commit a lower cursor after a reader has already moved
-/// past a higher one, and a resuming stream would skip that event. Held only for the inserts
-/// and the commit, so writers queue briefly; taken last, so it cannot deadlock with row locks.
-const EVENT_LOG_LOCK: i64 = 0x7775_7a68_616e_6701;
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
@@ -84,6 +79,8 @@ pub struct PostgresStore {
     batch: GroupCommit,
     /// Roster and category changes committed through this store (its clones share it).
     reference_writes: Arc<AtomicU64>,
+    /// How far the event log is final (shared by clones, so one process keeps one).
+    feed: Arc<Feed>,
 }
 
 impl PostgresStore {
@@ -108,13 +105,15 @@ impl PostgresStore {
     }
 
     /// Wraps a pool the caller built (and configured) itself. Starts the group-commit
-    /// writers on the current tokio runtime.
+    /// writers on the current tokio runtime, with connections of their own (two, opened
+    /// with the pool's options).
     pub fn from_pool(pool: PgPool) -> Self {
-        let batch = batch::start(pool.clone());
+        let batch = batch::start(&pool);
         Self {
             pool,
             batch,
             reference_writes: Arc::default(),
+            feed: Arc::default(),
         }
     }
 
@@ -269,13 +268,13 @@ async fn insert_timers(conn: &mut PgConnection, timers: &[Timer]) -> Result<()> 
 
 static TIMER_SETS_UPSERT: LazyLock<String> = LazyLock::new(|| arrays::timer_sets_upsert(1, ""));
 
-/// Appends events (their seqs already given) under [`EVENT_LOG_LOCK`]; the caller commits
-/// right after.
+/// Appends events (their seqs already given) holding [`EVENT_LOG_LOCK`] shared (taken
+/// before the inserts draw their cursors); the caller commits right after.
 async fn append_events(conn: &mut PgConnection, events: &[EventColumns]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
         .bind(EVENT_LOG_LOCK)
         .execute(&mut *conn)
         .await?;
@@ -1107,11 +1106,8 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn event_cursor_head(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(cursor), 0) FROM ticket_events")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        // Not MAX(cursor): a lower cursor may still be committed below it.
+        self.feed.settled(&self.pool).await
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %change.ticket.id, version = change.ticket.version))]
@@ -1162,15 +1158,23 @@ impl Store for PostgresStore {
         after_cursor: i64,
         limit: u32,
     ) -> Result<Vec<LoggedEvent>> {
+        // Only the final part of the log: beyond it a writer may still commit a lower cursor
+        // than one already visible (see `feed`).
+        let settled = self.feed.settled(&self.pool).await?;
+        if settled <= after_cursor {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(
             "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
-             level, assignee_person_id, note, at FROM ticket_events WHERE cursor > $1 \
+             level, assignee_person_id, note, at FROM ticket_events \
+             WHERE cursor > $1 AND cursor <= $4 \
              AND (cardinality($2::text[]) = 0 OR subdistrict_code = ANY($2)) \
              ORDER BY cursor LIMIT $3",
         )
         .bind(after_cursor)
         .bind(strings(subdistrict_codes.iter().map(AreaCode::as_str)))
         .bind(i64::from(limit))
+        .bind(settled)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
