@@ -77,6 +77,8 @@ struct Run {
     rate: f64,
     latency: Summary,
     errors: usize,
+    /// Server CPU (user + system) per request, in µs; none for pgbench.
+    server_cpu_us: Option<f64>,
 }
 
 /// `concurrency` callers submitting for `seconds`, each on its own HTTP/2 connection.
@@ -118,8 +120,10 @@ async fn submit_load(
         }));
     }
     let started = Instant::now();
+    let cpu_before = server.cpu_time();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
+    let cpu = server.cpu_time().zip(cpu_before).map(|(a, b)| a - b);
     let mut all = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -128,10 +132,12 @@ async fn submit_load(
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu_us = cpu.map(|c| c.as_secs_f64() * 1e6 / all.len().max(1) as f64);
     Ok(Run {
         rate: all.len() as f64 / elapsed,
         latency: summarise(&mut all),
         errors,
+        server_cpu_us,
     })
 }
 
@@ -214,7 +220,12 @@ fn pgbench(url: &str, schema: &str, concurrency: usize, seconds: u64) -> anyhow:
         rate: tps,
         latency: summarise(&mut latencies),
         errors: 0,
+        server_cpu_us: None,
     })
+}
+
+fn cpu(us: Option<f64>) -> String {
+    us.map_or_else(|| "–".into(), |us| format!("{us:.0}"))
 }
 
 fn ms(ns: f64) -> String {
@@ -251,20 +262,22 @@ async fn main() -> anyhow::Result<()> {
             let ratio = ours.rate / theirs.rate;
             ratios.insert(c, ratio);
             println!(
-                "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms (errors {}) | pgbench {:.0}/s p50 {} ms p99 {} ms | ratio {ratio:.2}",
+                "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {}) | pgbench {:.0}/s p50 {} ms p99 {} ms | ratio {ratio:.2}",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
+                cpu(ours.server_cpu_us),
                 ours.errors,
                 theirs.rate,
                 ms(theirs.latency.p50_ns),
                 ms(theirs.latency.p99_ns),
             );
             rows.push(format!(
-                "| Postgres | {c} | {:.0} | {} | {} | {:.0} | {} | {} | {ratio:.2}× |",
+                "| Postgres | {c} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {ratio:.2}× |",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
+                cpu(ours.server_cpu_us),
                 theirs.rate,
                 ms(theirs.latency.p50_ns),
                 ms(theirs.latency.p99_ns),
@@ -284,26 +297,28 @@ async fn main() -> anyhow::Result<()> {
         for &c in &args.concurrency {
             let ours = submit_load(&server, &token, c, args.seconds, &format!("sq{c}")).await?;
             println!(
-                "sqlite c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms (errors {})",
+                "sqlite c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {})",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
+                cpu(ours.server_cpu_us),
                 ours.errors
             );
             rows.push(format!(
-                "| SQLite | {c} | {:.0} | {} | {} | – | – | – | – |",
+                "| SQLite | {c} | {:.0} | {} | {} | {} | – | – | – | – |",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
+                cpu(ours.server_cpu_us),
             ));
         }
     }
 
     println!();
     println!(
-        "| store | concurrency | SubmitIncident/s | p50 ms | p99 ms | pgbench insert/s | p50 ms | p99 ms | ours ÷ pgbench |"
+        "| store | concurrency | SubmitIncident/s | p50 ms | p99 ms | server CPU µs/req | pgbench insert/s | p50 ms | p99 ms | ours ÷ pgbench |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }
