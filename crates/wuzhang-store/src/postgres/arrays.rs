@@ -339,6 +339,24 @@ pub(super) fn timer_sets_upsert(first: usize, filter: &str) -> String {
     )
 }
 
+/// Rewrites the `timer_sets` rows of subdistrict `$sub` whose tickets have timers bound from
+/// `$first` (as [`TimerArrays`]): an UPDATE, for sets known to exist (the timer worker's,
+/// claimed and locked). Cheaper than the upsert, which first tries an insert.
+pub(super) fn timer_sets_update(first: usize, sub: usize) -> String {
+    format!(
+        "UPDATE timer_sets s SET due_at = n.due_at, kinds = n.kinds, dues = n.dues, \
+           levels = n.levels \
+         FROM (SELECT x.subdistrict_code, x.ticket_id, min(x.due_at) AS due_at, \
+             array_agg(x.kind ORDER BY x.due_at, x.kind) AS kinds, \
+             array_agg(x.due_at ORDER BY x.due_at, x.kind) AS dues, \
+             array_agg(x.level ORDER BY x.due_at, x.kind) AS levels \
+           FROM {unnest} GROUP BY x.subdistrict_code, x.ticket_id) n \
+         WHERE s.subdistrict_code = ${sub} AND s.subdistrict_code = n.subdistrict_code \
+           AND s.ticket_id = n.ticket_id",
+        unnest = timer_unnest(first),
+    )
+}
+
 /// A `timer_sets` row as the timers it holds, ordered by due time, then kind.
 pub(super) fn timer_set(
     subdistrict_code: String,

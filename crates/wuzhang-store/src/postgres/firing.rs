@@ -22,7 +22,7 @@ use wuzhang_domain::timer::Timer;
 
 use super::arrays::{
     EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_set,
-    timer_sets_upsert,
+    timer_sets_update,
 };
 use super::{EVENT_LOG_LOCK, ticket};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
@@ -72,7 +72,8 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-static UPSERT_SETS_SQL: LazyLock<String> = LazyLock::new(|| timer_sets_upsert(1, ""));
+/// Every set in the batch was claimed, so it exists (and is locked): an update will do.
+static UPDATE_SETS_SQL: LazyLock<String> = LazyLock::new(|| timer_sets_update(1, 6));
 
 /// The events, holding the event log lock shared (taken in an InitPlan before the first
 /// row draws its cursor, held to the commit; see [`EVENT_LOG_LOCK`]).
@@ -241,7 +242,8 @@ pub(super) async fn fire_due_timers(
         .await?;
     }
     if !kept.is_empty() {
-        kept.bind(sqlx::query(UPSERT_SETS_SQL.as_str()))
+        kept.bind(sqlx::query(UPDATE_SETS_SQL.as_str()))
+            .bind(sub)
             .execute(&mut *tx)
             .await?;
     }
