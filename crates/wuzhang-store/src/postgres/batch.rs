@@ -24,11 +24,10 @@ use crate::model::NewTicket;
 /// Most tickets in one statement (its arrays grow with the batch; the parameters do not).
 const MAX_BATCH: usize = 512;
 /// Writer tasks, i.e. transactions in flight at once. More than one lets the next batch
-/// form and start while the previous one waits for its flush; but writers take turns on
-/// the event log lock until their commit, so each extra writer mostly splits what queued
-/// into smaller batches that then commit one after another. With `submit-load` on 2
-/// vCPUs, two writers gave 3,028 and 2,983/s at 64 callers where four gave 2,388–2,509/s
-/// in three runs, and the same within the noise at 1, 4 and 16 callers.
+/// form and start while the previous one waits for its flush. With `submit-load` on 2
+/// vCPUs (after the event log lock became shared), one, two and four writers gave the
+/// same within the noise at 4 and 16 callers; two did best at 64 (about 8,000–10,000/s
+/// against 6,600–6,900 for one or four).
 const WRITERS: usize = 2;
 
 /// Starts the Postgres group commit: [`WRITERS`] tasks writing batches of at most
