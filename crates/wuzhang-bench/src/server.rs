@@ -185,17 +185,11 @@ impl Server {
         Some(kb * 1024)
     }
 
-    /// CPU time the server has used so far, user and system (Linux; in clock ticks of
-    /// 10 ms, the kernel's USER_HZ). Less noisy than throughput on a shared machine: what
-    /// one request costs the server whatever else runs.
+    /// CPU time the server has used so far, user and system (Linux). Less noisy than
+    /// throughput on a shared machine: what one request costs the server whatever else
+    /// runs.
     pub fn cpu_time(&self) -> Option<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let mut fields = rest.split_whitespace();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let utime: u64 = fields.nth(11)?.parse().ok()?;
-        let stime: u64 = fields.next()?.parse().ok()?;
-        Some(Duration::from_millis((utime + stime) * 10))
+        crate::stats::proc_stat_cpu(&stat).map(|(_, cpu)| cpu)
     }
 }

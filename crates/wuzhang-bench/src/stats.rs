@@ -25,26 +25,49 @@ pub fn summarise(samples: &mut [Duration]) -> Summary {
     }
 }
 
-/// CPU time (user + system) used so far by every process named `postgres` on this
-/// machine (Linux, in 10 ms clock ticks): the database's side of a load, steadier than a
-/// rate on a shared machine as long as nothing else uses this Postgres meanwhile.
-pub fn postgres_cpu_time() -> Option<std::time::Duration> {
-    let mut ticks = 0u64;
+/// A process's command name and CPU time so far (user + system) from its
+/// `/proc/<pid>/stat` line (Linux; the kernel counts in 10 ms clock ticks).
+pub fn proc_stat_cpu(stat: &str) -> Option<(&str, Duration)> {
+    // The command name is in parentheses and may hold spaces.
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let mut fields = stat.get(close + 1..)?.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((
+        stat.get(open + 1..close)?,
+        Duration::from_millis((utime + stime) * 10),
+    ))
+}
+
+/// CPU time used so far by every process named `postgres` on this machine: the
+/// database's side of a load, steadier than a rate on a shared machine as long as
+/// nothing else uses this Postgres meanwhile.
+pub fn postgres_cpu_time() -> Option<Duration> {
+    let mut total = Duration::ZERO;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        if &stat[open + 1..close] != "postgres" {
-            continue;
+        if let Some(("postgres", cpu)) = proc_stat_cpu(&stat) {
+            total += cpu;
         }
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let mut fields = stat[close + 1..].split_whitespace().skip(11);
-        let utime: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
-        let stime: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
-        ticks += utime + stime;
     }
-    Some(std::time::Duration::from_millis(ticks * 10))
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_name_and_cpu_from_a_stat_line() {
+        // A name with a space and a parenthesis, as `comm` may have.
+        let line = "4242 (tokio rt) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0";
+        assert_eq!(
+            proc_stat_cpu(line),
+            Some(("tokio rt) x", Duration::from_millis(3000)))
+        );
+        assert_eq!(proc_stat_cpu("garbage"), None);
+    }
 }
