@@ -3002,15 +3002,23 @@ mod postgres_feed {
             store.events_since(&[], c0, 100).await.unwrap().is_empty(),
             "the feed passed a cursor that may still be committed below it"
         );
-        assert_eq!(store.event_cursor_head().await.unwrap(), c0);
+        // A feed starting now waits for the writer, rather than start below what it drew.
+        let head = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.event_cursor_head().await.unwrap() }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!head.is_finished(), "the head did not wait for the writer");
 
         // Once it commits, both come, in cursor order.
         writer.execute("COMMIT").await.unwrap();
+        let head = head.await.unwrap();
         let after = store.events_since(&[], c0, 100).await.unwrap();
         assert_eq!(after.first().map(|e| e.cursor), Some(c1));
         assert!(after.len() >= 2, "the later ticket's events follow");
         assert!(after.windows(2).all(|w| w[0].cursor < w[1].cursor));
         let c2 = after.last().unwrap().cursor;
+        assert_eq!(head, c2, "the head is the end of the log once settled");
 
         // A writer that rolls back leaves a gap the feed steps over once it is gone.
         let gap = half_written_event(&mut writer, c0, 1002).await;

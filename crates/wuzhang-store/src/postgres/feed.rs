@@ -42,6 +42,9 @@ const MAX_PENDING: usize = 64;
 /// committed before the call in the same call.
 const SECOND_LOOK: Duration = Duration::from_millis(2);
 
+/// Longest [`Feed::head`] waits for writers in flight to finish.
+const HEAD_WAIT: Duration = Duration::from_secs(10);
+
 /// The settled end of the event log, shared by a store's clones.
 #[derive(Debug, Default)]
 pub(super) struct Feed {
@@ -69,6 +72,36 @@ impl Feed {
         state.observe(look(pool).await?);
         if !state.pending.is_empty() {
             tokio::time::sleep(SECOND_LOOK).await;
+            state.observe(look(pool).await?);
+        }
+        Ok(state.settled)
+    }
+}
+
+impl Feed {
+    /// The end of the log as of now, for a feed that starts here: waits until everything
+    /// drawn before this call has settled. [`settled`](Self::settled) may lag behind the
+    /// log (in a process that has not looked yet, it is 0), and a feed started there
+    /// would read the whole log again. Waits at most [`HEAD_WAIT`] for a writer that does
+    /// not finish, then answers the settled end reached so far (still safe, just lower).
+    pub(super) async fn head(&self, pool: &PgPool) -> Result<i64> {
+        let mut state = self.state.lock().await;
+        let now = look(pool).await?;
+        let target = now.hi;
+        state.observe(now);
+        let started = tokio::time::Instant::now();
+        let mut pause = SECOND_LOOK;
+        while state.settled < target {
+            if started.elapsed() >= HEAD_WAIT {
+                tracing::warn!(
+                    settled = state.settled,
+                    target,
+                    "event log writers still in flight; starting the feed lower"
+                );
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
             state.observe(look(pool).await?);
         }
         Ok(state.settled)

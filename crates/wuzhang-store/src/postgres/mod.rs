@@ -1107,7 +1107,7 @@ impl Store for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug")]
     async fn event_cursor_head(&self) -> Result<i64> {
         // Not MAX(cursor): a lower cursor may still be committed below it.
-        self.feed.settled(&self.pool).await
+        self.feed.head(&self.pool).await
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %change.ticket.id, version = change.ticket.version))]
