@@ -48,6 +48,7 @@ macro_rules! conformance_suite {
             timers_are_listed_and_replaced,
             subdistricts_with_due_timers,
             fire_writes_change_and_deletes_timer,
+            fire_writes_whatever_the_handler_changed,
             fire_with_new_timers_replaces_them,
             fire_two_timers_of_one_ticket_in_one_batch,
             fire_drop_deletes_timer,
@@ -2212,6 +2213,53 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(report, FireReport::default());
+    }
+
+    /// A timer's outcome usually changes only the assignment and clocks, but may change
+    /// anything: both kinds in one batch, and the rest of a row kept as it was.
+    pub(crate) async fn fire_writes_whatever_the_handler_changed(store: S) {
+        let a = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        let b = assigned(SUB1, G1, "r2", T0, grid_chief(G1));
+        store.create_ticket(&a).await.unwrap();
+        store.create_ticket(&b).await.unwrap();
+        let now = T0 + Duration::hours(3);
+        let b_id = b.ticket.id;
+        let h = handler(move |_, mut ticket| {
+            if ticket.id == b_id {
+                ticket.report.description = "补充：井盖已移位".into();
+            }
+            Ok(TimerOutcome::Fire(escalate(&mut ticket, now)))
+        });
+        let report = store
+            .fire_due_timers(&code(SUB1), now, 10, Duration::minutes(1), &*h)
+            .await
+            .unwrap();
+        assert_eq!(report.fired, 2);
+        let a_now = store.get_ticket(&a.ticket.id).await.unwrap();
+        let b_now = store.get_ticket(&b.ticket.id).await.unwrap();
+        assert_eq!(a_now.level(), Some(ChiefLevel::Lane));
+        assert_eq!(a_now.report.description, a.ticket.report.description);
+        assert_eq!(b_now.level(), Some(ChiefLevel::Lane));
+        assert_eq!(b_now.report.description, "补充：井盖已移位");
+
+        // Only clocks changed: the rest of the row stays as it was.
+        store
+            .update_ticket(&change(&a_now, Command::Note, now))
+            .await
+            .unwrap();
+        let before = store.get_ticket(&a.ticket.id).await.unwrap();
+        let later = now + Duration::days(3);
+        let note =
+            handler(move |_, ticket| Ok(TimerOutcome::Fire(change(&ticket, Command::Note, later))));
+        let report = store
+            .fire_due_timers(&code(SUB1), later, 10, Duration::minutes(1), &*note)
+            .await
+            .unwrap();
+        assert!(report.fired >= 1);
+        let after = store.get_ticket(&a.ticket.id).await.unwrap();
+        assert_eq!(after.report, before.report);
+        assert_eq!(after.created_at, before.created_at);
+        assert!(after.version > before.version);
     }
 
     pub(crate) async fn fire_with_new_timers_replaces_them(store: S) {
