@@ -4,7 +4,7 @@
 //! whatever order their commits finish, so a reader that has seen cursor 11 may later see
 //! 10 appear. Serialising the writers (one lock held from the insert to the commit) makes
 //! commits follow cursors, but then no two commits overlap and Postgres cannot flush them
-//! together: it was the main limit on write throughput. Instead every writer holds
+//! together, for new tickets and the timer worker alike. Instead every writer holds
 //! [`EVENT_LOG_LOCK`] *shared* from before it draws its first cursor until it commits
 //! (writers never wait for each other), and readers find the point below which nothing
 //! can still appear:
@@ -39,7 +39,7 @@ const MAX_PENDING: usize = 64;
 
 /// How long to wait before looking a second time when writers were in flight: they
 /// usually commit within a millisecond or two, and the second look then serves events
-/// committed before the call in the same call.
+/// committed before the call in the same call. Also the first pause of [`Feed::head`].
 const SECOND_LOOK: Duration = Duration::from_millis(2);
 
 /// Longest [`Feed::head`] waits for writers in flight to finish.
@@ -66,45 +66,53 @@ struct Checkpoint {
 }
 
 impl Feed {
-    /// The highest cursor up to which the log is final. Never goes down.
-    pub(super) async fn settled(&self, pool: &PgPool) -> Result<i64> {
+    /// How far a reader that has read up to `after` may read: the highest cursor up to
+    /// which the log is final. Never goes down. While the reader is still behind what
+    /// is already known to be final (catching up page by page), that is the answer,
+    /// without asking Postgres; once it has caught up, this looks again, a second time
+    /// [`SECOND_LOOK`] later if writers were in flight.
+    pub(super) async fn settled_after(&self, pool: &PgPool, after: i64) -> Result<i64> {
         let mut state = self.state.lock().await;
-        state.observe(look(pool).await?);
-        if !state.pending.is_empty() {
-            tokio::time::sleep(SECOND_LOOK).await;
-            state.observe(look(pool).await?);
+        if state.settled > after {
+            return Ok(state.settled);
         }
-        Ok(state.settled)
+        Ok(state.settle(pool, SECOND_LOOK).await?.0)
+    }
+
+    /// The end of the log as of now, for a feed that starts here: waits until everything
+    /// drawn before this call has settled. The settled end may lag behind the log (in a
+    /// process that has not looked yet, it is 0), and a feed started there would read the
+    /// whole log again. Waits at most [`HEAD_WAIT`] for a writer that does not finish,
+    /// then answers the settled end reached so far (still safe, just lower).
+    pub(super) async fn head(&self, pool: &PgPool) -> Result<i64> {
+        let (settled, target) = self.state.lock().await.settle(pool, HEAD_WAIT).await?;
+        if settled < target {
+            tracing::warn!(
+                settled,
+                target,
+                "event log writers still in flight; starting the feed lower"
+            );
+        }
+        Ok(settled)
     }
 }
 
-impl Feed {
-    /// The end of the log as of now, for a feed that starts here: waits until everything
-    /// drawn before this call has settled. [`settled`](Self::settled) may lag behind the
-    /// log (in a process that has not looked yet, it is 0), and a feed started there
-    /// would read the whole log again. Waits at most [`HEAD_WAIT`] for a writer that does
-    /// not finish, then answers the settled end reached so far (still safe, just lower).
-    pub(super) async fn head(&self, pool: &PgPool) -> Result<i64> {
-        let mut state = self.state.lock().await;
+impl State {
+    /// Looks, then keeps looking (2 ms apart, doubling up to 100 ms) until everything
+    /// drawn before the first look has settled or `wait` has passed. Returns the settled
+    /// end and what it was waiting for.
+    async fn settle(&mut self, pool: &PgPool, wait: Duration) -> Result<(i64, i64)> {
         let now = look(pool).await?;
         let target = now.hi;
-        state.observe(now);
+        self.observe(now);
         let started = tokio::time::Instant::now();
         let mut pause = SECOND_LOOK;
-        while state.settled < target {
-            if started.elapsed() >= HEAD_WAIT {
-                tracing::warn!(
-                    settled = state.settled,
-                    target,
-                    "event log writers still in flight; starting the feed lower"
-                );
-                break;
-            }
+        while self.settled < target && started.elapsed() < wait {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(100));
-            state.observe(look(pool).await?);
+            self.observe(look(pool).await?);
         }
-        Ok(state.settled)
+        Ok((self.settled, target))
     }
 }
 

@@ -1160,7 +1160,7 @@ impl Store for PostgresStore {
     ) -> Result<Vec<LoggedEvent>> {
         // Only the final part of the log: beyond it a writer may still commit a lower cursor
         // than one already visible (see `feed`).
-        let settled = self.feed.settled(&self.pool).await?;
+        let settled = self.feed.settled_after(&self.pool, after_cursor).await?;
         if settled <= after_cursor {
             return Ok(Vec::new());
         }
