@@ -141,7 +141,10 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Normal);
+        // An embedded file does not go away under us: no ping (a trip to the connection's
+        // thread and back) before every statement.
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(BUSY_TIMEOUT * 2)
             .connect_with(options)

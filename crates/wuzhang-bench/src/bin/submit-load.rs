@@ -13,7 +13,11 @@
 //! many clients for as long. Both commit every transaction durably (synchronous_commit
 //! on). With `--sqlite`, the same load runs against a server on the embedded store.
 //! Each submission writes a ticket, two events, three timers and an idempotency record;
-//! pgbench's transaction writes one row, and the table says so.
+//! pgbench's transaction writes one row, and the table says so. A second pgbench run
+//! ("same rows") writes everything a submission writes, into the server's own tables, as
+//! one statement per transaction: what Postgres alone costs for the same data, the
+//! fairest yardstick of the server's own overhead. Postgres's CPU per transaction (all
+//! its processes, from /proc) is printed for each.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -79,6 +83,15 @@ struct Run {
     errors: usize,
     /// Server CPU (user + system) per request, in µs; none for pgbench.
     server_cpu_us: Option<f64>,
+    /// Postgres's CPU (all its processes) per transaction or request, in µs.
+    pg_cpu_us: Option<f64>,
+}
+
+/// Postgres's CPU between two readings, per `n`, in µs.
+fn pg_cpu_per(before: Option<Duration>, after: Option<Duration>, n: usize) -> Option<f64> {
+    after
+        .zip(before)
+        .map(|(a, b)| (a.saturating_sub(b)).as_secs_f64() * 1e6 / n.max(1) as f64)
 }
 
 /// `concurrency` callers submitting for `seconds`, each on its own HTTP/2 connection.
@@ -121,9 +134,11 @@ async fn submit_load(
     }
     let started = Instant::now();
     let cpu_before = server.cpu_time();
+    let pg_before = wuzhang_bench::stats::postgres_cpu_time();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
     let cpu = server.cpu_time().zip(cpu_before).map(|(a, b)| a - b);
+    let pg_after = wuzhang_bench::stats::postgres_cpu_time();
     let mut all = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -133,35 +148,73 @@ async fn submit_load(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let server_cpu_us = cpu.map(|c| c.as_secs_f64() * 1e6 / all.len().max(1) as f64);
+    let pg_cpu_us = pg_cpu_per(pg_before, pg_after, all.len());
     Ok(Run {
         rate: all.len() as f64 / elapsed,
         latency: summarise(&mut all),
         errors,
         server_cpu_us,
+        pg_cpu_us,
     })
 }
 
-/// pgbench inserting one ticket-shaped row per transaction into a copy of `tickets`
-/// (columns and indexes) in `schema`.
-fn pgbench(url: &str, schema: &str, concurrency: usize, seconds: u64) -> anyhow::Result<Run> {
+/// pgbench's transaction: one ticket-shaped row into a copy of `tickets`.
+const ONE_ROW_SQL: &str = "INSERT INTO pgbench_tickets (subdistrict_code, id, grid_code, state, level, \
+     assignee_area_code, assignee_person_id, category_code, description, lat, lng, crs, \
+     original_lat, original_lng, original_crs, address, building_code, unit_code, \
+     media_urls, contact_phone, reporter_id, urgent, accept_due_at, resolve_due_at, \
+     created_at, updated_at, duplicate_of, pause, rating_stars, rating_not_solved, \
+     rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
+     'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
+     43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
+     '13800138000', 'resident:load', false, now() + interval '2 hours', \
+     now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1);\n";
+
+/// pgbench's transaction: the rows one submission writes, into the server's own tables,
+/// in one statement (the ticket, its idempotency record with a ticket-sized answer, its
+/// timer set of three, its two events).
+const SAME_ROWS_SQL: &str = "WITH t AS (INSERT INTO tickets (subdistrict_code, id, grid_code, \
+     state, level, assignee_area_code, assignee_person_id, category_code, description, lat, \
+     lng, crs, original_lat, original_lng, original_crs, address, building_code, unit_code, \
+     media_urls, contact_phone, reporter_id, urgent, accept_due_at, resolve_due_at, \
+     created_at, updated_at, duplicate_of, pause, rating_stars, rating_not_solved, \
+     rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
+     'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
+     43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
+     '13800138000', 'resident:load', false, now() + interval '2 hours', \
+     now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1) \
+     RETURNING subdistrict_code, id), \
+   k AS (INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
+     SELECT 'resident:pgbench', id::text, sha256(id::text::bytea), \
+       convert_to(repeat('x', 250), 'UTF8'), now() FROM t), \
+   s AS (INSERT INTO timer_sets (subdistrict_code, ticket_id, due_at, kinds, dues, levels) \
+     SELECT subdistrict_code, id, now() + interval '96 minutes', \
+       ARRAY['warning', 'accept', 'resolve'], \
+       ARRAY[now() + interval '96 minutes', now() + interval '2 hours', \
+         now() + interval '3 days'], ARRAY['grid', 'grid', 'grid'] FROM t) \
+   INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
+     to_state, level, assignee_person_id, note, at) \
+   SELECT t.subdistrict_code, t.id, e.seq, e.kind, 'resident:load', e.from_state, \
+     e.to_state, e.level, e.person, '', now() \
+   FROM t, (VALUES (1, 'submitted', NULL, 'submitted', NULL, NULL), \
+     (2, 'assigned', 'submitted', 'assigned', 'grid', 'P003')) \
+     AS e(seq, kind, from_state, to_state, level, person);\n";
+
+/// pgbench running `sql` (one statement, its own transaction) in `schema`.
+fn pgbench(
+    url: &str,
+    schema: &str,
+    sql: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("insert.sql");
-    std::fs::write(
-        &script,
-        "INSERT INTO pgbench_tickets (subdistrict_code, id, grid_code, state, level, \
-         assignee_area_code, assignee_person_id, category_code, description, lat, lng, crs, \
-         original_lat, original_lng, original_crs, address, building_code, unit_code, \
-         media_urls, contact_phone, reporter_id, urgent, accept_due_at, resolve_due_at, \
-         created_at, updated_at, duplicate_of, pause, rating_stars, rating_not_solved, \
-         rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
-         'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
-         43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
-         '13800138000', 'resident:load', false, now() + interval '2 hours', \
-         now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1);\n",
-    )?;
+    std::fs::write(&script, sql)?;
     let parsed = url::Url::parse(url)?;
     let db = parsed.path().trim_start_matches('/');
     let log_prefix = dir.path().join("lat");
+    let pg_before = wuzhang_bench::stats::postgres_cpu_time();
     let out = Command::new("pgbench")
         .args(["-n", "-r"])
         .args(["-c", &concurrency.to_string()])
@@ -185,6 +238,7 @@ fn pgbench(url: &str, schema: &str, concurrency: usize, seconds: u64) -> anyhow:
         .env("PGOPTIONS", format!("-c search_path={schema},public"))
         .output()
         .context("cannot run pgbench")?;
+    let pg_after = wuzhang_bench::stats::postgres_cpu_time();
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(
         out.status.success(),
@@ -216,11 +270,13 @@ fn pgbench(url: &str, schema: &str, concurrency: usize, seconds: u64) -> anyhow:
             }
         }
     }
+    let n = latencies.len();
     Ok(Run {
         rate: tps,
         latency: summarise(&mut latencies),
         errors: 0,
         server_cpu_us: None,
+        pg_cpu_us: pg_cpu_per(pg_before, pg_after, n),
     })
 }
 
@@ -258,29 +314,42 @@ async fn main() -> anyhow::Result<()> {
         submit_load(&server, &token, 4, warmup, "warm").await?;
         for &c in &args.concurrency {
             let ours = submit_load(&server, &token, c, args.seconds, &format!("pg{c}")).await?;
-            let theirs = pgbench(base, &schema, c, args.seconds)?;
+            let theirs = pgbench(base, &schema, ONE_ROW_SQL, c, args.seconds)?;
+            let same = pgbench(base, &schema, SAME_ROWS_SQL, c, args.seconds)?;
             let ratio = ours.rate / theirs.rate;
+            let ratio_same = ours.rate / same.rate;
             ratios.insert(c, ratio);
             println!(
-                "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {}) | pgbench {:.0}/s p50 {} ms p99 {} ms | ratio {ratio:.2}",
+                "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req, postgres {} µs (errors {}) | pgbench one row {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio:.2} | pgbench same rows {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio_same:.2}",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
                 cpu(ours.server_cpu_us),
+                cpu(ours.pg_cpu_us),
                 ours.errors,
                 theirs.rate,
                 ms(theirs.latency.p50_ns),
                 ms(theirs.latency.p99_ns),
+                cpu(theirs.pg_cpu_us),
+                same.rate,
+                ms(same.latency.p50_ns),
+                ms(same.latency.p99_ns),
+                cpu(same.pg_cpu_us),
             );
             rows.push(format!(
-                "| Postgres | {c} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {ratio:.2}× |",
+                "| Postgres | {c} | {:.0} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {ratio:.2}× | {:.0} | {} | {} | {ratio_same:.2}× |",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
                 cpu(ours.server_cpu_us),
+                cpu(ours.pg_cpu_us),
                 theirs.rate,
                 ms(theirs.latency.p50_ns),
                 ms(theirs.latency.p99_ns),
+                cpu(theirs.pg_cpu_us),
+                same.rate,
+                ms(same.latency.p99_ns),
+                cpu(same.pg_cpu_us),
             ));
         }
         drop(server);
@@ -305,7 +374,7 @@ async fn main() -> anyhow::Result<()> {
                 ours.errors
             );
             rows.push(format!(
-                "| SQLite | {c} | {:.0} | {} | {} | {} | – | – | – | – |",
+                "| SQLite | {c} | {:.0} | {} | {} | {} | – | – | – | – | – | – | – | – | – | – |",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
@@ -316,9 +385,9 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "| store | concurrency | SubmitIncident/s | p50 ms | p99 ms | server CPU µs/req | pgbench insert/s | p50 ms | p99 ms | ours ÷ pgbench |"
+        "| store | callers | SubmitIncident/s | p50 ms | p99 ms | server CPU µs/req | Postgres CPU µs/req | pgbench one row/s | p50 ms | p99 ms | Postgres CPU µs/txn | ours ÷ one row | pgbench same rows/s | p99 ms | Postgres CPU µs/txn | ours ÷ same rows |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }

@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
 use tracing::{debug, warn};
 use uuid::Uuid;
 
@@ -30,35 +30,94 @@ const MAX_BATCH: usize = 512;
 /// against 6,600–6,900 for one or four).
 const WRITERS: usize = 2;
 
-/// Starts the Postgres group commit: [`WRITERS`] tasks writing batches of at most
-/// [`MAX_BATCH`] tickets, each batch in one statement.
+/// The writers' connections' `application_name` (after the pool's own, if it has one).
+pub(crate) const WRITER_NAME: &str = "ticket-writer";
+
+/// Starts the Postgres group commit: [`WRITERS`] transactions in flight at most, each
+/// writing a batch of at most [`MAX_BATCH`] tickets in one statement.
 ///
-/// The writers have connections of their own (one each, beside the store's pool), so a
-/// burst of reads never makes a commit wait for a connection, and those connections plan
+/// The writers have connections of their own (one per slot, beside the store's pool), so
+/// a burst of reads never makes a commit wait for a connection, and those connections plan
 /// the batch statement once (`plan_cache_mode = force_generic_plan`): its plan does not
 /// depend on the values (arrays unnested, rows found by key), and planning it afresh
 /// for each batch cost about 0.4 ms, as much as executing a small batch (statement log
 /// at 4 callers).
 pub(super) fn start(pool: &PgPool) -> GroupCommit {
     let writers = WRITERS.min(pool.options().get_max_connections() as usize);
-    let options = (*pool.connect_options())
-        .clone()
+    let options = (*pool.connect_options()).clone();
+    // Named, so an operator (or a test) can tell the writers apart in pg_stat_activity.
+    let name = match options.get_application_name() {
+        Some(name) => format!("{name} {WRITER_NAME}"),
+        None => WRITER_NAME.to_owned(),
+    };
+    let options = options
+        .application_name(&name)
         .options([("plan_cache_mode", "force_generic_plan")]);
-    let pool = PgPoolOptions::new()
-        .max_connections(writers as u32)
-        .acquire_timeout(pool.options().get_acquire_timeout())
-        .connect_lazy_with(options);
+    let conns = Arc::new(WriterConnections {
+        options,
+        connect_timeout: pool.options().get_acquire_timeout(),
+        idle: std::sync::Mutex::new(Vec::with_capacity(writers)),
+    });
+    let fallback = pool.clone();
     let write: WriteBatch = Arc::new(move |batch| {
-        let pool = pool.clone();
-        Box::pin(async move { write(&pool, batch).await })
+        let conns = Arc::clone(&conns);
+        let fallback = fallback.clone();
+        Box::pin(async move { write(&conns, &fallback, batch).await })
     });
     GroupCommit::start(writers, MAX_BATCH, write)
 }
 
+/// The writers' connections, outside any sqlx pool: a pool pings every connection given
+/// back to it (a Sync and its ReadyForQuery, from a task spawned for it), which was a
+/// second round trip, two more wake-ups and a busy connection for every batch (strace of
+/// the server at one caller). The group commit's slots already bound how many are in use
+/// at once, so this is only a stack of idle ones. A connection that saw any error is
+/// dropped rather than given back, and so is one whose batch was abandoned half-way (its
+/// future dropped): the next batch opens a fresh one.
+struct WriterConnections {
+    options: PgConnectOptions,
+    /// As long as the store's pool waits for a connection.
+    connect_timeout: std::time::Duration,
+    idle: std::sync::Mutex<Vec<PgConnection>>,
+}
+
+impl WriterConnections {
+    async fn take(&self) -> Result<PgConnection> {
+        let idle = self.idle.lock().expect("writer connections lock").pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => tokio::time::timeout(
+                self.connect_timeout,
+                PgConnection::connect_with(&self.options),
+            )
+            .await
+            .map_err(|_| StoreError::from(sqlx::Error::PoolTimedOut))?
+            .map_err(StoreError::from),
+        }
+    }
+
+    fn give_back(&self, conn: PgConnection) {
+        self.idle
+            .lock()
+            .expect("writer connections lock")
+            .push(conn);
+    }
+}
+
 /// Writes a batch and answers every job in it.
-async fn write(pool: &PgPool, batch: Vec<Job>) {
+async fn write(conns: &WriterConnections, fallback: &PgPool, batch: Vec<Job>) {
     let n = batch.len();
-    match write_batch(pool, &batch).await {
+    let written = match conns.take().await {
+        Ok(mut conn) => {
+            let result = write_batch(&mut conn, &batch).await;
+            if result.is_ok() {
+                conns.give_back(conn);
+            }
+            result
+        }
+        Err(e) => Err(e),
+    };
+    match written {
         Ok(outcomes) => {
             debug!(tickets = n, "group commit");
             for (job, outcome) in batch.into_iter().zip(outcomes) {
@@ -69,7 +128,7 @@ async fn write(pool: &PgPool, batch: Vec<Job>) {
             // Something we did not foresee: write each alone so each gets its own answer.
             warn!(tickets = n, error = %e, "group commit failed; writing one by one");
             for job in batch {
-                let result = create_one(pool, &job.new).await;
+                let result = create_one(fallback, &job.new).await;
                 let _ = job.reply.send(result);
             }
         }
@@ -96,7 +155,7 @@ async fn write(pool: &PgPool, batch: Vec<Job>) {
 /// `= ANY`, it chose to scan all of `tickets` for every batch (`pg_stat_user_tables`
 /// showed one sequential scan per batch, reading the whole table each time). A scalar
 /// subquery per element is always a lookup by key.
-async fn write_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
+async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
     let mut outcomes: Vec<Result<()>> = batch.iter().map(|_| Ok(())).collect();
     // Keys repeated inside the batch: only the first may go in.
     let mut keys = HashSet::new();
@@ -167,7 +226,7 @@ async fn write_batch(pool: &PgPool, batch: &[Job]) -> Result<Vec<Result<()>>> {
         .bind(key_request_id);
     // $9..$40 tickets, $41..$45 timers, $46..$56 events, $57 the keys' tickets
     let query = ev.bind(tm.bind(t.bind(query))).bind(keyed_tickets);
-    let rows: Vec<(Uuid, bool)> = query.fetch_all(pool).await?;
+    let rows: Vec<(Uuid, bool)> = query.fetch_all(&mut *conn).await?;
     // (id, true) for each ticket written; (id, false) for each id that was already taken.
     let written: HashSet<Uuid> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
     let taken: HashSet<Uuid> = rows.iter().filter(|r| !r.1).map(|r| r.0).collect();

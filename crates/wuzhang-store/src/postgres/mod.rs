@@ -83,6 +83,28 @@ pub struct PostgresStore {
     feed: Arc<Feed>,
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: StdDuration = StdDuration::from_secs(1);
+
+/// Pool options for every pool of the store. sqlx pings each connection on every acquire
+/// by default: a round trip (Sync, then ReadyForQuery) before each statement, which on a
+/// lone submission was one of its two round trips to Postgres (strace of the server at
+/// one caller). A connection back from use within [`PING_IF_IDLE_FOR`] is taken as
+/// alive; one idle for longer (the database may have restarted meanwhile) is still
+/// checked, and a dead one replaced.
+pub(crate) fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl PostgresStore {
     /// Connects a pool of at most `max_connections` to `url`
     /// (`postgres://user:password@host:port/database?…`). Does not migrate.
@@ -96,7 +118,7 @@ impl PostgresStore {
     /// Like [`connect`](Self::connect) with options already built, e.g. with a
     /// `search_path` (the conformance suite gives each test its own schema this way).
     pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
-        let pool = PgPoolOptions::new()
+        let pool = pool_options()
             .max_connections(max_connections.max(1))
             .acquire_timeout(StdDuration::from_secs(10))
             .connect_with(options)
