@@ -238,6 +238,9 @@ fn pgbench(
         .env("PGOPTIONS", format!("-c search_path={schema},public"))
         .output()
         .context("cannot run pgbench")?;
+    // pgbench's backends exit as it does; give the postmaster a moment to reap them, so
+    // their time is in its children's count when it is read.
+    std::thread::sleep(Duration::from_millis(500));
     let pg_after = wuzhang_bench::stats::postgres_cpu_time();
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(
