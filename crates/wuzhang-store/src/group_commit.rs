@@ -20,8 +20,10 @@ use futures::future::BoxFuture;
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use wuzhang_domain::ticket::Ticket;
 
+use std::collections::HashSet;
+
 use crate::error::{Result, StoreError};
-use crate::model::NewTicket;
+use crate::model::{IdempotencyRecord, NewTicket};
 
 /// A ticket already normalised and validated, and where its answer goes.
 pub(crate) struct Job {
@@ -129,4 +131,30 @@ async fn writer(
         };
         write(batch).await;
     }
+}
+
+/// Each job's outcome before the store is asked: refused if its ticket id or idempotency
+/// key repeats one of an earlier job of the batch (only the first may go in), else Ok.
+pub(crate) fn refuse_repeats(batch: &[Job]) -> Vec<Result<()>> {
+    let mut ids = HashSet::new();
+    let mut keys = HashSet::new();
+    batch
+        .iter()
+        .map(|job| {
+            if !ids.insert(job.new.ticket.id) {
+                Err(StoreError::already_exists("ticket", job.new.ticket.id))
+            } else if let Some(r) = &job.new.idempotency
+                && !keys.insert((r.scope.as_str(), r.request_id.as_str()))
+            {
+                Err(idempotency_taken(r))
+            } else {
+                Ok(())
+            }
+        })
+        .collect()
+}
+
+/// The answer to a job whose idempotency key is taken.
+pub(crate) fn idempotency_taken(r: &IdempotencyRecord) -> StoreError {
+    StoreError::already_exists("idempotency", format!("{}/{}", r.scope, r.request_id))
 }

@@ -19,7 +19,7 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use time::{Duration, OffsetDateTime};
 use tracing::warn;
 use uuid::Uuid;
@@ -36,7 +36,7 @@ use crate::codec::{
 };
 use crate::error::{Result, StoreError, unique_as};
 use crate::firing::{Claimed, plan};
-use crate::group_commit::{GroupCommit, Job, WriteBatch};
+use crate::group_commit::{GroupCommit, Job, WriteBatch, idempotency_taken, refuse_repeats};
 use crate::interface::{Backend, Store, TimerHandler};
 use crate::model::ReferenceCounters;
 use crate::model::{
@@ -346,35 +346,70 @@ async fn area_levels(
 
 // ---------------------------------------------------------------------------- writes
 
+/// The column lists of the rows a new ticket brings, for single- and multi-row INSERTs
+/// ([`values_rows`]); the `bind_*` functions below bind one row in the same order.
+const IDEMPOTENCY_INSERT: &str =
+    "INSERT INTO idempotency (scope, request_id, request_hash, response, created_at)";
+const TIMER_INSERT: &str = "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level)";
+const EVENT_INSERT: &str = "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, \
+     actor, from_state, to_state, level, assignee_person_id, note, at)";
+
+/// ` VALUES (?, …), …`: `rows` rows of `columns` placeholders each, bound in order.
+fn values_rows(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!(" VALUES {}", vec![row; rows].join(", "))
+}
+
+static IDEMPOTENCY_INSERT_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("{IDEMPOTENCY_INSERT}{}", values_rows(5, 1)));
+static TIMER_INSERT_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("{TIMER_INSERT}{}", values_rows(5, 1)));
+static EVENT_INSERT_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("{EVENT_INSERT}{}", values_rows(11, 1)));
+
+fn bind_idempotency<'q>(q: SqliteQuery<'q>, r: &'q IdempotencyRecord) -> SqliteQuery<'q> {
+    q.bind(&r.scope)
+        .bind(&r.request_id)
+        .bind(&r.request_hash)
+        .bind(&r.response)
+        .bind(to_micros(r.created_at))
+}
+
+fn bind_timer<'q>(q: SqliteQuery<'q>, t: &'q Timer) -> SqliteQuery<'q> {
+    q.bind(t.subdistrict_code.as_str())
+        .bind(uuid_text(t.ticket_id.as_uuid()))
+        .bind(t.kind.as_str())
+        .bind(to_micros(t.due_at))
+        .bind(t.level.as_str())
+}
+
+fn bind_event<'q>(q: SqliteQuery<'q>, e: &'q EventColumns) -> SqliteQuery<'q> {
+    q.bind(&e.subdistrict_code)
+        .bind(uuid_text(e.ticket_id))
+        .bind(e.seq)
+        .bind(&e.kind)
+        .bind(&e.actor)
+        .bind(&e.from_state)
+        .bind(&e.to_state)
+        .bind(&e.level)
+        .bind(&e.assignee_person_id)
+        .bind(&e.note)
+        .bind(to_micros(e.at))
+}
+
 async fn insert_idempotency(conn: &mut SqliteConnection, r: &IdempotencyRecord) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .bind(&r.scope)
-    .bind(&r.request_id)
-    .bind(&r.request_hash)
-    .bind(&r.response)
-    .bind(to_micros(r.created_at))
-    .execute(conn)
-    .await
-    .map_err(|e| unique_as(e, "idempotency", format!("{}/{}", r.scope, r.request_id)))?;
+    bind_idempotency(sqlx::query(IDEMPOTENCY_INSERT_ONE.as_str()), r)
+        .execute(conn)
+        .await
+        .map_err(|e| unique_as(e, "idempotency", format!("{}/{}", r.scope, r.request_id)))?;
     Ok(())
 }
 
 async fn insert_timers(conn: &mut SqliteConnection, timers: &[Timer]) -> Result<()> {
     for t in timers {
-        sqlx::query(
-            "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(t.subdistrict_code.as_str())
-        .bind(uuid_text(t.ticket_id.as_uuid()))
-        .bind(t.kind.as_str())
-        .bind(to_micros(t.due_at))
-        .bind(t.level.as_str())
-        .execute(&mut *conn)
-        .await?;
+        bind_timer(sqlx::query(TIMER_INSERT_ONE.as_str()), t)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -393,24 +428,9 @@ async fn delete_timer(conn: &mut SqliteConnection, t: &Timer) -> Result<()> {
 /// commit, so unlike Postgres nothing more is needed.
 async fn append_events(conn: &mut SqliteConnection, events: &[EventColumns]) -> Result<()> {
     for e in events {
-        sqlx::query(
-            "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, \
-             from_state, to_state, level, assignee_person_id, note, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .bind(&e.subdistrict_code)
-        .bind(uuid_text(e.ticket_id))
-        .bind(e.seq)
-        .bind(&e.kind)
-        .bind(&e.actor)
-        .bind(&e.from_state)
-        .bind(&e.to_state)
-        .bind(&e.level)
-        .bind(&e.assignee_person_id)
-        .bind(&e.note)
-        .bind(to_micros(e.at))
-        .execute(&mut *conn)
-        .await?;
+        bind_event(sqlx::query(EVENT_INSERT_ONE.as_str()), e)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -639,19 +659,7 @@ fn start_group_commit(pool: SqlitePool) -> GroupCommit {
 /// (perf of the server: a quarter of its time switching threads). Returns each job's
 /// outcome; an `Err` means nothing was written.
 async fn write_setwise(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<()>>> {
-    let mut outcomes: Vec<Result<()>> = batch.iter().map(|_| Ok(())).collect();
-    // Keys repeated inside the batch: only the first may go in.
-    let mut ids = HashSet::new();
-    let mut keys = HashSet::new();
-    for (job, outcome) in batch.iter().zip(outcomes.iter_mut()) {
-        if !ids.insert(job.new.ticket.id) {
-            *outcome = Err(StoreError::already_exists("ticket", job.new.ticket.id));
-        } else if let Some(r) = &job.new.idempotency
-            && !keys.insert((r.scope.as_str(), r.request_id.as_str()))
-        {
-            *outcome = Err(idempotency_taken(r));
-        }
-    }
+    let mut outcomes = refuse_repeats(batch);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
 
     let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM tickets WHERE id IN (");
@@ -714,77 +722,38 @@ async fn write_setwise(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<()
         return Ok(outcomes);
     }
 
+    // One INSERT per table, each row bound as the single-row INSERTs bind it.
     let records: Vec<&IdempotencyRecord> =
         jobs.iter().filter_map(|n| n.idempotency.as_ref()).collect();
     if !records.is_empty() {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) ",
-        );
-        qb.push_values(records, |mut b, r| {
-            b.push_bind(r.scope.clone())
-                .push_bind(r.request_id.clone())
-                .push_bind(r.request_hash.clone())
-                .push_bind(r.response.clone())
-                .push_bind(to_micros(r.created_at));
-        });
-        qb.build().execute(&mut *tx).await?;
+        let sql = format!("{IDEMPOTENCY_INSERT}{}", values_rows(5, records.len()));
+        let q = records
+            .iter()
+            .fold(sqlx::query(AssertSqlSafe(sql)), |q, r| {
+                bind_idempotency(q, r)
+            });
+        q.execute(&mut *tx).await?;
     }
     let columns = jobs
         .iter()
         .map(|n| TicketColumns::new(&n.ticket))
         .collect::<Result<Vec<_>>>()?;
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "INSERT INTO tickets ({}) ",
-        codec::TICKET_COLUMNS.join(", ")
-    ));
-    qb.push_values(columns, |mut b, c| {
-        b.push_bind(c.subdistrict_code)
-            .push_bind(uuid_text(c.id))
-            .push_bind(c.grid_code)
-            .push_bind(c.state)
-            .push_bind(c.level)
-            .push_bind(c.assignee_area_code)
-            .push_bind(c.assignee_person_id)
-            .push_bind(c.category_code)
-            .push_bind(c.description)
-            .push_bind(c.lat)
-            .push_bind(c.lng)
-            .push_bind(c.crs)
-            .push_bind(c.original_lat)
-            .push_bind(c.original_lng)
-            .push_bind(c.original_crs)
-            .push_bind(c.address)
-            .push_bind(c.building_code)
-            .push_bind(c.unit_code)
-            .push_bind(c.media_urls)
-            .push_bind(c.contact_phone)
-            .push_bind(c.reporter_id)
-            .push_bind(c.urgent)
-            .push_bind(c.accept_due_at.map(to_micros))
-            .push_bind(c.resolve_due_at.map(to_micros))
-            .push_bind(to_micros(c.created_at))
-            .push_bind(to_micros(c.updated_at))
-            .push_bind(c.duplicate_of.map(uuid_text))
-            .push_bind(c.pause)
-            .push_bind(c.rating_stars)
-            .push_bind(c.rating_not_solved)
-            .push_bind(c.rating_comment)
-            .push_bind(c.version);
-    });
-    qb.build().execute(&mut *tx).await?;
+    let sql = format!(
+        "INSERT INTO tickets ({}){}",
+        codec::TICKET_COLUMNS.join(", "),
+        values_rows(codec::TICKET_COLUMNS.len(), columns.len())
+    );
+    let q = columns
+        .into_iter()
+        .fold(sqlx::query(AssertSqlSafe(sql)), bind_ticket);
+    q.execute(&mut *tx).await?;
     let timers: Vec<&Timer> = jobs.iter().flat_map(|n| &n.timers).collect();
     if !timers.is_empty() {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level) ",
-        );
-        qb.push_values(timers, |mut b, t| {
-            b.push_bind(t.subdistrict_code.as_str().to_owned())
-                .push_bind(uuid_text(t.ticket_id.as_uuid()))
-                .push_bind(t.kind.as_str())
-                .push_bind(to_micros(t.due_at))
-                .push_bind(t.level.as_str());
-        });
-        qb.build().execute(&mut *tx).await?;
+        let sql = format!("{TIMER_INSERT}{}", values_rows(5, timers.len()));
+        let q = timers
+            .iter()
+            .fold(sqlx::query(AssertSqlSafe(sql)), |q, t| bind_timer(q, t));
+        q.execute(&mut *tx).await?;
     }
     let events: Vec<EventColumns> = jobs
         .iter()
@@ -796,31 +765,14 @@ async fn write_setwise(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<()
         })
         .collect();
     if !events.is_empty() {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, \
-             from_state, to_state, level, assignee_person_id, note, at) ",
-        );
-        qb.push_values(events, |mut b, e| {
-            b.push_bind(e.subdistrict_code)
-                .push_bind(uuid_text(e.ticket_id))
-                .push_bind(e.seq)
-                .push_bind(e.kind)
-                .push_bind(e.actor)
-                .push_bind(e.from_state)
-                .push_bind(e.to_state)
-                .push_bind(e.level)
-                .push_bind(e.assignee_person_id)
-                .push_bind(e.note)
-                .push_bind(to_micros(e.at));
-        });
-        qb.build().execute(&mut *tx).await?;
+        let sql = format!("{EVENT_INSERT}{}", values_rows(11, events.len()));
+        let q = events
+            .iter()
+            .fold(sqlx::query(AssertSqlSafe(sql)), bind_event);
+        q.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
-}
-
-fn idempotency_taken(r: &IdempotencyRecord) -> StoreError {
-    StoreError::already_exists("idempotency", format!("{}/{}", r.scope, r.request_id))
 }
 
 async fn write_batch(pool: &SqlitePool, batch: Vec<Job>) {

@@ -158,32 +158,32 @@ async fn submit_load(
     })
 }
 
+/// The columns and values of the ticket both pgbench transactions write.
+macro_rules! ticket_row {
+    () => {
+        "(subdistrict_code, id, grid_code, state, level, \
+         assignee_area_code, assignee_person_id, category_code, description, lat, lng, crs, \
+         original_lat, original_lng, original_crs, address, building_code, unit_code, \
+         media_urls, contact_phone, reporter_id, urgent, accept_due_at, resolve_due_at, \
+         created_at, updated_at, duplicate_of, pause, rating_stars, rating_not_solved, \
+         rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
+         'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
+         43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
+         '13800138000', 'resident:load', false, now() + interval '2 hours', \
+         now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1)"
+    };
+}
+
 /// pgbench's transaction: one ticket-shaped row into a copy of `tickets`.
-const ONE_ROW_SQL: &str = "INSERT INTO pgbench_tickets (subdistrict_code, id, grid_code, state, level, \
-     assignee_area_code, assignee_person_id, category_code, description, lat, lng, crs, \
-     original_lat, original_lng, original_crs, address, building_code, unit_code, \
-     media_urls, contact_phone, reporter_id, urgent, accept_due_at, resolve_due_at, \
-     created_at, updated_at, duplicate_of, pause, rating_stars, rating_not_solved, \
-     rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
-     'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
-     43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
-     '13800138000', 'resident:load', false, now() + interval '2 hours', \
-     now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1);\n";
+const ONE_ROW_SQL: &str = concat!("INSERT INTO pgbench_tickets ", ticket_row!(), ";\n");
 
 /// pgbench's transaction: the rows one submission writes, into the server's own tables,
 /// in one statement (the ticket, its idempotency record with a ticket-sized answer, its
 /// timer set of three, its two events).
-const SAME_ROWS_SQL: &str = "WITH t AS (INSERT INTO tickets (subdistrict_code, id, grid_code, \
-     state, level, assignee_area_code, assignee_person_id, category_code, description, lat, \
-     lng, crs, original_lat, original_lng, original_crs, address, building_code, unit_code, \
-     media_urls, contact_phone, reporter_id, urgent, accept_due_at, resolve_due_at, \
-     created_at, updated_at, duplicate_of, pause, rating_stars, rating_not_solved, \
-     rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
-     'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
-     43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
-     '13800138000', 'resident:load', false, now() + interval '2 hours', \
-     now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1) \
-     RETURNING subdistrict_code, id), \
+const SAME_ROWS_SQL: &str = concat!(
+    "WITH t AS (INSERT INTO tickets ",
+    ticket_row!(),
+    " RETURNING subdistrict_code, id), \
    k AS (INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
      SELECT 'resident:pgbench', id::text, sha256(id::text::bytea), \
        convert_to(repeat('x', 250), 'UTF8'), now() FROM t), \
@@ -198,7 +198,8 @@ const SAME_ROWS_SQL: &str = "WITH t AS (INSERT INTO tickets (subdistrict_code, i
      e.to_state, e.level, e.person, '', now() \
    FROM t, (VALUES (1, 'submitted', NULL, 'submitted', NULL, NULL), \
      (2, 'assigned', 'submitted', 'assigned', 'grid', 'P003')) \
-     AS e(seq, kind, from_state, to_state, level, person);\n";
+     AS e(seq, kind, from_state, to_state, level, person);\n"
+);
 
 /// pgbench running `sql` (one statement, its own transaction) in `schema`.
 fn pgbench(

@@ -18,7 +18,7 @@ use super::arrays::{
 use super::{EVENT_LOG_LOCK, create_one};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::{Result, StoreError};
-use crate::group_commit::{GroupCommit, Job, WriteBatch};
+use crate::group_commit::{GroupCommit, Job, WriteBatch, idempotency_taken, refuse_repeats};
 use crate::model::NewTicket;
 
 /// Most tickets in one statement (its arrays grow with the batch; the parameters do not).
@@ -156,19 +156,7 @@ async fn write(conns: &WriterConnections, fallback: &PgPool, batch: Vec<Job>) {
 /// showed one sequential scan per batch, reading the whole table each time). A scalar
 /// subquery per element is always a lookup by key.
 async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
-    let mut outcomes: Vec<Result<()>> = batch.iter().map(|_| Ok(())).collect();
-    // Keys repeated inside the batch: only the first may go in.
-    let mut keys = HashSet::new();
-    let mut ids = HashSet::new();
-    for (job, outcome) in batch.iter().zip(outcomes.iter_mut()) {
-        if !ids.insert(job.new.ticket.id) {
-            *outcome = Err(StoreError::already_exists("ticket", job.new.ticket.id));
-        } else if let Some(r) = &job.new.idempotency
-            && !keys.insert((r.scope.as_str(), r.request_id.as_str()))
-        {
-            *outcome = Err(already(r));
-        }
-    }
+    let mut outcomes = refuse_repeats(batch);
     let jobs: Vec<&NewTicket> = batch
         .iter()
         .zip(&outcomes)
@@ -237,16 +225,12 @@ async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Resul
         if !written.contains(&id) {
             // Not written: its id was taken, else its key.
             *outcome = Err(match &new.idempotency {
-                Some(r) if !taken.contains(&id) => already(r),
+                Some(r) if !taken.contains(&id) => idempotency_taken(r),
                 _ => StoreError::already_exists("ticket", new.ticket.id),
             });
         }
     }
     Ok(outcomes)
-}
-
-fn already(r: &crate::model::IdempotencyRecord) -> StoreError {
-    StoreError::already_exists("idempotency", format!("{}/{}", r.scope, r.request_id))
 }
 
 /// One statement for a whole batch; see [`write_batch`].
