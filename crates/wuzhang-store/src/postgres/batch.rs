@@ -43,6 +43,7 @@ pub(crate) const WRITER_NAME: &str = "ticket-writer";
 /// for each batch cost about 0.4 ms, as much as executing a small batch (statement log
 /// at 4 callers).
 pub(super) fn start(pool: &PgPool) -> GroupCommit {
+    // A deployment that allows its pool a single connection gets a single writer too.
     let writers = WRITERS.min(pool.options().get_max_connections() as usize);
     let options = (*pool.connect_options()).clone();
     // Named, so an operator (or a test) can tell the writers apart in pg_stat_activity.
