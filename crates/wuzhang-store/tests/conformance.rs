@@ -37,6 +37,7 @@ macro_rules! conformance_suite {
             duplicate_ticket_id_is_refused,
             invalid_tickets_are_refused,
             list_tickets_by_each_filter,
+            assignee_filters_follow_each_reassignment,
             list_tickets_orders_and_pages,
             update_ticket_writes_change_events_timers,
             update_ticket_conflicts,
@@ -1638,6 +1639,66 @@ mod cases {
         };
         // a: +2 h, c: +2 h 2 min; b and d have no deadline: oldest first.
         assert_eq!(ids(&store, due).await, [a, c, b, d]);
+    }
+
+    /// The inbox filters (assignee person, assignee area) find a ticket under whoever holds
+    /// it now, whichever write moved it: the timer worker's batch, a single update, a
+    /// vacant post; and a write that keeps the assignment keeps it findable.
+    pub(crate) async fn assignee_filters_follow_each_reassignment(store: S) {
+        let a = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        let other = assigned(SUB1, G1, "r2", T0 + Duration::seconds(1), grid_chief(G1));
+        store.create_ticket(&a).await.unwrap();
+        store.create_ticket(&other).await.unwrap();
+        let by_person = |p: &str| TicketQuery {
+            assignee_person_id: Some(pid(p)),
+            ..TicketQuery::default()
+        };
+        let by_area = |c: &str| TicketQuery {
+            assignee_area_codes: vec![code(c)],
+            ..TicketQuery::default()
+        };
+        let (a_id, other_id) = (a.ticket.id, other.ticket.id);
+        assert_eq!(ids(&store, by_person("p-grid")).await, [other_id, a_id]);
+
+        // The timer worker moves `a` to the lane chief.
+        let now = T0 + Duration::hours(3);
+        let only_a = a_id;
+        let h = handler(move |_, mut ticket| {
+            Ok(if ticket.id == only_a {
+                TimerOutcome::Fire(escalate(&mut ticket, now))
+            } else {
+                TimerOutcome::Drop
+            })
+        });
+        store
+            .fire_due_timers(&code(SUB1), now, 10, Duration::minutes(1), &*h)
+            .await
+            .unwrap();
+        assert_eq!(ids(&store, by_person("p-grid")).await, [other_id]);
+        assert_eq!(ids(&store, by_person("p-lane")).await, [a_id]);
+        assert_eq!(ids(&store, by_area(LN1)).await, [a_id]);
+        assert_eq!(ids(&store, by_area(G1)).await, [other_id]);
+
+        // A note keeps the assignment; a single update moves it on to a vacant post.
+        let lane = store.get_ticket(&a_id).await.unwrap();
+        let note = change(&lane, Command::Note, now + Duration::minutes(1));
+        store.update_ticket(&note).await.unwrap();
+        assert_eq!(ids(&store, by_person("p-lane")).await, [a_id]);
+        let to = assignment(ChiefLevel::Street, ST1, None);
+        let up = change(
+            &note.ticket,
+            Command::Escalate { to, auto: false },
+            now + Duration::minutes(2),
+        );
+        store.update_ticket(&up).await.unwrap();
+        assert_eq!(ids(&store, by_person("p-lane")).await, []);
+        assert_eq!(ids(&store, by_area(LN1)).await, []);
+        assert_eq!(ids(&store, by_area(ST1)).await, [a_id]);
+        assert_eq!(
+            store.count_tickets(&by_area(ST1)).await.unwrap(),
+            1,
+            "counts filter the same way"
+        );
     }
 
     pub(crate) async fn list_tickets_orders_and_pages(store: S) {

@@ -11,8 +11,8 @@
 //! unit chief (written set-wise by SQL), each with an accept timer; the first
 //! `--batched + --single` are due. The timer worker (`Escalator`, as `serve` runs it, with
 //! an injected clock) then escalates `--batched` of them claiming 500 per transaction, and
-//! `--single` more claiming one per transaction. Dead tuples of `tickets` and `timer_sets` are
-//! read from `pg_stat_user_tables` before and after.
+//! `--single` more claiming one per transaction. Dead tuples of `tickets`, `timer_sets` and
+//! `ticket_assignees` are read from `pg_stat_user_tables` before and after.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -40,16 +40,17 @@ fn fixture(name: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(&path).with_context(|| format!("read {}", path.display()))
 }
 
-async fn dead_tuples(pool: &PgPool, schema: &str) -> anyhow::Result<(i64, i64)> {
+/// Dead tuples of `tickets`, `timer_sets` and `ticket_assignees`.
+async fn dead_tuples(pool: &PgPool, schema: &str) -> anyhow::Result<(i64, i64, i64)> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT relname::text, n_dead_tup FROM pg_stat_user_tables \
-         WHERE schemaname = $1 AND relname IN ('tickets', 'timer_sets')",
+         WHERE schemaname = $1 AND relname IN ('tickets', 'timer_sets', 'ticket_assignees')",
     )
     .bind(schema)
     .fetch_all(pool)
     .await?;
     let get = |n: &str| rows.iter().find(|r| r.0 == n).map_or(0, |r| r.1);
-    Ok((get("tickets"), get("timer_sets")))
+    Ok((get("tickets"), get("timer_sets"), get("ticket_assignees")))
 }
 
 /// `workers` workers running rounds at once until `target` timers have fired between
@@ -198,6 +199,13 @@ async fn main() -> anyhow::Result<()> {
     .execute(&pool)
     .await?;
     sqlx::query(
+        "INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
+           assignee_person_id) \
+         SELECT subdistrict_code, id, assignee_area_code, assignee_person_id FROM tickets",
+    )
+    .execute(&pool)
+    .await?;
+    sqlx::query(
         "INSERT INTO timer_sets (subdistrict_code, ticket_id, due_at, kinds, dues, levels) \
          SELECT subdistrict_code, id, accept_due_at, ARRAY['accept'], ARRAY[accept_due_at], \
            ARRAY['unit'] FROM tickets",
@@ -249,7 +257,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("ratio: {:.1}×", rate_batched / rate_single);
     println!(
-        "dead tuples (tickets, timer_sets): before {before:?}, after {after:?} for {} escalations",
+        "dead tuples (tickets, timer_sets, ticket_assignees): before {before:?}, after {after:?} for {} escalations",
         n_batched + n_single
     );
     sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))

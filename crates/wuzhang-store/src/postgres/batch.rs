@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::arrays::{
     EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_sets_upsert,
 };
-use super::{EVENT_LOG_LOCK, create_one};
+use super::{ASSIGNEE_SOURCE, EVENT_LOG_LOCK, assignees_insert, create_one};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::{Result, StoreError};
 use crate::group_commit::{GroupCommit, Job, WriteBatch, idempotency_taken, refuse_repeats};
@@ -254,7 +254,8 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
            WHERE (u.key_scope IS NULL OR EXISTS (SELECT 1 FROM keys \
                    WHERE keys.scope = u.key_scope AND keys.request_id = u.key_request_id)) \
              AND (SELECT count(*) FROM tickets old WHERE old.id = u.id) = 0 \
-           RETURNING id), \
+           RETURNING {assignee_source}), \
+         a AS ({assignees}), \
          tm AS ({timers}), \
          ev AS ( \
            INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
@@ -266,6 +267,8 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
          UNION ALL SELECT x.id, false FROM unnest($10::uuid[]) AS x(id) \
            WHERE (SELECT count(*) FROM tickets old WHERE old.id = x.id) > 0",
         u_cols = u_cols.join(", "),
+        assignee_source = ASSIGNEE_SOURCE,
+        assignees = assignees_insert("t"),
         timers = timer_sets_upsert(41, "WHERE x.ticket_id IN (SELECT id FROM t)"),
         events = event_unnest(46),
     )

@@ -24,7 +24,7 @@ use super::arrays::{
     EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_set,
     timer_sets_update,
 };
-use super::{EVENT_LOG_LOCK, ticket};
+use super::{ASSIGNEE_SOURCE, EVENT_LOG_LOCK, assignees_update, ticket};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::Result;
 use crate::firing::{Claimed, plan};
@@ -53,22 +53,32 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Every changed ticket whose stored version is still the one read at the claim.
+/// Every changed ticket whose stored version is still the one read at the claim, and the
+/// assignments that changed with them.
 static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     let sets: Vec<String> = TICKET_COLUMNS
         .iter()
         .skip(2)
         .map(|c| format!("{c} = u.{c}"))
         .collect();
+    let returning: Vec<String> = ASSIGNEE_SOURCE
+        .split(", ")
+        .map(|c| format!("t.{c}"))
+        .collect();
     format!(
-        "UPDATE tickets t SET {sets} \
-         FROM unnest({args}, $33::int8[]) AS u({cols}, expected_version) \
-         WHERE t.subdistrict_code = $34 AND t.subdistrict_code = u.subdistrict_code \
-           AND t.id = u.id AND t.version = u.expected_version \
-         RETURNING t.id",
+        "WITH t AS ( \
+           UPDATE tickets t SET {sets} \
+           FROM unnest({args}, $33::int8[]) AS u({cols}, expected_version) \
+           WHERE t.subdistrict_code = $34 AND t.subdistrict_code = u.subdistrict_code \
+             AND t.id = u.id AND t.version = u.expected_version \
+           RETURNING {returning}), \
+         a AS ({assignees}) \
+         SELECT id FROM t",
         sets = sets.join(", "),
         args = ticket_unnest_args(1),
         cols = TICKET_COLUMNS.join(", "),
+        returning = returning.join(", "),
+        assignees = assignees_update("t", "AND a.subdistrict_code = $34"),
     )
 });
 

@@ -68,8 +68,51 @@ static TICKET_SELECT: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM tickets", TICKET_COLUMNS.join(", ")));
 static TICKET_BY_ID: LazyLock<String> =
     LazyLock::new(|| format!("{} WHERE id = $1", *TICKET_SELECT));
-static TICKET_INSERT: LazyLock<String> = LazyLock::new(|| codec::ticket_insert_sql(dollar));
-static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| codec::ticket_update_sql(dollar));
+/// The ticket and its `ticket_assignees` row; answers the ticket's id.
+static TICKET_INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH t AS ({} RETURNING {ASSIGNEE_SOURCE}), a AS ({}) SELECT id FROM t",
+        codec::ticket_insert_sql(dollar),
+        assignees_insert("t"),
+    )
+});
+/// The ticket (if its version is the expected one) and, if the assignment changed, its
+/// `ticket_assignees` row; answers the ticket's id if it was updated.
+static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH t AS ({} RETURNING {ASSIGNEE_SOURCE}), a AS ({}) SELECT id FROM t",
+        codec::ticket_update_sql(dollar),
+        assignees_update("t", ""),
+    )
+});
+
+/// What a ticket write returns for [`assignees_insert`] and [`assignees_update`] to read.
+pub(super) const ASSIGNEE_SOURCE: &str =
+    "subdistrict_code, id, assignee_area_code, assignee_person_id";
+
+/// Inserts the `ticket_assignees` rows of new tickets from `source` (a CTE returning
+/// [`ASSIGNEE_SOURCE`]). See migration 0009 for why the assignment has its own table.
+pub(super) fn assignees_insert(source: &str) -> String {
+    format!(
+        "INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
+           assignee_person_id) \
+         SELECT subdistrict_code, id, assignee_area_code, assignee_person_id FROM {source}"
+    )
+}
+
+/// Updates the `ticket_assignees` rows of updated tickets from `source` (a CTE returning
+/// [`ASSIGNEE_SOURCE`]), only where the assignment changed, so that other ticket writes
+/// leave no row version behind; `and` adds conditions on the row (`a`).
+pub(super) fn assignees_update(source: &str, and: &str) -> String {
+    format!(
+        "UPDATE ticket_assignees a SET assignee_area_code = s.assignee_area_code, \
+           assignee_person_id = s.assignee_person_id \
+         FROM {source} s \
+         WHERE a.subdistrict_code = s.subdistrict_code AND a.ticket_id = s.id {and} \
+           AND (a.assignee_area_code, a.assignee_person_id) \
+             IS DISTINCT FROM (s.assignee_area_code, s.assignee_person_id)"
+    )
+}
 
 /// The PostgreSQL + PostGIS store. Cheap to clone: clones share one pool.
 #[derive(Debug, Clone)]
@@ -338,9 +381,9 @@ async fn write_change(
         TicketColumns::new(ticket)?,
     )
     .bind(ticket.version - 1)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if updated.rows_affected() == 0 {
+    if updated.is_none() {
         let current = sqlx::query("SELECT subdistrict_code, version FROM tickets WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -435,7 +478,7 @@ async fn create_one(pool: &PgPool, new: &NewTicket) -> Result<Ticket> {
         sqlx::query(TICKET_INSERT.as_str()),
         TicketColumns::new(ticket)?,
     )
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(|e| unique_as(e, "ticket", ticket.id))?;
     insert_timers(&mut tx, &new.timers).await?;
@@ -467,16 +510,24 @@ fn push_ticket_filters(qb: &mut QueryBuilder<Postgres>, query: &TicketQuery) {
     if let Some(r) = &query.reporter_id {
         qb.push(" AND reporter_id = ").push_bind(r.clone());
     }
+    // Through `ticket_assignees`, which holds the assignment's indexes (migration 0009).
     if let Some(p) = &query.assignee_person_id {
-        qb.push(" AND assignee_person_id = ")
-            .push_bind(p.as_str().to_owned());
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_person_id = ",
+        )
+        .push_bind(p.as_str().to_owned())
+        .push(")");
     }
     if !query.assignee_area_codes.is_empty() {
-        qb.push(" AND assignee_area_code = ANY(")
-            .push_bind(strings(
-                query.assignee_area_codes.iter().map(AreaCode::as_str),
-            ))
-            .push(")");
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_area_code = ANY(",
+        )
+        .push_bind(strings(
+            query.assignee_area_codes.iter().map(AreaCode::as_str),
+        ))
+        .push("))");
     }
     if !query.states.is_empty() {
         qb.push(" AND state = ANY(")
