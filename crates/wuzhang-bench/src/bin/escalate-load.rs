@@ -231,26 +231,28 @@ async fn main() -> anyhow::Result<()> {
         )
     };
     let before = dead_tuples(&admin, &schema).await?;
-    // Postgres's CPU per escalation, from /proc: steadier than the rates on a shared VM.
-    let pg_cpu = wuzhang_bench::stats::postgres_cpu_time;
-    let per = |before: Option<std::time::Duration>, n: usize| {
-        pg_cpu().zip(before).map_or_else(
+    // CPU per escalation, from /proc: steadier than the rates on a shared VM. Postgres's,
+    // and this process's (the workers: what `serve`'s timer worker would spend).
+    use wuzhang_bench::stats::{own_cpu_time, postgres_cpu_time as pg_cpu};
+    let per = |now: Option<std::time::Duration>, before: Option<std::time::Duration>, n: usize| {
+        now.zip(before).map_or_else(
             || "–".to_owned(),
             |(a, b)| format!("{:.0}", (a - b).as_secs_f64() * 1e6 / n.max(1) as f64),
         )
     };
-    let cpu_before = pg_cpu();
+    let (cpu_before, own_before) = (pg_cpu(), own_cpu_time());
     let (n_batched, rate_batched) = escalate_with(workers, || worker(batch), batched).await?;
-    let cpu_batched = per(cpu_before, n_batched);
+    let cpu_batched = per(pg_cpu(), cpu_before, n_batched);
+    let own_batched = per(own_cpu_time(), own_before, n_batched);
     let cpu_before = pg_cpu();
     let (n_single, rate_single) = escalate(&worker(1), single).await?;
-    let cpu_single = per(cpu_before, n_single);
+    let cpu_single = per(pg_cpu(), cpu_before, n_single);
     // Statistics reach pg_stat a moment after the transactions.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let after = dead_tuples(&admin, &schema).await?;
     println!("open tickets: {open}");
     println!(
-        "batch claim ({batch} per transaction, {workers} worker(s)): {n_batched} escalations, {rate_batched:.0}/s, Postgres {cpu_batched} µs CPU each"
+        "batch claim ({batch} per transaction, {workers} worker(s)): {n_batched} escalations, {rate_batched:.0}/s, Postgres {cpu_batched} µs CPU each, workers {own_batched} µs"
     );
     println!(
         "one at a time: {n_single} escalations, {rate_single:.0}/s, Postgres {cpu_single} µs CPU each"
