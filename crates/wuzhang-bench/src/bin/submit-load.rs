@@ -178,12 +178,15 @@ macro_rules! ticket_row {
 const ONE_ROW_SQL: &str = concat!("INSERT INTO pgbench_tickets ", ticket_row!(), ";\n");
 
 /// pgbench's transaction: the rows one submission writes, into the server's own tables,
-/// in one statement (the ticket, its idempotency record with a ticket-sized answer, its
-/// timer set of three, its two events).
+/// in one statement (the ticket, its assignee row, its idempotency record with a
+/// ticket-sized answer, its timer set of three, its two events).
 const SAME_ROWS_SQL: &str = concat!(
     "WITH t AS (INSERT INTO tickets ",
     ticket_row!(),
-    " RETURNING subdistrict_code, id), \
+    " RETURNING subdistrict_code, id, assignee_area_code, assignee_person_id), \
+   a AS (INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
+       assignee_person_id) \
+     SELECT subdistrict_code, id, assignee_area_code, assignee_person_id FROM t), \
    k AS (INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
      SELECT 'resident:pgbench', id::text, sha256(id::text::bytea), \
        convert_to(repeat('x', 250), 'UTF8'), now() FROM t), \
