@@ -154,6 +154,17 @@ pub(crate) fn refuse_repeats(batch: &[Job]) -> Vec<Result<()>> {
         .collect()
 }
 
+/// The new tickets of the jobs whose outcome is still Ok, in batch order: what the store
+/// writes.
+pub(crate) fn accepted<'a>(batch: &'a [Job], outcomes: &[Result<()>]) -> Vec<&'a NewTicket> {
+    batch
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, o)| o.is_ok())
+        .map(|(j, _)| &j.new)
+        .collect()
+}
+
 /// The answer to a job whose idempotency key is taken.
 pub(crate) fn idempotency_taken(r: &IdempotencyRecord) -> StoreError {
     StoreError::already_exists("idempotency", format!("{}/{}", r.scope, r.request_id))

@@ -36,7 +36,9 @@ use crate::codec::{
 };
 use crate::error::{Result, StoreError, unique_as};
 use crate::firing::{Claimed, plan};
-use crate::group_commit::{GroupCommit, Job, WriteBatch, idempotency_taken, refuse_repeats};
+use crate::group_commit::{
+    GroupCommit, Job, WriteBatch, accepted, idempotency_taken, refuse_repeats,
+};
 use crate::interface::{Backend, Store, TimerHandler};
 use crate::model::ReferenceCounters;
 use crate::model::{
@@ -711,12 +713,7 @@ async fn write_setwise(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<()
             *outcome = Err(idempotency_taken(r));
         }
     }
-    let jobs: Vec<&NewTicket> = batch
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| o.is_ok())
-        .map(|(j, _)| &j.new)
-        .collect();
+    let jobs = accepted(batch, &outcomes);
     if jobs.is_empty() {
         tx.rollback().await?;
         return Ok(outcomes);

@@ -18,8 +18,9 @@ use super::arrays::{
 use super::{ASSIGNEE_SOURCE, EVENT_LOG_LOCK, assignees_insert, create_one};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::{Result, StoreError};
-use crate::group_commit::{GroupCommit, Job, WriteBatch, idempotency_taken, refuse_repeats};
-use crate::model::NewTicket;
+use crate::group_commit::{
+    GroupCommit, Job, WriteBatch, accepted, idempotency_taken, refuse_repeats,
+};
 
 /// Most tickets in one statement (its arrays grow with the batch; the parameters do not).
 const MAX_BATCH: usize = 512;
@@ -158,12 +159,7 @@ async fn write(conns: &WriterConnections, fallback: &PgPool, batch: Vec<Job>) {
 /// subquery per element is always a lookup by key.
 async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
     let mut outcomes = refuse_repeats(batch);
-    let jobs: Vec<&NewTicket> = batch
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| o.is_ok())
-        .map(|(j, _)| &j.new)
-        .collect();
+    let jobs = accepted(batch, &outcomes);
     if jobs.is_empty() {
         return Ok(outcomes);
     }

@@ -21,10 +21,9 @@ use wuzhang_domain::ticket::Ticket;
 use wuzhang_domain::timer::Timer;
 
 use super::arrays::{
-    EventArrays, TicketArrays, TimerArrays, event_unnest, ticket_unnest_args, timer_set,
-    timer_sets_update,
+    EventArrays, TicketArrays, TimerArrays, ticket_unnest_args, timer_set, timer_sets_update,
 };
-use super::{ASSIGNEE_SOURCE, EVENT_LOG_LOCK, assignees_update, ticket};
+use super::{ASSIGNEE_SOURCE, assignees_update, insert_events, ticket};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::Result;
 use crate::firing::{Claimed, plan};
@@ -84,17 +83,6 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
 
 /// Every set in the batch was claimed, so it exists (and is locked): an update will do.
 static UPDATE_SETS_SQL: LazyLock<String> = LazyLock::new(|| timer_sets_update(1, 6));
-
-/// The events, holding the event log lock shared (taken in an InitPlan before the first
-/// row draws its cursor, held to the commit; see [`EVENT_LOG_LOCK`]).
-static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
-           to_state, level, assignee_person_id, note, at) \
-         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($12)) = 1",
-        event_unnest(1)
-    )
-});
 
 /// One claimed row: its ticket (if any), the ticket's last event number and its whole
 /// timer set as stored.
@@ -257,13 +245,7 @@ pub(super) async fn fire_due_timers(
             .execute(&mut *tx)
             .await?;
     }
-    if !events.is_empty() {
-        events
-            .bind(sqlx::query(INSERT_EVENTS_SQL.as_str()))
-            .bind(EVENT_LOG_LOCK)
-            .execute(&mut *tx)
-            .await?;
-    }
+    insert_events(&mut tx, events).await?;
     tx.commit().await?;
     Ok(plan.report)
 }

@@ -45,7 +45,7 @@ mod batch;
 mod feed;
 mod firing;
 
-use arrays::TimerArrays;
+use arrays::{EventArrays, TimerArrays};
 use feed::{EVENT_LOG_LOCK, Feed};
 
 use crate::group_commit::GroupCommit;
@@ -333,36 +333,35 @@ async fn insert_timers(conn: &mut PgConnection, timers: &[Timer]) -> Result<()> 
 
 static TIMER_SETS_UPSERT: LazyLock<String> = LazyLock::new(|| arrays::timer_sets_upsert(1, ""));
 
-/// Appends events (their seqs already given) holding [`EVENT_LOG_LOCK`] shared (taken
-/// before the inserts draw their cursors); the caller commits right after.
-async fn append_events(conn: &mut PgConnection, events: &[EventColumns]) -> Result<()> {
+/// Appends events (their seqs already given); the caller commits right after.
+async fn append_events(conn: &mut PgConnection, events: Vec<EventColumns>) -> Result<()> {
+    let mut arrays = EventArrays::default();
+    events.into_iter().for_each(|e| arrays.push(e));
+    insert_events(conn, arrays).await
+}
+
+/// The events, holding the event log lock shared (taken in an InitPlan before the first
+/// row draws its cursor, held to the commit; see [`EVENT_LOG_LOCK`]). One statement for
+/// any number of events.
+static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
+           to_state, level, assignee_person_id, note, at) \
+         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($12)) = 1",
+        arrays::event_unnest(1)
+    )
+});
+
+/// Inserts `events` with [`INSERT_EVENTS_SQL`] (nothing if there are none).
+async fn insert_events(conn: &mut PgConnection, events: EventArrays) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+    events
+        .bind(sqlx::query(INSERT_EVENTS_SQL.as_str()))
         .bind(EVENT_LOG_LOCK)
-        .execute(&mut *conn)
+        .execute(conn)
         .await?;
-    for e in events {
-        sqlx::query(
-            "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, \
-             from_state, to_state, level, assignee_person_id, note, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&e.subdistrict_code)
-        .bind(e.ticket_id)
-        .bind(e.seq)
-        .bind(&e.kind)
-        .bind(&e.actor)
-        .bind(&e.from_state)
-        .bind(&e.to_state)
-        .bind(&e.level)
-        .bind(&e.assignee_person_id)
-        .bind(&e.note)
-        .bind(e.at)
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
 }
 
@@ -493,7 +492,7 @@ async fn create_one(pool: &PgPool, new: &NewTicket) -> Result<Ticket> {
         validate::ticket_write(&other, change.timers.as_deref())?;
         events.extend(write_change(&mut tx, &other, change).await?);
     }
-    append_events(&mut tx, &events).await?;
+    append_events(&mut tx, events).await?;
     tx.commit().await?;
     Ok(ticket.clone())
 }
@@ -1189,7 +1188,7 @@ impl Store for PostgresStore {
         validate::ticket_write(&ticket, change.timers.as_deref())?;
         let mut tx = self.pool.begin().await?;
         let events = write_change(&mut tx, &ticket, change).await?;
-        append_events(&mut tx, &events).await?;
+        append_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(ticket)
     }
