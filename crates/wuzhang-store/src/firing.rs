@@ -91,7 +91,16 @@ struct Working {
 /// (see the module docs). A handler that fails, or a change that breaks the store's rules
 /// (another ticket, a version that does not follow, an idempotency record or a follower,
 /// which timers do not write), leaves its timer to be retried; the rest go on.
-pub(crate) async fn plan(claimed: Vec<Claimed>, handler: &TimerHandler) -> Plan {
+pub(crate) async fn plan(claimed: Vec<Claimed>, handler: &dyn TimerHandler) -> Plan {
+    {
+        let mut seen = std::collections::HashSet::new();
+        let tickets: Vec<&Ticket> = claimed
+            .iter()
+            .filter_map(|c| c.ticket.as_ref())
+            .filter(|t| seen.insert(t.id))
+            .collect();
+        handler.prepare(&tickets).await;
+    }
     let mut plan = Plan::default();
     let mut order: Vec<Uuid> = Vec::new();
     let mut working: HashMap<Uuid, Working> = HashMap::new();
@@ -123,7 +132,7 @@ pub(crate) async fn plan(claimed: Vec<Claimed>, handler: &TimerHandler) -> Plan 
             w.dropped += 1;
             continue;
         }
-        let outcome = match handler(timer.clone(), w.ticket.clone()).await {
+        let outcome = match handler.decide(timer.clone(), w.ticket.clone()).await {
             Ok(TimerOutcome::Drop) => Ok(None),
             Ok(TimerOutcome::Fire(change)) => check(&timer, &w.ticket, change).map(Some),
             Err(e) => Err(e),

@@ -26,11 +26,40 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Decides what a due timer does. Called with the claimed timer and its ticket while the
-/// claim is held; it may read other data (the roster, categories) but must not write the
-/// ticket itself: the store writes what it returns in the claim's transaction.
-pub type TimerHandler =
-    dyn Fn(Timer, Ticket) -> BoxFuture<'static, Result<TimerOutcome>> + Send + Sync;
+/// Decides what due timers do, while the store holds their claim. It may read other data
+/// (the roster, categories) but must not write the tickets: the store writes what
+/// `decide` returns in the claim's transaction.
+#[async_trait]
+pub trait TimerHandler: Send + Sync {
+    /// Called once per claimed batch, before any `decide`, with each claimed ticket once:
+    /// the chance to read what the whole batch needs in a few queries instead of a few
+    /// per ticket. Only an optimisation: `decide` must not rely on it having succeeded.
+    async fn prepare(&self, tickets: &[&Ticket]) {
+        let _ = tickets;
+    }
+
+    /// What one due timer does to its ticket.
+    async fn decide(&self, timer: Timer, ticket: Ticket) -> Result<TimerOutcome>;
+}
+
+/// A [`TimerHandler`] made of a function, with nothing to prepare.
+pub struct FnHandler<F>(pub F);
+
+impl<F> Debug for FnHandler<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnHandler")
+    }
+}
+
+#[async_trait]
+impl<F> TimerHandler for FnHandler<F>
+where
+    F: Fn(Timer, Ticket) -> BoxFuture<'static, Result<TimerOutcome>> + Send + Sync,
+{
+    async fn decide(&self, timer: Timer, ticket: Ticket) -> Result<TimerOutcome> {
+        (self.0)(timer, ticket).await
+    }
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + Debug + 'static {
@@ -238,7 +267,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         now: OffsetDateTime,
         limit: u32,
         retry_after: Duration,
-        handler: &TimerHandler,
+        handler: &dyn TimerHandler,
     ) -> Result<FireReport>;
 
     // ---------------------------------------------------------------- idempotency

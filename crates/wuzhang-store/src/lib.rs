@@ -32,7 +32,7 @@ mod validate;
 
 pub use connect::{connect, redact};
 pub use error::{Result, StoreError};
-pub use interface::{Backend, Store, TimerHandler};
+pub use interface::{Backend, FnHandler, Store, TimerHandler};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use reference::ReferenceCache;

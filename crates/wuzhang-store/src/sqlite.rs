@@ -1447,7 +1447,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         limit: u32,
         retry_after: Duration,
-        handler: &TimerHandler,
+        handler: &dyn TimerHandler,
     ) -> Result<FireReport> {
         let retry_at = to_micros(now + retry_after);
         // The write lock is the claim: no other writer runs until this batch commits, so

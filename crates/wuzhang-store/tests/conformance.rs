@@ -49,6 +49,7 @@ macro_rules! conformance_suite {
             timers_are_listed_and_replaced,
             subdistricts_with_due_timers,
             fire_writes_change_and_deletes_timer,
+            fire_prepares_the_batch_before_deciding,
             fire_writes_whatever_the_handler_changed,
             fire_with_new_timers_replaces_them,
             fire_two_timers_of_one_ticket_in_one_batch,
@@ -564,8 +565,8 @@ mod cases {
     use wuzhang_domain::ticket::{Command, Rating, Ticket, TicketId, TicketState};
     use wuzhang_domain::timer::{Timer, TimerKind};
     use wuzhang_store::{
-        AreaQuery, Backend, FireReport, NewTicket, PageRequest, Store, StoreError, TicketChange,
-        TicketOrder, TicketQuery, TimerHandler, TimerOutcome,
+        AreaQuery, Backend, FireReport, FnHandler, NewTicket, PageRequest, Store, StoreError,
+        TicketChange, TicketOrder, TicketQuery, TimerHandler, TimerOutcome,
     };
 
     use super::fixtures::*;
@@ -2208,14 +2209,14 @@ mod cases {
         assert_eq!(due(T0 + Duration::hours(4)).await, [SUB1, SUB2]);
     }
 
-    fn handler<F>(f: F) -> Arc<TimerHandler>
+    fn handler<F>(f: F) -> Arc<dyn TimerHandler>
     where
         F: Fn(Timer, Ticket) -> wuzhang_store::Result<TimerOutcome> + Send + Sync + 'static,
     {
-        Arc::new(move |timer, ticket| {
+        Arc::new(FnHandler(move |timer, ticket| {
             let outcome = f(timer, ticket);
             async move { outcome }.boxed()
-        })
+        }))
     }
 
     /// Escalates the ticket to the lane chief, as the worker does when an accept deadline passes.
@@ -2236,6 +2237,53 @@ mod cases {
             idempotency: None,
             add_follower: None,
         }
+    }
+
+    /// Records what the store asks of it: one `prepare` per batch with each claimed ticket
+    /// once, before any `decide`.
+    #[derive(Default)]
+    struct Recorder {
+        log: Mutex<Vec<(&'static str, Vec<TicketId>)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl TimerHandler for Recorder {
+        async fn prepare(&self, tickets: &[&Ticket]) {
+            let ids = tickets.iter().map(|t| t.id).collect();
+            self.log.lock().unwrap().push(("prepare", ids));
+        }
+
+        async fn decide(
+            &self,
+            _timer: Timer,
+            ticket: Ticket,
+        ) -> wuzhang_store::Result<TimerOutcome> {
+            self.log.lock().unwrap().push(("decide", vec![ticket.id]));
+            Ok(TimerOutcome::Drop)
+        }
+    }
+
+    pub(crate) async fn fire_prepares_the_batch_before_deciding(store: S) {
+        let first = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        let second = assigned(SUB1, G1, "r2", T0 + Duration::minutes(1), grid_chief(G1));
+        store.create_ticket(&first).await.unwrap();
+        store.create_ticket(&second).await.unwrap();
+        let now = T0 + Duration::days(3); // every timer of both is due
+        let h = Recorder::default();
+        let report = store
+            .fire_due_timers(&code(SUB1), now, 100, Duration::minutes(1), &h)
+            .await
+            .unwrap();
+        assert!(report.dropped >= 2, "{report:?}");
+        let log = h.log.lock().unwrap().clone();
+        assert_eq!(log[0].0, "prepare");
+        let mut prepared = log[0].1.clone();
+        prepared.sort();
+        let mut want = vec![first.ticket.id, second.ticket.id];
+        want.sort();
+        assert_eq!(prepared, want, "each claimed ticket once");
+        assert!(log[1..].iter().all(|(what, _)| *what == "decide"));
+        assert!(log.len() > 2);
     }
 
     pub(crate) async fn fire_writes_change_and_deletes_timer(store: S) {
@@ -2622,7 +2670,7 @@ mod cases {
         let now = T0 + Duration::hours(3);
         let retry = Duration::minutes(2);
         let other = Arc::clone(&store);
-        let h: Arc<TimerHandler> = Arc::new(move |_, mut ticket: Ticket| {
+        let h: Arc<dyn TimerHandler> = Arc::new(FnHandler(move |_, mut ticket: Ticket| {
             let other = Arc::clone(&other);
             async move {
                 let mut meanwhile = ticket.clone();
@@ -2641,7 +2689,7 @@ mod cases {
                 Ok(TimerOutcome::Fire(escalate(&mut ticket, now)))
             }
             .boxed()
-        });
+        }));
         let report = store
             .fire_due_timers(&code(SUB1), now, 10, retry, &*h)
             .await

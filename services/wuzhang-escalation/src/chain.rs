@@ -3,8 +3,8 @@
 //! moves up.
 
 use time::OffsetDateTime;
-use wuzhang_domain::area::AreaCode;
-use wuzhang_domain::chief::{ChiefLevel, PersonId};
+use wuzhang_domain::area::{Area, AreaCode};
+use wuzhang_domain::chief::{ChiefLevel, PersonId, Post};
 use wuzhang_domain::ticket::{Assignment, Ticket};
 use wuzhang_store::{Store, StoreError};
 
@@ -30,22 +30,41 @@ pub async fn chain(
     ticket: &Ticket,
     now: OffsetDateTime,
 ) -> Result<Vec<Link>, StoreError> {
-    let mut areas: Vec<(ChiefLevel, AreaCode)> = Vec::new();
+    let above = grid_posts(&store.lineage(&ticket.grid_code).await?);
+    let areas = posts_of(ticket, &above);
+    let codes: Vec<AreaCode> = areas.iter().map(|(_, c)| c.clone()).collect();
+    let posts = store.posts_for_areas(&codes).await?;
+    Ok(links(areas, &posts, now))
+}
+
+/// The areas with a post in a grid's lineage (lowest first): the grid and those above it.
+/// They depend only on the area tree, so the timer worker keeps them between rounds.
+pub fn grid_posts(lineage: &[Area]) -> Vec<(ChiefLevel, AreaCode)> {
+    lineage
+        .iter()
+        .filter_map(|a| Some((a.level.chief_level()?, a.code.clone())))
+        .collect()
+}
+
+/// Every post of the ticket's chain, lowest first: its unit and building (as reported),
+/// then `above` (the grid's, from [`grid_posts`]).
+pub fn posts_of(ticket: &Ticket, above: &[(ChiefLevel, AreaCode)]) -> Vec<(ChiefLevel, AreaCode)> {
     let r = &ticket.report;
+    let mut areas = Vec::with_capacity(above.len() + 2);
     if let Some(u) = &r.unit_code {
         areas.push((ChiefLevel::Unit, u.clone()));
     }
     if let Some(b) = &r.building_code {
         areas.push((ChiefLevel::Building, b.clone()));
     }
-    for area in store.lineage(&ticket.grid_code).await? {
-        if let Some(level) = area.level.chief_level() {
-            areas.push((level, area.code));
-        }
-    }
-    let codes: Vec<AreaCode> = areas.iter().map(|(_, c)| c.clone()).collect();
-    let posts = store.posts_for_areas(&codes).await?;
-    Ok(areas
+    areas.extend(above.iter().cloned());
+    areas
+}
+
+/// The chain over `areas` with who acts for each post at `now` (leave starts and ends
+/// without a roster change, so this is never cached).
+pub fn links(areas: Vec<(ChiefLevel, AreaCode)>, posts: &[Post], now: OffsetDateTime) -> Vec<Link> {
+    areas
         .into_iter()
         .map(|(level, area_code)| {
             let person = if level == ChiefLevel::CommandCenter {
@@ -62,7 +81,7 @@ pub async fn chain(
                 person,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The first staffed post above `current`, and the vacant ones passed over on the way.

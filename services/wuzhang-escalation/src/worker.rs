@@ -14,12 +14,20 @@
 //!   command center, the top of the chain, it stays and counts as overdue.
 //! - A timer for a level the ticket has left, a state where it no longer applies, or a
 //!   paused clock is dropped without a change.
+//!
+//! Deciding an escalation needs the ticket's chain: the areas above its grid and their
+//! posts. In a city nearly every ticket of a batch has a chain of its own, so reading
+//! them per ticket cost two queries each and, measured, capped a cold worker at a quarter
+//! of its speed. The worker keeps the areas (until the store's area counter moves) and the
+//! posts (a [`ReferenceCache`], checked against the store's roster counter at the start of
+//! every round), and before deciding a batch reads what its chains still lack in a few
+//! queries ([`TimerHandler::prepare`]). Who acts for a post (leave) is worked out at each
+//! decision, never kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use futures::FutureExt;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -29,12 +37,26 @@ use wuzhang_domain::deadline::{CalendarBook, Clocks};
 use wuzhang_domain::event::SYSTEM_TIMER_ACTOR;
 use wuzhang_domain::ticket::{Command, Pause, Ticket, TicketState};
 use wuzhang_domain::timer::{Timer, TimerKind};
-use wuzhang_store::{FireReport, Store, StoreError, TicketChange, TimerHandler, TimerOutcome};
+use wuzhang_store::{
+    FireReport, ReferenceCache, Store, StoreError, TicketChange, TimerHandler, TimerOutcome,
+};
 
-use wuzhang_domain::area::AreaCode;
-use wuzhang_domain::category::{Category, CategoryCode};
+use wuzhang_domain::area::{AreaCode, AreaLevel};
 
-use crate::chain::{Link, chain, describe_move, next_above};
+use crate::chain::{Link, describe_move, grid_posts, links, next_above, posts_of};
+
+#[async_trait::async_trait]
+impl TimerHandler for Escalator {
+    async fn prepare(&self, tickets: &[&Ticket]) {
+        if let Err(e) = self.prepare_chains(tickets).await {
+            warn!(error = %e, "could not read the batch's chains ahead; reading them one by one");
+        }
+    }
+
+    async fn decide(&self, timer: Timer, ticket: Ticket) -> Result<TimerOutcome, StoreError> {
+        Escalator::decide(self, timer, ticket).await
+    }
+}
 
 /// Settings of the worker.
 #[derive(Debug, Clone)]
@@ -66,17 +88,45 @@ pub struct Escalator {
     config: WorkerConfig,
     /// Told after a round that changed tickets (live streams wake on it).
     on_change: Arc<dyn Fn() + Send + Sync>,
-    /// Chains and categories read in this round: a subdistrict's escalations share most
-    /// of them, and a round is short enough for the roster not to change under it.
-    round: Arc<std::sync::Mutex<RoundCache>>,
+    /// Posts and categories, brought up to date with the store at the start of every
+    /// round (its roster and category counters), and at once after this process's own
+    /// changes. Who acts for a post is worked out at each decision, never cached.
+    reference: ReferenceCache,
+    /// Each grid's posts above it, kept while the store's area counter stays put.
+    grids: Arc<std::sync::Mutex<GridPosts>>,
 }
 
-type ChainKey = (AreaCode, Option<AreaCode>, Option<AreaCode>);
-
+/// Reading a ticket's chain from the store took two queries (the grid's lineage, the
+/// posts), and in a city nearly every ticket of a batch has a chain of its own, so the
+/// worker keeps what changes rarely: the area tree's part here, the posts in `reference`.
 #[derive(Default)]
-struct RoundCache {
-    chains: HashMap<ChainKey, Vec<Link>>,
-    categories: HashMap<CategoryCode, Category>,
+struct GridPosts {
+    /// The store's area change counter these were read under; `None` before the first round.
+    counter: Option<i64>,
+    by_grid: HashMap<AreaCode, Vec<(ChiefLevel, AreaCode)>>,
+    /// Each area read so far: its level and parent. The few areas above the grids are
+    /// shared by all of them, so after the first batches a batch reads only its new grids.
+    areas: HashMap<AreaCode, (AreaLevel, Option<AreaCode>)>,
+}
+
+impl GridPosts {
+    /// The posts of `grid` and above, from `areas`; `None` if part of the way is unknown.
+    fn walk(&self, grid: &AreaCode) -> Option<Vec<(ChiefLevel, AreaCode)>> {
+        let mut out = Vec::new();
+        let mut at = grid;
+        // Levels strictly nest, so a real lineage is at most 7 long.
+        for _ in 0..16 {
+            let (level, parent) = self.areas.get(at)?;
+            if let Some(chief) = level.chief_level() {
+                out.push((chief, at.clone()));
+            }
+            match parent {
+                Some(p) => at = p,
+                None => return Some(out),
+            }
+        }
+        None
+    }
 }
 
 impl std::fmt::Debug for Escalator {
@@ -95,12 +145,14 @@ impl Escalator {
         config: WorkerConfig,
     ) -> Self {
         Self {
-            store,
             clock,
             calendars,
             config,
             on_change: Arc::new(|| {}),
-            round: Arc::default(),
+            // Checked by each round, not by the clock (see `run_once`).
+            reference: ReferenceCache::new(Arc::clone(&store), StdDuration::MAX),
+            grids: Arc::default(),
+            store,
         }
     }
 
@@ -211,20 +263,7 @@ impl Escalator {
             debug!(ticket = %ticket.id, "deadline passed at the command center: stays, overdue");
             return Ok(TimerOutcome::Drop);
         }
-        let key: ChainKey = (
-            ticket.grid_code.clone(),
-            ticket.report.building_code.clone(),
-            ticket.report.unit_code.clone(),
-        );
-        let cached = self.cache().chains.get(&key).cloned();
-        let links = match cached {
-            Some(l) => l,
-            None => {
-                let l = chain(self.store.as_ref(), &ticket, now).await?;
-                self.cache().chains.insert(key, l.clone());
-                l
-            }
-        };
+        let links = self.chain(&ticket, now).await?;
         let (to, skipped) = next_above(&links, current, &ticket.subdistrict_code);
         let note = format!("{why}: {}", describe_move(current, &to, &skipped));
         let event = ticket
@@ -235,16 +274,10 @@ impl Escalator {
                 now,
             )
             .map_err(StoreError::internal)?;
-        let code = &ticket.report.category_code;
-        let cached = self.cache().categories.get(code).cloned();
-        let category = match cached {
-            Some(c) => c,
-            None => {
-                let c = self.store.get_category(code).await?;
-                self.cache().categories.insert(code.clone(), c.clone());
-                c
-            }
-        };
+        let category = self
+            .reference
+            .get_category(&ticket.report.category_code)
+            .await?;
         let clocks = Clocks::start(
             &category,
             &self.calendars.current(),
@@ -256,30 +289,114 @@ impl Escalator {
         Ok(fire(ticket, event, Some(timers)))
     }
 
-    /// One round: every subdistrict with due timers, one batch each.
-    fn cache(&self) -> std::sync::MutexGuard<'_, RoundCache> {
-        self.round.lock().unwrap_or_else(|e| e.into_inner())
+    /// The ticket's chain at `now`, from what the worker keeps (see [`GridPosts`]).
+    async fn chain(&self, ticket: &Ticket, now: OffsetDateTime) -> Result<Vec<Link>, StoreError> {
+        let known = self.grid_posts().by_grid.get(&ticket.grid_code).cloned();
+        let above = match known {
+            Some(above) => above,
+            None => {
+                let above = grid_posts(&self.store.lineage(&ticket.grid_code).await?);
+                self.grid_posts()
+                    .by_grid
+                    .insert(ticket.grid_code.clone(), above.clone());
+                above
+            }
+        };
+        let areas = posts_of(ticket, &above);
+        let codes: Vec<AreaCode> = areas.iter().map(|(_, c)| c.clone()).collect();
+        let posts = self.reference.posts_for_areas(&codes).await?;
+        Ok(links(areas, &posts, now))
     }
 
+    fn grid_posts(&self) -> std::sync::MutexGuard<'_, GridPosts> {
+        self.grids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads what a claimed batch's chains need that is not kept yet, in a few queries
+    /// whatever the batch: the areas of grids not seen before and, level by level, of
+    /// their ancestors not seen before (usually none after the first batches), then the
+    /// posts not cached. Failing here only costs speed: `chain` reads what is missing.
+    async fn prepare_chains(&self, tickets: &[&Ticket]) -> Result<(), StoreError> {
+        let (new_grids, mut unknown) = {
+            let g = self.grid_posts();
+            let mut seen = HashSet::new();
+            let new: Vec<AreaCode> = tickets
+                .iter()
+                .map(|t| &t.grid_code)
+                .filter(|c| !g.by_grid.contains_key(*c) && seen.insert(*c))
+                .cloned()
+                .collect();
+            let unknown: Vec<AreaCode> = new
+                .iter()
+                .filter(|c| !g.areas.contains_key(*c))
+                .cloned()
+                .collect();
+            (new, unknown)
+        };
+        for _ in 0..16 {
+            if unknown.is_empty() {
+                break;
+            }
+            let found = self.store.get_areas(&unknown).await?;
+            let mut g = self.grid_posts();
+            let mut seen = HashSet::new();
+            unknown = found
+                .iter()
+                .filter_map(|a| a.parent_code.clone())
+                .filter(|p| !g.areas.contains_key(p) && seen.insert(p.clone()))
+                .collect();
+            for a in found {
+                g.areas.insert(a.code, (a.level, a.parent_code));
+            }
+        }
+        {
+            let mut g = self.grid_posts();
+            for grid in new_grids {
+                if let Some(above) = g.walk(&grid) {
+                    g.by_grid.insert(grid, above);
+                }
+            }
+        }
+        let codes: Vec<AreaCode> = {
+            let g = self.grid_posts();
+            let mut seen = HashSet::new();
+            tickets
+                .iter()
+                .filter_map(|t| Some(posts_of(t, g.by_grid.get(&t.grid_code)?)))
+                .flatten()
+                .map(|(_, code)| code)
+                .filter(|c| seen.insert(c.clone()))
+                .collect()
+        };
+        // Only to fill the cache: the posts are read again, from it, per decision.
+        self.reference.posts_for_areas(&codes).await?;
+        Ok(())
+    }
+
+    /// Brings what the worker keeps up to date with the store: a round sees the roster,
+    /// categories and areas as they were when it started, as if it read them afresh.
+    async fn follow_store(&self) -> Result<(), StoreError> {
+        self.reference.refresh().await?;
+        // Read before any lineage of this round: a change after it shows next round.
+        let counter = self.store.area_change_counter().await?;
+        let mut g = self.grid_posts();
+        if g.counter != Some(counter) {
+            g.by_grid.clear();
+            g.areas.clear();
+            g.counter = Some(counter);
+        }
+        Ok(())
+    }
+
+    /// One round: every subdistrict with due timers, one batch each.
     pub async fn run_once(&self) -> Result<FireReport, StoreError> {
-        *self.cache() = RoundCache::default();
+        self.follow_store().await?;
         let now = self.clock.now();
         let mut total = FireReport::default();
-        let this = self.clone();
-        let handler: Box<TimerHandler> = Box::new(move |timer, ticket| {
-            let this = this.clone();
-            async move { this.decide(timer, ticket).await }.boxed()
-        });
         for sub in self.store.subdistricts_with_due_timers(now).await? {
             let r = self
                 .store
-                .fire_due_timers(
-                    &sub,
-                    now,
-                    self.config.batch,
-                    self.config.retry_after,
-                    handler.as_ref(),
-                )
+                .fire_due_timers(&sub, now, self.config.batch, self.config.retry_after, self)
                 .await?;
             total.fired += r.fired;
             total.dropped += r.dropped;

@@ -10,7 +10,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
-use wuzhang_domain::chief::{ChiefLevel, PersonId};
+use wuzhang_domain::chief::{ChiefLevel, Person, PersonId};
 use wuzhang_domain::clock::{Clock, ManualClock};
 use wuzhang_domain::deadline::{CalendarBook, Calendars, Clocks};
 use wuzhang_domain::event::EventKind;
@@ -40,8 +40,13 @@ async fn seeded() -> Arc<dyn Store> {
 }
 
 /// A migrated Postgres store in a fresh schema of `WUZHANG_TEST_PG_URL`, or a skip.
-#[allow(clippy::print_stderr)] // the skip note is for whoever runs the tests
 async fn postgres() -> Option<Arc<dyn Store>> {
+    Some(postgres_pair().await?.0)
+}
+
+/// As [`postgres`], with a second store on the same schema: another process's view.
+#[allow(clippy::print_stderr)] // the skip note is for whoever runs the tests
+async fn postgres_pair() -> Option<(Arc<dyn Store>, Arc<dyn Store>)> {
     let Ok(base) = std::env::var("WUZHANG_TEST_PG_URL") else {
         assert!(
             std::env::var("WUZHANG_REQUIRE_PG").as_deref() != Ok("1"),
@@ -59,10 +64,13 @@ async fn postgres() -> Option<Arc<dyn Store>> {
         .unwrap();
     let options: sqlx::postgres::PgConnectOptions = base.parse().unwrap();
     let options = options.options([("search_path", format!("{schema},public"))]);
-    let store = wuzhang_store::PostgresStore::connect_with(options, 16)
+    let store = wuzhang_store::PostgresStore::connect_with(options.clone(), 16)
         .await
         .unwrap();
-    Some(seed(Arc::new(store)).await)
+    let other = wuzhang_store::PostgresStore::connect_with(options, 4)
+        .await
+        .unwrap();
+    Some((seed(Arc::new(store)).await, Arc::new(other)))
 }
 
 async fn seed(store: Arc<dyn Store>) -> Arc<dyn Store> {
@@ -338,6 +346,57 @@ async fn a_paused_clock_does_not_escalate() {
         store.list_timers(&t.id).await.unwrap().is_empty(),
         "timers of a paused ticket are dropped; resuming starts new clocks"
     );
+}
+
+/// The worker keeps posts and the grids' chains between rounds; a roster change made
+/// between two rounds (here by `other`, another handle on the same store) decides the
+/// next round's escalations.
+async fn roster_change_between_rounds_is_seen(store: Arc<dyn Store>, other: Arc<dyn Store>) {
+    let clock = Arc::new(ManualClock::new(T0));
+    let w = worker(&store, &clock);
+    let first = new_ticket(store.as_ref(), T0).await;
+    let second = new_ticket(store.as_ref(), T0 + Duration::minutes(30)).await;
+
+    clock.set(T0 + Duration::minutes(61));
+    w.run_once().await.unwrap();
+    let now = store.get_ticket(&first.id).await.unwrap();
+    assert_eq!(owner(&now), (ChiefLevel::Building, Some("P005")));
+
+    // The building's deputy changes (its holder is still on leave).
+    let building = code("220102001001001B01");
+    let mut post = store
+        .posts_for_areas(std::slice::from_ref(&building))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let p007 = PersonId::new("P007").unwrap();
+    post.deputy = Some(p007.clone());
+    let person = Person {
+        id: p007,
+        name: "周副楼长".into(),
+        phone: None,
+    };
+    other.upsert_roster(&[person], &[post]).await.unwrap();
+
+    clock.set(T0 + Duration::minutes(91));
+    w.run_once().await.unwrap();
+    let now = store.get_ticket(&second.id).await.unwrap();
+    assert_eq!(owner(&now), (ChiefLevel::Building, Some("P007")));
+}
+
+#[tokio::test]
+async fn roster_change_between_rounds_is_seen_sqlite() {
+    let store = seeded().await;
+    roster_change_between_rounds_is_seen(Arc::clone(&store), store).await;
+}
+
+#[tokio::test]
+async fn roster_change_between_rounds_is_seen_postgres() {
+    let Some((store, other)) = postgres_pair().await else {
+        return;
+    };
+    roster_change_between_rounds_is_seen(store, other).await;
 }
 
 /// Three workers on Postgres share 10,000 due deadlines: each escalates exactly once.

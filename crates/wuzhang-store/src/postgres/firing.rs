@@ -119,7 +119,7 @@ pub(super) async fn fire_due_timers(
     now: OffsetDateTime,
     limit: u32,
     retry_after: Duration,
-    handler: &TimerHandler,
+    handler: &dyn TimerHandler,
 ) -> Result<FireReport> {
     let now = truncate_to_micros(now);
     let retry_at = truncate_to_micros(now + retry_after);

@@ -1308,7 +1308,7 @@ impl Store for PostgresStore {
         now: OffsetDateTime,
         limit: u32,
         retry_after: Duration,
-        handler: &TimerHandler,
+        handler: &dyn TimerHandler,
     ) -> Result<FireReport> {
         firing::fire_due_timers(&self.pool, subdistrict, now, limit, retry_after, handler).await
     }
