@@ -6,7 +6,7 @@
 //! target/release/escalate-load --pg-url postgres://postgres@127.0.0.1:5432/wuzhang_test \
 //!     --open 1000000 --batched 100000 --single 1000 --workers 4 \
 //!     [--batch 500] [--district 220102 | all] [--subdistricts N] \
-//!     [--units-per-subdistrict 20] [--small-tree] [--random-ids] [--setup-sql SQL]
+//!     [--units-per-subdistrict 20] [--warmup N] [--small-tree] [--random-ids] [--setup-sql SQL]
 //! ```
 //!
 //! A scratch schema gets an area tree and roster: by default the synthetic tree of one
@@ -23,7 +23,9 @@
 //! of them claiming `--batch` per transaction with `--workers` workers, then `--single`
 //! more claiming one per transaction. Printed: rates, CPU per escalation (Postgres's and
 //! this process's), how many ticket updates were HOT, and dead tuples of `tickets`,
-//! `timer_sets` and `ticket_assignees` from `pg_stat_user_tables`.
+//! `timer_sets` and `ticket_assignees` from `pg_stat_user_tables`. `--warmup N` first
+//! escalates N tickets with the same workers, not counted: the measured phase then starts
+//! with the areas and posts a long-running worker would have read already.
 //!
 //! Ticket ids are made as the server makes them (`TicketId::new`: UUIDv7, the creation
 //! time first), one millisecond apart in creation order, so tickets due together sit
@@ -269,6 +271,7 @@ async fn main() -> anyhow::Result<()> {
     let mut district = Some("220102".to_owned());
     let mut subdistricts = usize::MAX;
     let mut units_per_subdistrict = 20usize;
+    let mut warmup = 0usize;
     // For experiments: SQL run after the migrations, before the tickets are written.
     let mut setup_sql: Option<String> = None;
     let mut args = std::env::args().skip(1);
@@ -284,6 +287,7 @@ async fn main() -> anyhow::Result<()> {
             "--district" => district = Some(args.next().context("value")?),
             "--subdistricts" => subdistricts = args.next().context("value")?.parse()?,
             "--small-tree" => district = None,
+            "--warmup" => warmup = args.next().context("value")?.parse()?,
             "--units-per-subdistrict" => {
                 units_per_subdistrict = args.next().context("value")?.parse()?
             }
@@ -346,7 +350,7 @@ async fn main() -> anyhow::Result<()> {
     // may overshoot `--batched` by that much each.
     let subs: std::collections::HashSet<&str> =
         homes.iter().map(|h| h.subdistrict.as_str()).collect();
-    let due = batched + single + workers * subs.len() * batch as usize;
+    let due = warmup + batched + single + 2 * workers * subs.len() * batch as usize;
     anyhow::ensure!(
         due <= open,
         "more due than open: make --open at least {due}"
@@ -438,8 +442,20 @@ async fn main() -> anyhow::Result<()> {
             |(a, b)| format!("{:.0}", (a - b).as_secs_f64() * 1e6 / n.max(1) as f64),
         )
     };
+    // The workers, made once: their clones share what they keep (areas, posts), so a
+    // warm-up leaves the measured phase with what a long-running worker would know.
+    let batch_workers: Vec<Escalator> = (0..workers).map(|_| worker(batch)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let make = || {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        batch_workers[i % batch_workers.len()].clone()
+    };
+    if warmup > 0 {
+        let (n, rate) = escalate_with(workers, make, warmup).await?;
+        println!("warm-up (not counted): {n} escalations, {rate:.0}/s");
+    }
     let (cpu_before, own_before) = (pg_cpu(), own_cpu_time());
-    let (n_batched, rate_batched) = escalate_with(workers, || worker(batch), batched).await?;
+    let (n_batched, rate_batched) = escalate_with(workers, make, batched).await?;
     let cpu_batched = per(pg_cpu(), cpu_before, n_batched);
     let own_batched = per(own_cpu_time(), own_before, n_batched);
     let cpu_before = pg_cpu();
