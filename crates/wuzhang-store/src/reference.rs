@@ -151,18 +151,45 @@ impl ReferenceCache {
             return Ok(found);
         }
         let fetched = self.inner.store.posts_for_areas(&missing).await?;
+        self.remember_posts(missing, &fetched, generation);
+        found.extend(fetched);
+        Ok(found)
+    }
+
+    /// Reads into the cache the posts of these areas it does not hold yet (one query at
+    /// most), returning none: for a caller that will ask for them one by one later.
+    pub async fn load_posts(&self, codes: &[AreaCode]) -> Result<()> {
+        self.follow().await?;
+        let (missing, generation) = {
+            let s = self.state();
+            let mut seen = std::collections::HashSet::new();
+            let missing: Vec<AreaCode> = codes
+                .iter()
+                .filter(|c| !s.posts.contains_key(*c) && seen.insert(*c))
+                .cloned()
+                .collect();
+            (missing, s.roster_generation)
+        };
+        if !missing.is_empty() {
+            let fetched = self.inner.store.posts_for_areas(&missing).await?;
+            self.remember_posts(missing, &fetched, generation);
+        }
+        Ok(())
+    }
+
+    /// Keeps what was read for `asked` (an area without a post as `None`), unless the
+    /// roster was dropped since `generation`: the read may predate the change.
+    fn remember_posts(&self, asked: Vec<AreaCode>, fetched: &[Post], generation: u64) {
         let mut s = self.state();
         if s.roster_generation == generation {
-            let mut by_area: HashMap<&AreaCode, &Post> =
+            let by_area: HashMap<&AreaCode, &Post> =
                 fetched.iter().map(|p| (&p.area_code, p)).collect();
-            for code in missing {
-                let post = by_area.remove(&code).cloned();
+            for code in asked {
+                // `get`, not `remove`: a code asked twice must not be kept as postless.
+                let post = by_area.get(&code).map(|p| (*p).clone());
                 s.posts.insert(code, post);
             }
         }
-        drop(s);
-        found.extend(fetched);
-        Ok(found)
     }
 
     /// As [`Store::get_persons`]: persons by id, ids not found left out.

@@ -205,3 +205,28 @@ async fn unknown_categories_are_not_found_and_not_kept() {
         .unwrap();
     assert_eq!(cache.get_category(&new).await.unwrap().code, new);
 }
+
+#[tokio::test]
+async fn load_posts_fills_the_cache_and_a_code_asked_twice_keeps_its_post() {
+    let (_dir, here, there) = two_processes().await;
+    let loaded = ReferenceCache::new(Arc::clone(&here), NEVER);
+    loaded
+        .load_posts(&[code(G1), code(G1), code(G2)])
+        .await
+        .unwrap();
+    let asked = ReferenceCache::new(Arc::clone(&here), NEVER);
+    let first = asked.posts_for_areas(&[code(G1), code(G1)]).await.unwrap();
+    assert!(first.iter().all(|p| *p == post(G1, "p1")) && !first.is_empty());
+    // Another process hands G1 to p2: both caches still answer what they read.
+    there
+        .upsert_roster(&[person("p2", "李四")], &[post(G1, "p2")])
+        .await
+        .unwrap();
+    for cache in [&loaded, &asked] {
+        assert_eq!(
+            cache.posts_for_areas(&[code(G1), code(G2)]).await.unwrap(),
+            [post(G1, "p1")],
+            "read before the change, and G2 known to have no post"
+        );
+    }
+}

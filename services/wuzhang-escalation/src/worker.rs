@@ -79,7 +79,7 @@ impl Default for WorkerConfig {
     }
 }
 
-/// Decides and fires due timers.
+/// Decides and fires due timers. Clones share what the worker keeps (areas, posts).
 #[derive(Clone)]
 pub struct Escalator {
     store: Arc<dyn Store>,
@@ -369,7 +369,7 @@ impl Escalator {
                 .collect()
         };
         // Only to fill the cache: the posts are read again, from it, per decision.
-        self.reference.posts_for_areas(&codes).await?;
+        self.reference.load_posts(&codes).await?;
         Ok(())
     }
 

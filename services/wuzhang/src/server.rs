@@ -115,17 +115,17 @@ pub async fn run(
         let hub = intake_core.hub().clone();
         move || hub.wake()
     };
+    // One worker, cloned: the clones share the areas and posts it keeps, so N workers read
+    // each chain once between them, not N times.
+    let escalator = wuzhang_escalation::worker::Escalator::new(
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        Arc::clone(&calendars),
+        wuzhang_escalation::worker::WorkerConfig::default(),
+    )
+    .on_change(wake.clone());
     let workers: Vec<_> = (0..timer_workers)
-        .map(|_| {
-            wuzhang_escalation::worker::Escalator::new(
-                Arc::clone(&store),
-                Arc::clone(&clock),
-                Arc::clone(&calendars),
-                wuzhang_escalation::worker::WorkerConfig::default(),
-            )
-            .on_change(wake.clone())
-            .spawn(timer_poll, stop_tx.subscribe())
-        })
+        .map(|_| escalator.clone().spawn(timer_poll, stop_tx.subscribe()))
         .collect();
     let calendar_follower = tokio::spawn(follow_calendars(
         Arc::clone(&store),

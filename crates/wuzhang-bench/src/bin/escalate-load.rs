@@ -442,14 +442,10 @@ async fn main() -> anyhow::Result<()> {
             |(a, b)| format!("{:.0}", (a - b).as_secs_f64() * 1e6 / n.max(1) as f64),
         )
     };
-    // The workers, made once: their clones share what they keep (areas, posts), so a
-    // warm-up leaves the measured phase with what a long-running worker would know.
-    let batch_workers: Vec<Escalator> = (0..workers).map(|_| worker(batch)).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let make = || {
-        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        batch_workers[i % batch_workers.len()].clone()
-    };
+    // One worker cloned for each task, as `serve` runs them: the clones share the areas
+    // and posts it keeps, and a warm-up leaves them with what a long-running worker knows.
+    let batch_worker = worker(batch);
+    let make = || batch_worker.clone();
     if warmup > 0 {
         let (n, rate) = escalate_with(workers, make, warmup).await?;
         println!("warm-up (not counted): {n} escalations, {rate:.0}/s");
