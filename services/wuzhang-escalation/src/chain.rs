@@ -38,8 +38,7 @@ pub async fn chain(
 }
 
 /// The areas with a post in a grid's lineage (lowest first): the grid and those above it.
-/// They depend only on the area tree, so the timer worker keeps them between rounds.
-pub fn grid_posts(lineage: &[Area]) -> Vec<(ChiefLevel, AreaCode)> {
+fn grid_posts(lineage: &[Area]) -> Vec<(ChiefLevel, AreaCode)> {
     lineage
         .iter()
         .filter_map(|a| Some((a.level.chief_level()?, a.code.clone())))
@@ -47,7 +46,7 @@ pub fn grid_posts(lineage: &[Area]) -> Vec<(ChiefLevel, AreaCode)> {
 }
 
 /// Every post of the ticket's chain, lowest first: its unit and building (as reported),
-/// then `above` (the grid's, from [`grid_posts`]).
+/// then `above` (the posts of the grid and above it, lowest first).
 pub fn posts_of(ticket: &Ticket, above: &[(ChiefLevel, AreaCode)]) -> Vec<(ChiefLevel, AreaCode)> {
     let r = &ticket.report;
     let mut areas = Vec::with_capacity(above.len() + 2);

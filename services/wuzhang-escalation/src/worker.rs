@@ -43,7 +43,7 @@ use wuzhang_store::{
 
 use wuzhang_domain::area::{AreaCode, AreaLevel};
 
-use crate::chain::{Link, describe_move, grid_posts, links, next_above, posts_of};
+use crate::chain::{Link, describe_move, links, next_above, posts_of};
 
 #[async_trait::async_trait]
 impl TimerHandler for Escalator {
@@ -92,31 +92,48 @@ pub struct Escalator {
     /// round (its roster and category counters), and at once after this process's own
     /// changes. Who acts for a post is worked out at each decision, never cached.
     reference: ReferenceCache,
-    /// Each grid's posts above it, kept while the store's area counter stays put.
-    grids: Arc<std::sync::Mutex<GridPosts>>,
+    /// The areas read so far, kept while the store's area counter stays put.
+    areas: Arc<std::sync::Mutex<KnownAreas>>,
 }
 
 /// Reading a ticket's chain from the store took two queries (the grid's lineage, the
 /// posts), and in a city nearly every ticket of a batch has a chain of its own, so the
 /// worker keeps what changes rarely: the area tree's part here, the posts in `reference`.
 #[derive(Default)]
-struct GridPosts {
+struct KnownAreas {
     /// The store's area change counter these were read under; `None` before the first round.
     counter: Option<i64>,
-    by_grid: HashMap<AreaCode, Vec<(ChiefLevel, AreaCode)>>,
-    /// Each area read so far: its level and parent. The few areas above the grids are
-    /// shared by all of them, so after the first batches a batch reads only its new grids.
-    areas: HashMap<AreaCode, (AreaLevel, Option<AreaCode>)>,
+    /// Each area's level and parent, or `None` for a code the store does not have (a
+    /// parent outside the tree ends a lineage there, as `Store::lineage` does). The few
+    /// areas above the grids are shared by all of them, so after the first batches a batch
+    /// reads only its new grids.
+    by_code: HashMap<AreaCode, Option<(AreaLevel, Option<AreaCode>)>>,
 }
 
-impl GridPosts {
-    /// The posts of `grid` and above, from `areas`; `None` if part of the way is unknown.
-    fn walk(&self, grid: &AreaCode) -> Option<Vec<(ChiefLevel, AreaCode)>> {
+impl KnownAreas {
+    /// The first area on the way up from `grid` that has not been read, if any.
+    fn first_unknown(&self, grid: &AreaCode) -> Option<AreaCode> {
+        let mut at = grid;
+        for _ in 0..16 {
+            match self.by_code.get(at) {
+                None => return Some(at.clone()),
+                Some(Some((_, Some(parent)))) => at = parent,
+                Some(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// The posts of `grid` and above, lowest first; `None` if part of the way is unknown.
+    fn above(&self, grid: &AreaCode) -> Option<Vec<(ChiefLevel, AreaCode)>> {
         let mut out = Vec::new();
         let mut at = grid;
         // Levels strictly nest, so a real lineage is at most 7 long.
         for _ in 0..16 {
-            let (level, parent) = self.areas.get(at)?;
+            let Some((level, parent)) = self.by_code.get(at)? else {
+                // Not in the store: no such grid, or the lineage ends above the last one.
+                return (at != grid).then_some(out);
+            };
             if let Some(chief) = level.chief_level() {
                 out.push((chief, at.clone()));
             }
@@ -151,7 +168,7 @@ impl Escalator {
             on_change: Arc::new(|| {}),
             // Checked by each round, not by the clock (see `run_once`).
             reference: ReferenceCache::new(Arc::clone(&store), StdDuration::MAX),
-            grids: Arc::default(),
+            areas: Arc::default(),
             store,
         }
     }
@@ -289,80 +306,68 @@ impl Escalator {
         Ok(fire(ticket, event, Some(timers)))
     }
 
-    /// The ticket's chain at `now`, from what the worker keeps (see [`GridPosts`]).
+    /// The ticket's chain at `now`, from what the worker keeps (see [`KnownAreas`]),
+    /// reading what it lacks (normally `prepare` did).
     async fn chain(&self, ticket: &Ticket, now: OffsetDateTime) -> Result<Vec<Link>, StoreError> {
-        let known = self.grid_posts().by_grid.get(&ticket.grid_code).cloned();
-        let above = match known {
-            Some(above) => above,
-            None => {
-                let above = grid_posts(&self.store.lineage(&ticket.grid_code).await?);
-                self.grid_posts()
-                    .by_grid
-                    .insert(ticket.grid_code.clone(), above.clone());
-                above
-            }
-        };
+        let grid = &ticket.grid_code;
+        let mut above = self.known().above(grid);
+        if above.is_none() {
+            self.learn_areas(std::slice::from_ref(grid)).await?;
+            above = self.known().above(grid);
+        }
+        let above = above.ok_or_else(|| StoreError::not_found("area", grid))?;
         let areas = posts_of(ticket, &above);
         let codes: Vec<AreaCode> = areas.iter().map(|(_, c)| c.clone()).collect();
         let posts = self.reference.posts_for_areas(&codes).await?;
         Ok(links(areas, &posts, now))
     }
 
-    fn grid_posts(&self) -> std::sync::MutexGuard<'_, GridPosts> {
-        self.grids.lock().unwrap_or_else(|e| e.into_inner())
+    fn known(&self) -> std::sync::MutexGuard<'_, KnownAreas> {
+        self.areas.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads what a claimed batch's chains need that is not kept yet, in a few queries
-    /// whatever the batch: the areas of grids not seen before and, level by level, of
-    /// their ancestors not seen before (usually none after the first batches), then the
-    /// posts not cached. Failing here only costs speed: `chain` reads what is missing.
-    async fn prepare_chains(&self, tickets: &[&Ticket]) -> Result<(), StoreError> {
-        let (new_grids, mut unknown) = {
-            let g = self.grid_posts();
-            let mut seen = HashSet::new();
-            let new: Vec<AreaCode> = tickets
-                .iter()
-                .map(|t| &t.grid_code)
-                .filter(|c| !g.by_grid.contains_key(*c) && seen.insert(*c))
-                .cloned()
-                .collect();
-            let unknown: Vec<AreaCode> = new
-                .iter()
-                .filter(|c| !g.areas.contains_key(*c))
-                .cloned()
-                .collect();
-            (new, unknown)
-        };
+    /// Reads the areas of `grids` not known yet and, level by level, their ancestors not
+    /// known yet (usually none after the first batches): one query per level that has any.
+    /// Each level starts again from the grids, so what another worker (a clone) is still
+    /// reading is read here too rather than missed.
+    async fn learn_areas(&self, grids: &[AreaCode]) -> Result<(), StoreError> {
         for _ in 0..16 {
+            let unknown: Vec<AreaCode> = {
+                let k = self.known();
+                let mut seen = HashSet::new();
+                grids
+                    .iter()
+                    .filter_map(|g| k.first_unknown(g))
+                    .filter(|c| seen.insert(c.clone()))
+                    .collect()
+            };
             if unknown.is_empty() {
                 break;
             }
             let found = self.store.get_areas(&unknown).await?;
-            let mut g = self.grid_posts();
-            let mut seen = HashSet::new();
-            unknown = found
-                .iter()
-                .filter_map(|a| a.parent_code.clone())
-                .filter(|p| !g.areas.contains_key(p) && seen.insert(p.clone()))
-                .collect();
+            let mut k = self.known();
+            for code in unknown {
+                k.by_code.insert(code, None);
+            }
             for a in found {
-                g.areas.insert(a.code, (a.level, a.parent_code));
+                k.by_code.insert(a.code, Some((a.level, a.parent_code)));
             }
         }
-        {
-            let mut g = self.grid_posts();
-            for grid in new_grids {
-                if let Some(above) = g.walk(&grid) {
-                    g.by_grid.insert(grid, above);
-                }
-            }
-        }
+        Ok(())
+    }
+
+    /// Reads what a claimed batch's chains need that is not kept yet, in a few queries
+    /// whatever the batch: the areas (`learn_areas`), then the posts not cached. Failing
+    /// here only costs speed: `chain` reads what is missing.
+    async fn prepare_chains(&self, tickets: &[&Ticket]) -> Result<(), StoreError> {
+        let grids: Vec<AreaCode> = tickets.iter().map(|t| t.grid_code.clone()).collect();
+        self.learn_areas(&grids).await?;
         let codes: Vec<AreaCode> = {
-            let g = self.grid_posts();
+            let k = self.known();
             let mut seen = HashSet::new();
             tickets
                 .iter()
-                .filter_map(|t| Some(posts_of(t, g.by_grid.get(&t.grid_code)?)))
+                .filter_map(|t| Some(posts_of(t, &k.above(&t.grid_code)?)))
                 .flatten()
                 .map(|(_, code)| code)
                 .filter(|c| seen.insert(c.clone()))
@@ -379,11 +384,10 @@ impl Escalator {
         self.reference.refresh().await?;
         // Read before any lineage of this round: a change after it shows next round.
         let counter = self.store.area_change_counter().await?;
-        let mut g = self.grid_posts();
-        if g.counter != Some(counter) {
-            g.by_grid.clear();
-            g.areas.clear();
-            g.counter = Some(counter);
+        let mut k = self.known();
+        if k.counter != Some(counter) {
+            k.by_code.clear();
+            k.counter = Some(counter);
         }
         Ok(())
     }

@@ -424,8 +424,10 @@ async fn three_workers_fire_ten_thousand_timers_exactly_once() {
     // 70 minutes on: every warning and accept deadline is due; nothing else.
     let clock = Arc::new(ManualClock::new(T0 + Duration::minutes(70)));
     let mut workers = Vec::new();
+    // As `serve` runs them: clones of one worker, sharing the areas and posts it keeps.
+    let shared = worker(&store, &clock);
     for _ in 0..3 {
-        let w = worker(&store, &clock);
+        let w = shared.clone();
         workers.push(tokio::spawn(async move {
             let mut fired = 0;
             loop {
