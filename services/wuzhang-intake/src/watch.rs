@@ -3,13 +3,14 @@
 //! One [`EventHub`] per process reads the store's global event log (`events_since`) from
 //! where it last stopped and hands each event to the watchers of its ticket. However many
 //! phones watch, the store sees one reader per process: woken at once by writes made in
-//! this process, and polling every `poll` for writes made by other processes (replicas).
+//! this process while anyone watches, and polling every `poll` for writes made by other
+//! processes (replicas), and to keep its place in the log while nobody watches.
 //! A watcher is a small bounded channel and a map entry; it replays history from the store
 //! itself, then takes live events from the hub, and fills any gap (or a hub restart) from
 //! the store again, so a phone that reconnects with the last seq it saw misses nothing.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ pub struct EventHub {
 #[derive(Debug)]
 struct Inner {
     watchers: Mutex<Senders>,
+    /// Watchers registered now, readable without the lock: a write asks it before waking
+    /// the reader (see [`EventHub::wake`]).
+    watching: AtomicUsize,
     next_id: AtomicU64,
     wake: Notify,
 }
@@ -59,6 +63,7 @@ impl EventHub {
         Self {
             inner: Arc::new(Inner {
                 watchers: Mutex::new(HashMap::new()),
+                watching: AtomicUsize::new(0),
                 next_id: AtomicU64::new(0),
                 wake: Notify::new(),
             }),
@@ -122,9 +127,19 @@ impl EventHub {
         })
     }
 
-    /// Tells the reader that this process just wrote events.
+    /// Tells the reader that this process just wrote events, if anyone watches.
+    ///
+    /// With no watcher there is nobody to hand the events to, so the reader is left to
+    /// its `poll` (which keeps its place in the log): a wake costs a thread wake-up and a
+    /// read of the log costs the store a few queries, which at one caller was a tenth of
+    /// the server's CPU per submission (perf, `submit-load`), all of it for nobody.
+    /// Nothing is missed by it: a watcher registers before it reads the ticket's history,
+    /// and a write that found nobody watching had committed before it looked, so that
+    /// history holds it.
     pub fn wake(&self) {
-        self.inner.wake.notify_one();
+        if self.inner.watching.load(Ordering::SeqCst) > 0 {
+            self.inner.wake.notify_one();
+        }
     }
 
     /// How many watchers are registered now.
@@ -139,6 +154,7 @@ impl EventHub {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut map = self.inner.watchers.lock().expect("watchers lock");
         map.entry(ticket).or_default().push((id, tx));
+        self.inner.watching.fetch_add(1, Ordering::SeqCst);
         Subscription {
             inner: Arc::clone(&self.inner),
             ticket,
@@ -255,6 +271,7 @@ struct Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut map = self.inner.watchers.lock().expect("watchers lock");
+        self.inner.watching.fetch_sub(1, Ordering::SeqCst);
         if let Some(list) = map.get_mut(&self.ticket) {
             list.retain(|(id, _)| *id != self.id);
             if list.is_empty() {
@@ -291,4 +308,37 @@ where
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(f(tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the reader has a wake waiting for it.
+    async fn woken(hub: &EventHub) -> bool {
+        tokio::time::timeout(Duration::from_millis(20), hub.inner.wake.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn writes_wake_the_reader_only_while_someone_watches() {
+        let hub = EventHub::new();
+        hub.wake();
+        assert!(!woken(&hub).await, "nobody watches: no wake");
+
+        let a = hub.subscribe(TicketId::new(time::OffsetDateTime::UNIX_EPOCH));
+        let b = hub.subscribe(TicketId::new(time::OffsetDateTime::UNIX_EPOCH));
+        hub.wake();
+        assert!(woken(&hub).await, "two watchers: woken");
+
+        drop(a);
+        hub.wake();
+        assert!(woken(&hub).await, "one watcher left: woken");
+
+        drop(b);
+        hub.wake();
+        assert!(!woken(&hub).await, "the last watcher left: no wake");
+        assert_eq!(hub.watchers(), 0);
+    }
 }

@@ -17,7 +17,9 @@
 //! ("same rows") writes everything a submission writes, into the server's own tables, as
 //! one statement per transaction: what Postgres alone costs for the same data, the
 //! fairest yardstick of the server's own overhead. Postgres's CPU per transaction (all
-//! its processes, from /proc) is printed for each.
+//! its processes, from /proc) is printed for each. With `--floor`, the same callers then
+//! call `RoutingService.Locate` (answered from memory, no store) for as long: what the
+//! gRPC call itself costs here, the part of a submission no database work can remove.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,8 +32,9 @@ use anyhow::{Context, bail};
 use sqlx::AssertSqlSafe;
 use wuzhang_bench::server::{Server, authed, point, seed};
 use wuzhang_bench::stats::{Summary, summarise};
-use wuzhang_proto::v1::SubmitIncidentRequest;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
+use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
+use wuzhang_proto::v1::{LocateRequest, SubmitIncidentRequest};
 
 /// A category that never merges (duplicate radius 0), so every submission is a new ticket.
 const CATEGORY: &str = "N0103";
@@ -41,6 +44,7 @@ struct Args {
     concurrency: Vec<usize>,
     seconds: u64,
     sqlite: bool,
+    floor: bool,
     wuzhang: PathBuf,
 }
 
@@ -50,6 +54,7 @@ fn parse_args() -> anyhow::Result<Args> {
         concurrency: vec![1, 4, 16, 64],
         seconds: 10,
         sqlite: false,
+        floor: false,
         wuzhang: std::env::current_exe()?
             .parent()
             .context("exe dir")?
@@ -69,6 +74,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--seconds" => args.seconds = it.next().context("--seconds needs a value")?.parse()?,
             "--sqlite" => args.sqlite = true,
+            "--floor" => args.floor = true,
             "--wuzhang" => args.wuzhang = it.next().context("--wuzhang needs a path")?.into(),
             other => bail!("unknown argument {other}"),
         }
@@ -94,6 +100,14 @@ fn pg_cpu_per(before: Option<Duration>, after: Option<Duration>, n: usize) -> Op
         .map(|(a, b)| (a.saturating_sub(b)).as_secs_f64() * 1e6 / n.max(1) as f64)
 }
 
+/// What the callers call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Submit,
+    /// `RoutingService.Locate`: the gRPC floor.
+    Locate,
+}
+
 /// `concurrency` callers submitting for `seconds`, each on its own HTTP/2 connection.
 async fn submit_load(
     server: &Server,
@@ -102,10 +116,24 @@ async fn submit_load(
     seconds: u64,
     tag: &str,
 ) -> anyhow::Result<Run> {
+    call_load(server, token, concurrency, seconds, tag, Call::Submit).await
+}
+
+/// `concurrency` callers making `call` for `seconds`, each on its own HTTP/2 connection.
+async fn call_load(
+    server: &Server,
+    token: &str,
+    concurrency: usize,
+    seconds: u64,
+    tag: &str,
+    call: Call,
+) -> anyhow::Result<Run> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for w in 0..concurrency {
-        let mut client = IntakeServiceClient::new(server.channel().await?);
+        let channel = server.channel().await?;
+        let mut client = IntakeServiceClient::new(channel.clone());
+        let mut routing = RoutingServiceClient::new(channel);
         let token = token.to_owned();
         let stop = Arc::clone(&stop);
         let tag = tag.to_owned();
@@ -115,18 +143,32 @@ async fn submit_load(
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let req = SubmitIncidentRequest {
-                    request_id: format!("{tag}-{w}-{i}"),
-                    category_code: CATEGORY.into(),
-                    description: "楼道堆放杂物，影响通行".into(),
-                    location: Some(point((w as u64) << 32 | i)),
-                    contact_phone: "13800138000".into(),
-                    ..Default::default()
-                };
+                let location = Some(point((w as u64) << 32 | i));
                 let t = Instant::now();
-                match client.submit_incident(authed(&token, req)).await {
-                    Ok(_) => latencies.push(t.elapsed()),
-                    Err(_) => errors += 1,
+                let ok = match call {
+                    Call::Submit => {
+                        let req = SubmitIncidentRequest {
+                            request_id: format!("{tag}-{w}-{i}"),
+                            category_code: CATEGORY.into(),
+                            description: "楼道堆放杂物，影响通行".into(),
+                            location,
+                            contact_phone: "13800138000".into(),
+                            ..Default::default()
+                        };
+                        client.submit_incident(authed(&token, req)).await.is_ok()
+                    }
+                    Call::Locate => {
+                        let req = LocateRequest {
+                            point: location,
+                            ..Default::default()
+                        };
+                        routing.locate(authed(&token, req)).await.is_ok()
+                    }
+                };
+                if ok {
+                    latencies.push(t.elapsed());
+                } else {
+                    errors += 1;
                 }
             }
             (latencies, errors)
@@ -328,6 +370,18 @@ async fn main() -> anyhow::Result<()> {
             let ratio = ours.rate / theirs.rate;
             let ratio_same = ours.rate / same.rate;
             ratios.insert(c, ratio);
+            if args.floor {
+                let floor =
+                    call_load(&server, &token, c, args.seconds, "floor", Call::Locate).await?;
+                println!(
+                    "floor c={c}: Locate {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {})",
+                    floor.rate,
+                    ms(floor.latency.p50_ns),
+                    ms(floor.latency.p99_ns),
+                    cpu(floor.server_cpu_us),
+                    floor.errors
+                );
+            }
             println!(
                 "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req, postgres {} µs (errors {}) | pgbench one row {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio:.2} | pgbench same rows {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio_same:.2}",
                 ours.rate,

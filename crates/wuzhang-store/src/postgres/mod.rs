@@ -44,6 +44,7 @@ mod arrays;
 mod batch;
 mod feed;
 mod firing;
+mod rows;
 
 use arrays::{EventArrays, TimerArrays};
 use feed::{EVENT_LOG_LOCK, Feed};

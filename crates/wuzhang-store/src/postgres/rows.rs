@@ -1,0 +1,212 @@
+//! Rows of a batch as values of Postgres row types (migration 0011), so a batch is one
+//! array parameter per table, `unnest($n::batch_ticket[])`, rather than one array per
+//! column: Postgres runs every `unnest` argument as its own materialised function scan on
+//! each execution, and with 57 of them that was about a third of a one-ticket batch's
+//! time in the statement (see the migration for the measurement).
+//!
+//! Each value goes over the wire in Postgres's binary record format: the field count, then
+//! each field's type OID and value. Postgres checks both against the row type, so the
+//! fields here must be exactly the migration's, in its order, of its types; the
+//! conformance suite writes every field of a ticket through them and reads it back.
+
+use std::collections::BTreeMap;
+
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::types::PgRecordEncoder;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo};
+use sqlx::{Encode, Postgres, Type};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wuzhang_domain::timer::Timer;
+
+use crate::codec::{EventColumns, TicketColumns};
+use crate::model::IdempotencyRecord;
+
+/// Implements `Type` and `PgHasArrayType` for a row struct named after a row type.
+macro_rules! row_type {
+    ($t:ty, $name:literal) => {
+        impl Type<Postgres> for $t {
+            fn type_info() -> PgTypeInfo {
+                PgTypeInfo::with_name($name)
+            }
+        }
+        impl PgHasArrayType for $t {
+            fn array_type_info() -> PgTypeInfo {
+                PgTypeInfo::array_of($name)
+            }
+        }
+    };
+}
+
+/// A new ticket and the idempotency key it is written under: `batch_ticket`.
+pub(super) struct TicketRow {
+    pub(super) key_scope: Option<String>,
+    pub(super) key_request_id: Option<String>,
+    pub(super) ticket: TicketColumns,
+}
+
+row_type!(TicketRow, "batch_ticket");
+
+impl Encode<'_, Postgres> for TicketRow {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let c = &self.ticket;
+        let mut r = PgRecordEncoder::new(buf);
+        r.encode(&self.key_scope)?
+            .encode(&self.key_request_id)?
+            // In TICKET_COLUMNS order.
+            .encode(&c.subdistrict_code)?
+            .encode(c.id)?
+            .encode(&c.grid_code)?
+            .encode(&c.state)?
+            .encode(&c.level)?
+            .encode(&c.assignee_area_code)?
+            .encode(&c.assignee_person_id)?
+            .encode(&c.category_code)?
+            .encode(&c.description)?
+            .encode(c.lat)?
+            .encode(c.lng)?
+            .encode(&c.crs)?
+            .encode(c.original_lat)?
+            .encode(c.original_lng)?
+            .encode(&c.original_crs)?
+            .encode(&c.address)?
+            .encode(&c.building_code)?
+            .encode(&c.unit_code)?
+            .encode(&c.media_urls)?
+            .encode(&c.contact_phone)?
+            .encode(&c.reporter_id)?
+            .encode(c.urgent)?
+            .encode(c.accept_due_at)?
+            .encode(c.resolve_due_at)?
+            .encode(c.created_at)?
+            .encode(c.updated_at)?
+            .encode(c.duplicate_of)?
+            .encode(&c.pause)?
+            .encode(c.rating_stars)?
+            .encode(c.rating_not_solved)?
+            .encode(&c.rating_comment)?
+            .encode(c.version)?;
+        r.finish();
+        Ok(IsNull::No)
+    }
+}
+
+/// An idempotency record and the ticket it answers with: `batch_key`.
+pub(super) struct KeyRow {
+    pub(super) scope: String,
+    pub(super) request_id: String,
+    pub(super) request_hash: Vec<u8>,
+    pub(super) response: Vec<u8>,
+    pub(super) created_at: OffsetDateTime,
+    pub(super) ticket_id: Uuid,
+}
+
+row_type!(KeyRow, "batch_key");
+
+impl KeyRow {
+    pub(super) fn new(r: &IdempotencyRecord, ticket_id: Uuid) -> Self {
+        Self {
+            scope: r.scope.clone(),
+            request_id: r.request_id.clone(),
+            request_hash: r.request_hash.clone(),
+            response: r.response.clone(),
+            created_at: r.created_at,
+            ticket_id,
+        }
+    }
+}
+
+impl Encode<'_, Postgres> for KeyRow {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let mut r = PgRecordEncoder::new(buf);
+        r.encode(&self.scope)?
+            .encode(&self.request_id)?
+            .encode(&self.request_hash)?
+            .encode(&self.response)?
+            .encode(self.created_at)?
+            .encode(self.ticket_id)?;
+        r.finish();
+        Ok(IsNull::No)
+    }
+}
+
+/// A ticket's `timer_sets` row as stored: `batch_timer_set`. Built here rather than
+/// aggregated in the statement (a sort and a group per batch).
+pub(super) struct TimerSetRow {
+    subdistrict_code: String,
+    ticket_id: Uuid,
+    due_at: OffsetDateTime,
+    kinds: Vec<String>,
+    dues: Vec<OffsetDateTime>,
+    levels: Vec<String>,
+}
+
+row_type!(TimerSetRow, "batch_timer_set");
+
+impl TimerSetRow {
+    /// One row per ticket among `timers`, each ordered by due time, then kind, as
+    /// `timer_sets` keeps them; `due_at` is the earliest.
+    pub(super) fn sets<'a>(timers: impl IntoIterator<Item = &'a Timer>) -> Vec<Self> {
+        let mut by_ticket: BTreeMap<(&str, Uuid), Vec<&Timer>> = BTreeMap::new();
+        for t in timers {
+            by_ticket
+                .entry((t.subdistrict_code.as_str(), t.ticket_id.as_uuid()))
+                .or_default()
+                .push(t);
+        }
+        by_ticket
+            .into_iter()
+            .filter_map(|((subdistrict, ticket_id), mut set)| {
+                set.sort_by(|a, b| (a.due_at, a.kind.as_str()).cmp(&(b.due_at, b.kind.as_str())));
+                Some(Self {
+                    subdistrict_code: subdistrict.to_owned(),
+                    ticket_id,
+                    due_at: set.first()?.due_at,
+                    kinds: set.iter().map(|t| t.kind.as_str().to_owned()).collect(),
+                    dues: set.iter().map(|t| t.due_at).collect(),
+                    levels: set.iter().map(|t| t.level.as_str().to_owned()).collect(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Encode<'_, Postgres> for TimerSetRow {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let mut r = PgRecordEncoder::new(buf);
+        r.encode(&self.subdistrict_code)?
+            .encode(self.ticket_id)?
+            .encode(self.due_at)?
+            .encode(&self.kinds)?
+            .encode(&self.dues)?
+            .encode(&self.levels)?;
+        r.finish();
+        Ok(IsNull::No)
+    }
+}
+
+/// A ticket event without its cursor: `batch_event`.
+pub(super) struct EventRow(pub(super) EventColumns);
+
+row_type!(EventRow, "batch_event");
+
+impl Encode<'_, Postgres> for EventRow {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let e = &self.0;
+        let mut r = PgRecordEncoder::new(buf);
+        r.encode(&e.subdistrict_code)?
+            .encode(e.ticket_id)?
+            .encode(e.seq)?
+            .encode(&e.kind)?
+            .encode(&e.actor)?
+            .encode(&e.from_state)?
+            .encode(&e.to_state)?
+            .encode(&e.level)?
+            .encode(&e.assignee_person_id)?
+            .encode(&e.note)?
+            .encode(e.at)?;
+        r.finish();
+        Ok(IsNull::No)
+    }
+}
