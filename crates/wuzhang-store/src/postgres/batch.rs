@@ -143,21 +143,24 @@ async fn write(conns: &WriterConnections, fallback: &PgPool, batch: Vec<Job>) {
 /// idempotency key or ticket id is taken (by a stored row or an earlier job of the
 /// batch). An `Err` means nothing was written.
 ///
-/// Order inside the statement: idempotency keys are inserted first (ON CONFLICT DO
-/// NOTHING, which waits for a concurrent writer of the same key and then skips it);
-/// tickets only for jobs whose key went in (or that have none) and whose id is free;
-/// timers and events only for tickets that went in. Events take the event log lock
-/// (shared: concurrent writers do not wait for each other) in an InitPlan, evaluated
-/// before their first row and so before their cursors are drawn; it is held to the
-/// commit, which is what lets readers tell when the log is final (see [`EVENT_LOG_LOCK`]).
-/// Foreign keys are checked at the end of the statement, when every part is in.
+/// Order inside the statement: first which ids are taken already (`taken`, looked up
+/// once per ticket); then idempotency keys are inserted (ON CONFLICT DO NOTHING, which
+/// waits for a concurrent writer of the same key and then skips it); tickets only for jobs
+/// whose key went in (or that have none) and whose id is free; timer sets and events only
+/// for tickets that went in (a new ticket has no timer set yet, so a plain insert). Events
+/// take the event log lock (shared: concurrent writers do not wait for each other) in an
+/// InitPlan, evaluated before their first row and so before their cursors are drawn; it
+/// is held to the commit, which is what lets readers tell when the log is final (see
+/// [`EVENT_LOG_LOCK`]). Foreign keys are checked at the end of the statement, when every
+/// part is in.
 ///
 /// "Is this id taken" is a correlated scalar subquery, not `NOT EXISTS` or `id = ANY($n)`:
 /// the statement runs on a generic plan (see [`start`]), made once, often while `tickets`
 /// is still small, that cannot see how short the arrays are; as an anti-join, or as
 /// `= ANY`, it chose to scan all of `tickets` for every batch (`pg_stat_user_tables`
 /// showed one sequential scan per batch, reading the whole table each time). A scalar
-/// subquery per element is always a lookup by key.
+/// subquery per element is always a lookup by key; the rest of the statement asks the
+/// materialised `taken`, never `tickets`.
 async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
     let mut outcomes = refuse_repeats(batch);
     let jobs = accepted(batch, &outcomes);
@@ -223,27 +226,28 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
     let cols = TICKET_COLUMNS.join(", ");
     let u_cols: Vec<String> = TICKET_COLUMNS.iter().map(|c| format!("u.{c}")).collect();
     format!(
-        "WITH keys AS ( \
+        "WITH taken AS MATERIALIZED ( \
+           SELECT x.id FROM unnest($4::uuid[]) AS x(id) \
+           WHERE (SELECT count(*) FROM tickets old WHERE old.id = x.id) > 0), \
+         keys AS ( \
            INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
            SELECT k.scope, k.request_id, k.request_hash, k.response, k.created_at \
            FROM unnest($2::batch_key[]) AS k \
-           WHERE (SELECT count(*) FROM tickets old WHERE old.id = k.ticket_id) = 0 \
+           WHERE k.ticket_id NOT IN (SELECT id FROM taken) \
            ON CONFLICT DO NOTHING RETURNING scope, request_id), \
          t AS ( \
            INSERT INTO tickets ({cols}) \
            SELECT {u_cols} FROM unnest($3::batch_ticket[]) AS u \
            WHERE (u.key_scope IS NULL OR EXISTS (SELECT 1 FROM keys \
                    WHERE keys.scope = u.key_scope AND keys.request_id = u.key_request_id)) \
-             AND (SELECT count(*) FROM tickets old WHERE old.id = u.id) = 0 \
+             AND u.id NOT IN (SELECT id FROM taken) \
            RETURNING {assignee_source}), \
          a AS ({assignees}), \
          tm AS ( \
            INSERT INTO timer_sets (subdistrict_code, ticket_id, due_at, kinds, dues, levels) \
            SELECT x.subdistrict_code, x.ticket_id, x.due_at, x.kinds, x.dues, x.levels \
            FROM unnest($5::batch_timer_set[]) AS x \
-           WHERE x.ticket_id IN (SELECT id FROM t) \
-           ON CONFLICT (subdistrict_code, ticket_id) DO UPDATE SET due_at = EXCLUDED.due_at, \
-             kinds = EXCLUDED.kinds, dues = EXCLUDED.dues, levels = EXCLUDED.levels), \
+           WHERE x.ticket_id IN (SELECT id FROM t)), \
          ev AS ( \
            INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
              to_state, level, assignee_person_id, note, at) \
@@ -253,8 +257,7 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
            WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($1)) = 1 \
              AND x.ticket_id IN (SELECT id FROM t)) \
          SELECT id, true FROM t \
-         UNION ALL SELECT x.id, false FROM unnest($4::uuid[]) AS x(id) \
-           WHERE (SELECT count(*) FROM tickets old WHERE old.id = x.id) > 0",
+         UNION ALL SELECT id, false FROM taken",
         u_cols = u_cols.join(", "),
         assignee_source = ASSIGNEE_SOURCE,
         assignees = assignees_insert("t"),
