@@ -131,7 +131,7 @@ impl EventHub {
     ///
     /// With no watcher there is nobody to hand the events to, so the reader is left to
     /// its `poll` (which keeps its place in the log): a wake costs a thread wake-up and a
-    /// read of the log costs the store a few queries, which at one caller was a tenth of
+    /// read of the log costs the store a few queries, which at four callers was a tenth of
     /// the server's CPU per submission (perf, `submit-load`), all of it for nobody.
     /// Nothing is missed by it: a watcher registers before it reads the ticket's history,
     /// and a write that found nobody watching had committed before it looked, so that
