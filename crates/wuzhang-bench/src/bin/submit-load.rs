@@ -335,6 +335,18 @@ fn cpu(us: Option<f64>) -> String {
     us.map_or_else(|| "–".into(), |us| format!("{us:.0}"))
 }
 
+/// A run against the server: rate, latency, server CPU per request, errors.
+fn served(run: &Run) -> String {
+    format!(
+        "{:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {})",
+        run.rate,
+        ms(run.latency.p50_ns),
+        ms(run.latency.p99_ns),
+        cpu(run.server_cpu_us),
+        run.errors
+    )
+}
+
 fn ms(ns: f64) -> String {
     format!("{:.2}", ns / 1e6)
 }
@@ -373,14 +385,7 @@ async fn main() -> anyhow::Result<()> {
             if args.floor {
                 let floor =
                     call_load(&server, &token, c, args.seconds, "floor", Call::Locate).await?;
-                println!(
-                    "floor c={c}: Locate {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {})",
-                    floor.rate,
-                    ms(floor.latency.p50_ns),
-                    ms(floor.latency.p99_ns),
-                    cpu(floor.server_cpu_us),
-                    floor.errors
-                );
+                println!("floor c={c}: Locate {}", served(&floor));
             }
             println!(
                 "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req, postgres {} µs (errors {}) | pgbench one row {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio:.2} | pgbench same rows {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio_same:.2}",
@@ -428,14 +433,7 @@ async fn main() -> anyhow::Result<()> {
         submit_load(&server, &token, 4, warmup, "warm").await?;
         for &c in &args.concurrency {
             let ours = submit_load(&server, &token, c, args.seconds, &format!("sq{c}")).await?;
-            println!(
-                "sqlite c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {})",
-                ours.rate,
-                ms(ours.latency.p50_ns),
-                ms(ours.latency.p99_ns),
-                cpu(ours.server_cpu_us),
-                ours.errors
-            );
+            println!("sqlite c={c}: wuzhang {}", served(&ours));
             rows.push(format!(
                 "| SQLite | {c} | {:.0} | {} | {} | {} | – | – | – | – | – | – | – | – | – | – |",
                 ours.rate,
