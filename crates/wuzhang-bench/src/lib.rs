@@ -8,8 +8,11 @@
 //! - [`server`]: a started `wuzhang serve` for the load tools (`submit-load`,
 //!   `watch-load`).
 //! - [`stats`]: latency summaries.
+//! - [`lean`]: a gRPC load client without tonic's task crossings, for load that leaves
+//!   the shared CPUs to the server.
 //! - [`points`]: query points, random and spatially clustered.
 
+pub mod lean;
 pub mod points;
 pub mod postgis;
 pub mod server;

@@ -20,6 +20,12 @@
 //! its processes, from /proc) is printed for each. With `--floor`, the same callers then
 //! call `RoutingService.Locate` (answered from memory, no store) for as long: what the
 //! gRPC call itself costs here, the part of a submission no database work can remove.
+//!
+//! The callers run on [`wuzhang_bench::lean`] (HTTP/2 and gRPC framing on current-thread
+//! runtimes, as many threads as pgbench's `-j`), so the load generator takes from the
+//! shared CPUs about what pgbench's client does; `--client tonic` runs them on tonic's
+//! generated client instead, as a Rust app would call. Each run prints the client's CPU
+//! per call beside the server's and Postgres's (pgbench's, for its runs).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sqlx::AssertSqlSafe;
+use wuzhang_bench::lean;
 use wuzhang_bench::server::{Server, authed, point, seed};
 use wuzhang_bench::stats::{Summary, summarise};
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
@@ -45,6 +52,7 @@ struct Args {
     seconds: u64,
     sqlite: bool,
     floor: bool,
+    client: Client,
     wuzhang: PathBuf,
 }
 
@@ -55,6 +63,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 10,
         sqlite: false,
         floor: false,
+        client: Client::Lean,
         wuzhang: std::env::current_exe()?
             .parent()
             .context("exe dir")?
@@ -75,6 +84,13 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => args.seconds = it.next().context("--seconds needs a value")?.parse()?,
             "--sqlite" => args.sqlite = true,
             "--floor" => args.floor = true,
+            "--client" => {
+                args.client = match it.next().as_deref() {
+                    Some("lean") => Client::Lean,
+                    Some("tonic") => Client::Tonic,
+                    _ => bail!("--client needs lean or tonic"),
+                }
+            }
             "--wuzhang" => args.wuzhang = it.next().context("--wuzhang needs a path")?.into(),
             other => bail!("unknown argument {other}"),
         }
@@ -89,8 +105,28 @@ struct Run {
     errors: usize,
     /// Server CPU (user + system) per request, in µs; none for pgbench.
     server_cpu_us: Option<f64>,
+    /// The load generator's CPU per request or transaction, in µs: ours (this process)
+    /// or pgbench (a child, counted once it has exited).
+    client_cpu_us: Option<f64>,
     /// Postgres's CPU (all its processes) per transaction or request, in µs.
     pg_cpu_us: Option<f64>,
+}
+
+/// Which gRPC client the load runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// [`wuzhang_bench::lean`]: HTTP/2 and gRPC framing, no task crossings (the default).
+    Lean,
+    /// tonic's generated client, as a Rust app would call the service.
+    Tonic,
+}
+
+/// How a load runs: on which client, how many callers, for how long.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    client: Client,
+    concurrency: usize,
+    seconds: u64,
 }
 
 /// Postgres's CPU between two readings, per `n`, in µs.
@@ -108,96 +144,166 @@ enum Call {
     Locate,
 }
 
-/// `concurrency` callers submitting for `seconds`, each on its own HTTP/2 connection.
-async fn submit_load(
-    server: &Server,
-    token: &str,
-    concurrency: usize,
-    seconds: u64,
-    tag: &str,
-) -> anyhow::Result<Run> {
-    call_load(server, token, concurrency, seconds, tag, Call::Submit).await
+/// `load.concurrency` callers submitting, each on its own HTTP/2 connection.
+async fn submit_load(server: &Server, token: &str, load: Load, tag: &str) -> anyhow::Result<Run> {
+    call_load(server, token, load, tag, Call::Submit).await
+}
+
+/// The request a caller sends as its `i`-th submission (`w` is the caller).
+fn submission(tag: &str, w: usize, i: u64) -> SubmitIncidentRequest {
+    SubmitIncidentRequest {
+        request_id: format!("{tag}-{w}-{i}"),
+        category_code: CATEGORY.into(),
+        description: "楼道堆放杂物，影响通行".into(),
+        location: Some(point((w as u64) << 32 | i)),
+        contact_phone: "13800138000".into(),
+        ..Default::default()
+    }
+}
+
+/// The request a caller sends as its `i`-th Locate call.
+fn locate(w: usize, i: u64) -> LocateRequest {
+    LocateRequest {
+        point: Some(point((w as u64) << 32 | i)),
+        ..Default::default()
+    }
 }
 
 /// `concurrency` callers making `call` for `seconds`, each on its own HTTP/2 connection.
 async fn call_load(
     server: &Server,
     token: &str,
-    concurrency: usize,
-    seconds: u64,
+    load: Load,
     tag: &str,
     call: Call,
 ) -> anyhow::Result<Run> {
+    let Load {
+        client,
+        concurrency,
+        seconds,
+    } = load;
     let stop = Arc::new(AtomicBool::new(false));
+    let callers = match client {
+        Client::Tonic => {
+            Callers::Tonic(tonic_callers(server, token, concurrency, tag, call, &stop).await?)
+        }
+        Client::Lean => {
+            let addr = server.addr.clone();
+            let auth = http::HeaderValue::from_str(&format!("Bearer {token}"))?;
+            let tag = tag.to_owned();
+            let stop = Arc::clone(&stop);
+            // As many threads as pgbench gets (`-j`).
+            let threads = concurrency.min(4);
+            let running = tokio::task::spawn_blocking(move || match call {
+                Call::Submit => lean::run(
+                    &addr,
+                    &auth,
+                    "/wuzhang.v1.IntakeService/SubmitIncident",
+                    concurrency,
+                    threads,
+                    &stop,
+                    move |w, i| submission(&tag, w, i),
+                ),
+                Call::Locate => lean::run(
+                    &addr,
+                    &auth,
+                    "/wuzhang.v1.RoutingService/Locate",
+                    concurrency,
+                    threads,
+                    &stop,
+                    locate,
+                ),
+            })
+            .await??;
+            Callers::Lean(running)
+        }
+    };
+    let started = Instant::now();
+    let cpu_before = server.cpu_time();
+    let own_before = wuzhang_bench::stats::own_cpu_time();
+    let pg_before = wuzhang_bench::stats::postgres_cpu_time();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let cpu = server.cpu_time().zip(cpu_before).map(|(a, b)| a - b);
+    let pg_after = wuzhang_bench::stats::postgres_cpu_time();
+    let own = wuzhang_bench::stats::own_cpu_time()
+        .zip(own_before)
+        .map(|(a, b)| a - b);
+    let calls = match callers {
+        Callers::Tonic(tasks) => {
+            let mut all = lean::Calls::default();
+            for t in tasks {
+                let c = t.await?;
+                all.latencies.extend(c.latencies);
+                all.errors += c.errors;
+            }
+            all
+        }
+        Callers::Lean(running) => tokio::task::spawn_blocking(move || running.join()).await??,
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut all = calls.latencies;
+    let per = |d: Option<Duration>| d.map(|c| c.as_secs_f64() * 1e6 / all.len().max(1) as f64);
+    let server_cpu_us = per(cpu);
+    let client_cpu_us = per(own);
+    let pg_cpu_us = pg_cpu_per(pg_before, pg_after, all.len());
+    Ok(Run {
+        rate: all.len() as f64 / elapsed,
+        latency: summarise(&mut all),
+        errors: calls.errors,
+        server_cpu_us,
+        client_cpu_us,
+        pg_cpu_us,
+    })
+}
+
+/// Callers at work, of either client.
+enum Callers {
+    Tonic(Vec<tokio::task::JoinHandle<lean::Calls>>),
+    Lean(lean::Running),
+}
+
+/// `concurrency` callers on tonic's client, each with its own channel, started on this
+/// runtime.
+async fn tonic_callers(
+    server: &Server,
+    token: &str,
+    concurrency: usize,
+    tag: &str,
+    call: Call,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<lean::Calls>>> {
     let mut tasks = Vec::new();
     for w in 0..concurrency {
         let channel = server.channel().await?;
         let mut client = IntakeServiceClient::new(channel.clone());
         let mut routing = RoutingServiceClient::new(channel);
         let token = token.to_owned();
-        let stop = Arc::clone(&stop);
+        let stop = Arc::clone(stop);
         let tag = tag.to_owned();
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0usize;
+            let mut calls = lean::Calls::default();
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let location = Some(point((w as u64) << 32 | i));
                 let t = Instant::now();
                 let ok = match call {
-                    Call::Submit => {
-                        let req = SubmitIncidentRequest {
-                            request_id: format!("{tag}-{w}-{i}"),
-                            category_code: CATEGORY.into(),
-                            description: "楼道堆放杂物，影响通行".into(),
-                            location,
-                            contact_phone: "13800138000".into(),
-                            ..Default::default()
-                        };
-                        client.submit_incident(authed(&token, req)).await.is_ok()
-                    }
-                    Call::Locate => {
-                        let req = LocateRequest {
-                            point: location,
-                            ..Default::default()
-                        };
-                        routing.locate(authed(&token, req)).await.is_ok()
-                    }
+                    Call::Submit => client
+                        .submit_incident(authed(&token, submission(&tag, w, i)))
+                        .await
+                        .is_ok(),
+                    Call::Locate => routing.locate(authed(&token, locate(w, i))).await.is_ok(),
                 };
                 if ok {
-                    latencies.push(t.elapsed());
+                    calls.latencies.push(t.elapsed());
                 } else {
-                    errors += 1;
+                    calls.errors += 1;
                 }
             }
-            (latencies, errors)
+            calls
         }));
     }
-    let started = Instant::now();
-    let cpu_before = server.cpu_time();
-    let pg_before = wuzhang_bench::stats::postgres_cpu_time();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let cpu = server.cpu_time().zip(cpu_before).map(|(a, b)| a - b);
-    let pg_after = wuzhang_bench::stats::postgres_cpu_time();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await?;
-        all.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu_us = cpu.map(|c| c.as_secs_f64() * 1e6 / all.len().max(1) as f64);
-    let pg_cpu_us = pg_cpu_per(pg_before, pg_after, all.len());
-    Ok(Run {
-        rate: all.len() as f64 / elapsed,
-        latency: summarise(&mut all),
-        errors,
-        server_cpu_us,
-        pg_cpu_us,
-    })
+    Ok(tasks)
 }
 
 /// The columns and values of the ticket both pgbench transactions write.
@@ -261,6 +367,7 @@ fn pgbench(
     let db = parsed.path().trim_start_matches('/');
     let log_prefix = dir.path().join("lat");
     let pg_before = wuzhang_bench::stats::postgres_cpu_time();
+    let own_before = wuzhang_bench::stats::own_cpu_time();
     let out = Command::new("pgbench")
         .args(["-n", "-r"])
         .args(["-c", &concurrency.to_string()])
@@ -290,6 +397,8 @@ fn pgbench(
     #[allow(clippy::disallowed_methods)]
     std::thread::sleep(Duration::from_millis(500));
     let pg_after = wuzhang_bench::stats::postgres_cpu_time();
+    // pgbench has been waited for, so its CPU is in this process's children's count.
+    let own_after = wuzhang_bench::stats::own_cpu_time();
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(
         out.status.success(),
@@ -327,6 +436,7 @@ fn pgbench(
         latency: summarise(&mut latencies),
         errors: 0,
         server_cpu_us: None,
+        client_cpu_us: pg_cpu_per(own_before, own_after, n),
         pg_cpu_us: pg_cpu_per(pg_before, pg_after, n),
     })
 }
@@ -335,14 +445,15 @@ fn cpu(us: Option<f64>) -> String {
     us.map_or_else(|| "–".into(), |us| format!("{us:.0}"))
 }
 
-/// A run against the server: rate, latency, server CPU per request, errors.
+/// A run against the server: rate, latency, server and client CPU per request, errors.
 fn served(run: &Run) -> String {
     format!(
-        "{:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req (errors {})",
+        "{:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req, client {} µs (errors {})",
         run.rate,
         ms(run.latency.p50_ns),
         ms(run.latency.p99_ns),
         cpu(run.server_cpu_us),
+        cpu(run.client_cpu_us),
         run.errors
     )
 }
@@ -357,6 +468,11 @@ async fn main() -> anyhow::Result<()> {
     let mut rows: Vec<String> = Vec::new();
     let mut ratios: HashMap<usize, f64> = HashMap::new();
     let warmup = 2;
+    let load = |concurrency, seconds| Load {
+        client: args.client,
+        concurrency,
+        seconds,
+    };
 
     if let Some(base) = &args.pg_url {
         let schema = format!("load_{:016x}", rand::random::<u64>());
@@ -374,49 +490,57 @@ async fn main() -> anyhow::Result<()> {
         .execute(&pool)
         .await?;
         let token = server.mint(&args.wuzhang, "resident", "load")?;
-        submit_load(&server, &token, 4, warmup, "warm").await?;
+        submit_load(&server, &token, load(4, warmup), "warm").await?;
         for &c in &args.concurrency {
-            let ours = submit_load(&server, &token, c, args.seconds, &format!("pg{c}")).await?;
+            let ours =
+                submit_load(&server, &token, load(c, args.seconds), &format!("pg{c}")).await?;
             let theirs = pgbench(base, &schema, ONE_ROW_SQL, c, args.seconds)?;
             let same = pgbench(base, &schema, SAME_ROWS_SQL, c, args.seconds)?;
             let ratio = ours.rate / theirs.rate;
             let ratio_same = ours.rate / same.rate;
             ratios.insert(c, ratio);
             if args.floor {
-                let floor =
-                    call_load(&server, &token, c, args.seconds, "floor", Call::Locate).await?;
+                let floor = call_load(
+                    &server,
+                    &token,
+                    load(c, args.seconds),
+                    "floor",
+                    Call::Locate,
+                )
+                .await?;
                 println!("floor c={c}: Locate {}", served(&floor));
             }
             println!(
-                "postgres c={c}: wuzhang {:.0}/s p50 {} ms p99 {} ms server {} µs CPU/req, postgres {} µs (errors {}) | pgbench one row {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio:.2} | pgbench same rows {:.0}/s p50 {} ms p99 {} ms postgres {} µs, ratio {ratio_same:.2}",
-                ours.rate,
-                ms(ours.latency.p50_ns),
-                ms(ours.latency.p99_ns),
-                cpu(ours.server_cpu_us),
+                "postgres c={c}: wuzhang {}, postgres {} µs | pgbench one row {:.0}/s p50 {} ms p99 {} ms client {} µs postgres {} µs, ratio {ratio:.2} | pgbench same rows {:.0}/s p50 {} ms p99 {} ms client {} µs postgres {} µs, ratio {ratio_same:.2}",
+                served(&ours),
                 cpu(ours.pg_cpu_us),
-                ours.errors,
                 theirs.rate,
                 ms(theirs.latency.p50_ns),
                 ms(theirs.latency.p99_ns),
+                cpu(theirs.client_cpu_us),
                 cpu(theirs.pg_cpu_us),
                 same.rate,
                 ms(same.latency.p50_ns),
                 ms(same.latency.p99_ns),
+                cpu(same.client_cpu_us),
                 cpu(same.pg_cpu_us),
             );
             rows.push(format!(
-                "| Postgres | {c} | {:.0} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {ratio:.2}× | {:.0} | {} | {} | {ratio_same:.2}× |",
+                "| Postgres | {c} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {ratio:.2}× | {:.0} | {} | {} | {} | {ratio_same:.2}× |",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
                 cpu(ours.server_cpu_us),
+                cpu(ours.client_cpu_us),
                 cpu(ours.pg_cpu_us),
                 theirs.rate,
                 ms(theirs.latency.p50_ns),
                 ms(theirs.latency.p99_ns),
+                cpu(theirs.client_cpu_us),
                 cpu(theirs.pg_cpu_us),
                 same.rate,
                 ms(same.latency.p99_ns),
+                cpu(same.client_cpu_us),
                 cpu(same.pg_cpu_us),
             ));
         }
@@ -430,25 +554,27 @@ async fn main() -> anyhow::Result<()> {
         let server = Server::start(&args.wuzhang, None)?;
         seed(&server, &args.wuzhang).await?;
         let token = server.mint(&args.wuzhang, "resident", "load")?;
-        submit_load(&server, &token, 4, warmup, "warm").await?;
+        submit_load(&server, &token, load(4, warmup), "warm").await?;
         for &c in &args.concurrency {
-            let ours = submit_load(&server, &token, c, args.seconds, &format!("sq{c}")).await?;
+            let ours =
+                submit_load(&server, &token, load(c, args.seconds), &format!("sq{c}")).await?;
             println!("sqlite c={c}: wuzhang {}", served(&ours));
             rows.push(format!(
-                "| SQLite | {c} | {:.0} | {} | {} | {} | – | – | – | – | – | – | – | – | – | – |",
+                "| SQLite | {c} | {:.0} | {} | {} | {} | {} | – | – | – | – | – | – | – | – | – | – | – | – |",
                 ours.rate,
                 ms(ours.latency.p50_ns),
                 ms(ours.latency.p99_ns),
                 cpu(ours.server_cpu_us),
+                cpu(ours.client_cpu_us),
             ));
         }
     }
 
     println!();
     println!(
-        "| store | callers | SubmitIncident/s | p50 ms | p99 ms | server CPU µs/req | Postgres CPU µs/req | pgbench one row/s | p50 ms | p99 ms | Postgres CPU µs/txn | ours ÷ one row | pgbench same rows/s | p99 ms | Postgres CPU µs/txn | ours ÷ same rows |"
+        "| store | callers | SubmitIncident/s | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req | Postgres CPU µs/req | pgbench one row/s | p50 ms | p99 ms | pgbench CPU µs/txn | Postgres CPU µs/txn | ours ÷ one row | pgbench same rows/s | p99 ms | pgbench CPU µs/txn | Postgres CPU µs/txn | ours ÷ same rows |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }
