@@ -2,15 +2,16 @@
 //! each connection driven on the thread that calls through it.
 //!
 //! Why not tonic's client: on this 2-vCPU machine the load generator shares the CPUs
-//! with the server and Postgres, and tonic's `Channel` costs more than the server's own
-//! handling (at 64 callers the load tool used ~120 µs of CPU per SubmitIncident, the
-//! server ~55 µs): each call crosses from the caller's task to the channel's buffer task
-//! to the connection's task and back, on a multi-threaded runtime. pgbench, the yardstick,
-//! is a few C loops. This client is the same wire protocol (HTTP/2, gRPC framing, the
-//! same protobuf messages and headers) without the crossings: each thread runs a
-//! current-thread runtime with its share of the callers and their connections, the way
-//! pgbench's `-j` threads each run their share of its clients, so the server and Postgres
-//! get the CPU a real fleet of phones, each on its own machine, would leave them.
+//! with the server and Postgres, and tonic's `Channel` is a heavy load generator: at one
+//! caller it used ~104 µs of CPU per SubmitIncident, two thirds of the server's own
+//! ~166 µs, where pgbench's client uses ~30 µs per transaction (`submit-load` prints
+//! each). Each call crosses from the caller's task to the channel's buffer task to the
+//! connection's task and back, on a multi-threaded runtime. This client is the same wire
+//! protocol (HTTP/2, gRPC framing, the same protobuf messages and headers) without the
+//! crossings: each thread runs a current-thread runtime with its share of the callers
+//! and their connections, the way pgbench's `-j` threads each run their share of its
+//! clients, so the server and Postgres get about the CPU that phones, each on its own
+//! device, would leave them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

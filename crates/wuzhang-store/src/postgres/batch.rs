@@ -22,12 +22,16 @@ use crate::group_commit::{
 
 /// Most tickets in one statement (its arrays grow with the batch; the parameters do not).
 const MAX_BATCH: usize = 512;
-/// Writer tasks, i.e. transactions in flight at once. More than one lets the next batch
-/// form and start while the previous one waits for its flush. With `submit-load` on 2
-/// vCPUs (after the event log lock became shared), one, two and four writers gave the
-/// same within the noise at 4 and 16 callers; two did best at 64 (about 8,000–10,000/s
-/// against 6,600–6,900 for one or four).
-const WRITERS: usize = 2;
+/// Writer tasks, i.e. transactions in flight at once. One: while it commits, whatever
+/// arrives queues and goes into the next batch, so each commit (a WAL flush, most of what
+/// a small batch costs Postgres) serves as many submissions as it can. With `submit-load`
+/// (lean client, 2 vCPUs, 2026-11-30), one writer against two, alternating, two runs
+/// each: 2,231–2,238 against 1,876–2,279 per s at 1 caller, 4,353–4,527 against
+/// 3,849–4,164 at 4, 10,001–10,006 against 7,885–9,103 at 16, 12,190–13,860 against
+/// 11,411–13,263 at 64, with a quarter to a third less Postgres CPU per submission from
+/// 4 callers up. Two did best while the batch statement itself took long (one array per
+/// column, before migration 0011): a second transaction then overlapped its execution.
+const WRITERS: usize = 1;
 
 /// The writers' connections' `application_name` (after the pool's own, if it has one).
 pub(crate) const WRITER_NAME: &str = "ticket-writer";
