@@ -106,6 +106,14 @@ pub struct Calls {
     pub errors: usize,
 }
 
+impl Calls {
+    /// Adds what another caller did.
+    pub fn absorb(&mut self, other: Calls) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+    }
+}
+
 /// Callers started by [`run`], calling until their stop flag is set.
 #[derive(Debug)]
 pub struct Running {
@@ -117,11 +125,10 @@ impl Running {
     pub fn join(self) -> anyhow::Result<Calls> {
         let mut all = Calls::default();
         for h in self.threads {
-            let c = h
-                .join()
-                .map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
-            all.latencies.extend(c.latencies);
-            all.errors += c.errors;
+            all.absorb(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a load thread panicked"))??,
+            );
         }
         Ok(all)
     }
@@ -194,9 +201,7 @@ where
                 }
                 let mut all = Calls::default();
                 for t in tasks {
-                    let c = t.await?;
-                    all.latencies.extend(c.latencies);
-                    all.errors += c.errors;
+                    all.absorb(t.await?);
                 }
                 Ok(all)
             })

@@ -233,9 +233,7 @@ async fn call_load(
         Callers::Tonic(tasks) => {
             let mut all = lean::Calls::default();
             for t in tasks {
-                let c = t.await?;
-                all.latencies.extend(c.latencies);
-                all.errors += c.errors;
+                all.absorb(t.await?);
             }
             all
         }
