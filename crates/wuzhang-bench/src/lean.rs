@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{HeaderValue, Request};
+use http::uri::{self, Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Uri};
 use prost::Message;
 use tokio::net::TcpStream;
 
@@ -28,7 +29,8 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub struct Connection {
     send: h2::client::SendRequest<Bytes>,
-    authority: String,
+    /// Parsed once: every call's URI is this and a static path.
+    authority: Authority,
 }
 
 impl Connection {
@@ -36,23 +38,21 @@ impl Connection {
     /// the current runtime.
     pub async fn open(addr: &str) -> anyhow::Result<Self> {
         let sock: SocketAddr = addr.parse().with_context(|| format!("address {addr}"))?;
+        let authority: Authority = addr.parse()?;
         let tcp = TcpStream::connect(sock).await?;
         tcp.set_nodelay(true)?;
         let (send, conn) = h2::client::handshake(tcp).await?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        Ok(Self {
-            send,
-            authority: addr.to_owned(),
-        })
+        Ok(Self { send, authority })
     }
 
     /// Calls `path` (`/package.Service/Method`) with `msg`; Ok with the answer's bytes
     /// when the server answered grpc-status 0, else an error saying what it answered.
     pub async fn unary(
         &mut self,
-        path: &str,
+        path: &'static str,
         authorization: &HeaderValue,
         msg: &impl Message,
     ) -> anyhow::Result<Bytes> {
@@ -61,7 +61,14 @@ impl Connection {
         body.put_u8(0); // not compressed
         body.put_u32(u32::try_from(len)?);
         msg.encode(&mut body)?;
-        let request = Request::post(format!("http://{}{path}", self.authority))
+        let uri = Uri::from_parts({
+            let mut parts = uri::Parts::default();
+            parts.scheme = Some(Scheme::HTTP);
+            parts.authority = Some(self.authority.clone());
+            parts.path_and_query = Some(PathAndQuery::from_static(path));
+            parts
+        })?;
+        let request = Request::post(uri)
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .header("authorization", authorization.clone())

@@ -129,8 +129,8 @@ struct Load {
     seconds: u64,
 }
 
-/// Postgres's CPU between two readings, per `n`, in µs.
-fn pg_cpu_per(before: Option<Duration>, after: Option<Duration>, n: usize) -> Option<f64> {
+/// CPU time between two readings (of a process or of Postgres), per `n`, in µs.
+fn cpu_per(before: Option<Duration>, after: Option<Duration>, n: usize) -> Option<f64> {
     after
         .zip(before)
         .map(|(a, b)| (a.saturating_sub(b)).as_secs_f64() * 1e6 / n.max(1) as f64)
@@ -224,11 +224,9 @@ async fn call_load(
     let pg_before = wuzhang_bench::stats::postgres_cpu_time();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
-    let cpu = server.cpu_time().zip(cpu_before).map(|(a, b)| a - b);
+    let cpu_after = server.cpu_time();
     let pg_after = wuzhang_bench::stats::postgres_cpu_time();
-    let own = wuzhang_bench::stats::own_cpu_time()
-        .zip(own_before)
-        .map(|(a, b)| a - b);
+    let own_after = wuzhang_bench::stats::own_cpu_time();
     let calls = match callers {
         Callers::Tonic(tasks) => {
             let mut all = lean::Calls::default();
@@ -241,10 +239,9 @@ async fn call_load(
     };
     let elapsed = started.elapsed().as_secs_f64();
     let mut all = calls.latencies;
-    let per = |d: Option<Duration>| d.map(|c| c.as_secs_f64() * 1e6 / all.len().max(1) as f64);
-    let server_cpu_us = per(cpu);
-    let client_cpu_us = per(own);
-    let pg_cpu_us = pg_cpu_per(pg_before, pg_after, all.len());
+    let server_cpu_us = cpu_per(cpu_before, cpu_after, all.len());
+    let client_cpu_us = cpu_per(own_before, own_after, all.len());
+    let pg_cpu_us = cpu_per(pg_before, pg_after, all.len());
     Ok(Run {
         rate: all.len() as f64 / elapsed,
         latency: summarise(&mut all),
@@ -434,8 +431,8 @@ fn pgbench(
         latency: summarise(&mut latencies),
         errors: 0,
         server_cpu_us: None,
-        client_cpu_us: pg_cpu_per(own_before, own_after, n),
-        pg_cpu_us: pg_cpu_per(pg_before, pg_after, n),
+        client_cpu_us: cpu_per(own_before, own_after, n),
+        pg_cpu_us: cpu_per(pg_before, pg_after, n),
     })
 }
 
@@ -453,6 +450,18 @@ fn served(run: &Run) -> String {
         cpu(run.server_cpu_us),
         cpu(run.client_cpu_us),
         run.errors
+    )
+}
+
+/// A pgbench run: rate, latency, its client's and Postgres's CPU per transaction.
+fn benched(run: &Run) -> String {
+    format!(
+        "{:.0}/s p50 {} ms p99 {} ms client {} µs postgres {} µs",
+        run.rate,
+        ms(run.latency.p50_ns),
+        ms(run.latency.p99_ns),
+        cpu(run.client_cpu_us),
+        cpu(run.pg_cpu_us)
     )
 }
 
@@ -509,19 +518,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("floor c={c}: Locate {}", served(&floor));
             }
             println!(
-                "postgres c={c}: wuzhang {}, postgres {} µs | pgbench one row {:.0}/s p50 {} ms p99 {} ms client {} µs postgres {} µs, ratio {ratio:.2} | pgbench same rows {:.0}/s p50 {} ms p99 {} ms client {} µs postgres {} µs, ratio {ratio_same:.2}",
+                "postgres c={c}: wuzhang {}, postgres {} µs | pgbench one row {}, ratio {ratio:.2} | pgbench same rows {}, ratio {ratio_same:.2}",
                 served(&ours),
                 cpu(ours.pg_cpu_us),
-                theirs.rate,
-                ms(theirs.latency.p50_ns),
-                ms(theirs.latency.p99_ns),
-                cpu(theirs.client_cpu_us),
-                cpu(theirs.pg_cpu_us),
-                same.rate,
-                ms(same.latency.p50_ns),
-                ms(same.latency.p99_ns),
-                cpu(same.client_cpu_us),
-                cpu(same.pg_cpu_us),
+                benched(&theirs),
+                benched(&same),
             );
             rows.push(format!(
                 "| Postgres | {c} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {ratio:.2}× | {:.0} | {} | {} | {} | {ratio_same:.2}× |",
