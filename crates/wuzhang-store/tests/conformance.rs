@@ -64,6 +64,7 @@ macro_rules! conformance_suite {
             merge_writes_both_tickets_or_neither,
             list_tickets_within_a_box,
             concurrent_creates_each_succeed_or_fail_alone,
+            cancelled_creates_leave_whole_tickets_or_none,
             count_tickets_and_event_cursor_head,
             calendar_years_round_trip,
         ]);
@@ -3047,6 +3048,58 @@ mod cases {
             assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
             assert_eq!(store.list_timers(&id).await.unwrap().len(), 2);
         }
+    }
+
+    /// A submission whose caller goes away (a cancelled request drops its future, which
+    /// may be writing its own batch) leaves its ticket whole or absent, and the store
+    /// goes on: no connection is left inside a transaction holding the write lock.
+    pub(crate) async fn cancelled_creates_leave_whole_tickets_or_none(store: S) {
+        let mut tasks = Vec::new();
+        for i in 0..48 {
+            let new = assigned(
+                SUB1,
+                G1,
+                &format!("c{i}"),
+                T0 + Duration::milliseconds(i),
+                grid_chief(G1),
+            );
+            let id = new.ticket.id;
+            let task = {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.create_ticket(&new).await })
+            };
+            // Give up on each after a different number of turns: some before they
+            // start, some while writing, some after.
+            for _ in 0..i % 16 {
+                tokio::task::yield_now().await;
+            }
+            task.abort();
+            tasks.push((id, task));
+        }
+        for (id, task) in tasks {
+            let _ = task.await;
+            match store.get_ticket(&id).await {
+                Ok(_) => {
+                    assert_eq!(store.list_events(&id, 0, 10).await.unwrap().len(), 2);
+                    assert_eq!(store.list_timers(&id).await.unwrap().len(), 2);
+                }
+                Err(StoreError::NotFound { .. }) => {
+                    assert!(store.list_events(&id, 0, 10).await.unwrap().is_empty());
+                    assert!(store.list_timers(&id).await.unwrap().is_empty());
+                }
+                Err(e) => panic!("unexpected error {e}"),
+            }
+        }
+        // Writers go on at once (a lock left held would make these wait, then fail).
+        let after = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            for i in 0..8 {
+                let new = assigned(SUB1, G1, "after", T0 + Duration::seconds(i), grid_chief(G1));
+                store.create_ticket(&new).await.unwrap();
+            }
+        });
+        after
+            .await
+            .expect("writes after cancelled ones were held up");
     }
 
     pub(crate) async fn count_tickets_and_event_cursor_head(store: S) {
