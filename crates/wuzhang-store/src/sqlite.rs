@@ -155,16 +155,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal);
         // An embedded file does not go away under us: no ping (a trip to the connection's
         // thread and back) before every statement.
-        let pool = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(BUSY_TIMEOUT * 2)
+        let pool_of = |max| {
+            SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(max)
+                .acquire_timeout(BUSY_TIMEOUT * 2)
+        };
+        let pool = pool_of(MAX_CONNECTIONS)
             .connect_with(options.clone())
             .await?;
-        let writer = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .acquire_timeout(BUSY_TIMEOUT * 2)
+        let writer = pool_of(1)
             .connect_with(options.pragma("wal_autocheckpoint", "0"))
             .await?;
         let alive = Arc::new(());
@@ -701,7 +701,8 @@ fn start_group_commit(pool: SqlitePool) -> GroupCommit {
     let write: WriteBatch = Arc::new(move |batch| {
         let pool = pool.clone();
         Box::pin(async move {
-            let setwise = if batch.iter().any(|j| j.new.followed.is_some()) {
+            // Each job's outcome, or None: write them one by one.
+            let outcomes = if batch.iter().any(|j| j.new.followed.is_some()) {
                 None
             } else if let Err(e) = write_in_one_request(&pool, &batch).await {
                 // A taken id or key (one job's answer, found below), or the database
@@ -724,7 +725,7 @@ fn start_group_commit(pool: SqlitePool) -> GroupCommit {
             } else {
                 Some(batch.iter().map(|_| Ok(())).collect())
             };
-            match setwise {
+            match outcomes {
                 Some(outcomes) => {
                     for (job, outcome) in batch.into_iter().zip(outcomes) {
                         let _ = job.reply.send(outcome.map(|()| job.new.ticket.clone()));
