@@ -4,6 +4,8 @@
 //! background tasks they need, all stopped by one shutdown.
 
 use std::future::Future;
+
+use futures::TryStreamExt;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
@@ -289,8 +291,11 @@ pub async fn run(
         .add_optional_service(admin)
         .serve_with_incoming_shutdown(
             // Small RPC answers must not wait for Nagle's algorithm (a 40 ms stall against
-            // the peer's delayed ACK), so every accepted socket sends at once.
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            // the peer's delayed ACK), so every accepted socket sends at once; and each
+            // answer leaves in one write (see [`crate::socket`]).
+            tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map_ok(crate::socket::OneWrite),
             shutdown,
         );
     let drain_deadline = async {
