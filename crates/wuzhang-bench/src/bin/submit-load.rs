@@ -21,6 +21,12 @@
 //! call `RoutingService.Locate` (answered from memory, no store) for as long: what the
 //! gRPC call itself costs here, the part of a submission no database work can remove.
 //!
+//! pgbench runs with `-M prepared` (`--pgbench-mode` changes it): its statement is parsed
+//! and planned once per connection, as the server's ticket writer prepares its batch
+//! statement once. Tables in BENCHMARKS.md before 2026-11-30's third session were taken
+//! with pgbench's default, `simple`, which plans every transaction (for the same-rows
+//! statement, about two thirds of Postgres's time per transaction at one client).
+//!
 //! The callers run on [`wuzhang_bench::lean`] (HTTP/2 and gRPC framing on current-thread
 //! runtimes, as many threads as pgbench's `-j`), so the load generator takes from the
 //! shared CPUs about what pgbench's client does; `--client tonic` runs them on tonic's
@@ -54,6 +60,9 @@ struct Args {
     floor: bool,
     client: Client,
     wuzhang: PathBuf,
+    /// pgbench's `-M`: `prepared` (the default) plans its statement once per connection,
+    /// as the server's writer does; `simple` parses and plans every transaction.
+    pgbench_mode: String,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -68,6 +77,7 @@ fn parse_args() -> anyhow::Result<Args> {
             .parent()
             .context("exe dir")?
             .join("wuzhang"),
+        pgbench_mode: "prepared".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -92,6 +102,12 @@ fn parse_args() -> anyhow::Result<Args> {
                 }
             }
             "--wuzhang" => args.wuzhang = it.next().context("--wuzhang needs a path")?.into(),
+            "--pgbench-mode" => {
+                args.pgbench_mode = match it.next().as_deref() {
+                    Some(m @ ("simple" | "extended" | "prepared")) => m.to_owned(),
+                    _ => bail!("--pgbench-mode needs simple, extended or prepared"),
+                }
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -301,7 +317,9 @@ async fn tonic_callers(
     Ok(tasks)
 }
 
-/// The columns and values of the ticket both pgbench transactions write.
+/// The columns and values of the ticket both pgbench transactions write. No literal holds a
+/// colon (`chr(58)` instead): pgbench reads `:name` as a variable, which `-M prepared`
+/// turns into a parameter.
 macro_rules! ticket_row {
     () => {
         "(subdistrict_code, id, grid_code, state, level, \
@@ -312,7 +330,7 @@ macro_rules! ticket_row {
          rating_comment, version) VALUES ('220102001', gen_random_uuid(), '220102001001001', \
          'assigned', 'grid', '220102001001001', 'P003', 'N0103', '楼道堆放杂物，影响通行', \
          43.805, 125.305, 'wgs84', 43.805, 125.305, 'wgs84', '', NULL, NULL, '[]', \
-         '13800138000', 'resident:load', false, now() + interval '2 hours', \
+         '13800138000', 'resident' || chr(58) || 'load', false, now() + interval '2 hours', \
          now() + interval '3 days', now(), now(), NULL, 'none', NULL, NULL, NULL, 1)"
     };
 }
@@ -331,7 +349,7 @@ const SAME_ROWS_SQL: &str = concat!(
        assignee_person_id) \
      SELECT subdistrict_code, id, assignee_area_code, assignee_person_id FROM t), \
    k AS (INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
-     SELECT 'resident:pgbench', id::text, sha256(id::text::bytea), \
+     SELECT 'resident' || chr(58) || 'pgbench', id::text, sha256(id::text::bytea), \
        convert_to(repeat('x', 250), 'UTF8'), now() FROM t), \
    s AS (INSERT INTO timer_sets (subdistrict_code, ticket_id, due_at, kinds, dues, levels) \
      SELECT subdistrict_code, id, now() + interval '96 minutes', \
@@ -340,7 +358,7 @@ const SAME_ROWS_SQL: &str = concat!(
          now() + interval '3 days'], ARRAY['grid', 'grid', 'grid'] FROM t) \
    INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
      to_state, level, assignee_person_id, note, at) \
-   SELECT t.subdistrict_code, t.id, e.seq, e.kind, 'resident:load', e.from_state, \
+   SELECT t.subdistrict_code, t.id, e.seq, e.kind, 'resident' || chr(58) || 'load', e.from_state, \
      e.to_state, e.level, e.person, '', now() \
    FROM t, (VALUES (1, 'submitted', NULL, 'submitted', NULL, NULL), \
      (2, 'assigned', 'submitted', 'assigned', 'grid', 'P003')) \
@@ -352,6 +370,7 @@ fn pgbench(
     url: &str,
     schema: &str,
     sql: &str,
+    mode: &str,
     concurrency: usize,
     seconds: u64,
 ) -> anyhow::Result<Run> {
@@ -364,7 +383,7 @@ fn pgbench(
     let pg_before = wuzhang_bench::stats::postgres_cpu_time();
     let own_before = wuzhang_bench::stats::own_cpu_time();
     let out = Command::new("pgbench")
-        .args(["-n", "-r"])
+        .args(["-n", "-r", "-M", mode])
         .args(["-c", &concurrency.to_string()])
         .args(["-j", &concurrency.min(4).to_string()])
         .args(["-T", &seconds.to_string()])
@@ -482,6 +501,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     if let Some(base) = &args.pg_url {
+        println!("pgbench -M {}", args.pgbench_mode);
         let schema = format!("load_{:016x}", rand::random::<u64>());
         let pool = sqlx::PgPool::connect(base).await?;
         sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
@@ -501,8 +521,22 @@ async fn main() -> anyhow::Result<()> {
         for &c in &args.concurrency {
             let ours =
                 submit_load(&server, &token, load(c, args.seconds), &format!("pg{c}")).await?;
-            let theirs = pgbench(base, &schema, ONE_ROW_SQL, c, args.seconds)?;
-            let same = pgbench(base, &schema, SAME_ROWS_SQL, c, args.seconds)?;
+            let theirs = pgbench(
+                base,
+                &schema,
+                ONE_ROW_SQL,
+                &args.pgbench_mode,
+                c,
+                args.seconds,
+            )?;
+            let same = pgbench(
+                base,
+                &schema,
+                SAME_ROWS_SQL,
+                &args.pgbench_mode,
+                c,
+                args.seconds,
+            )?;
             let ratio = ours.rate / theirs.rate;
             let ratio_same = ours.rate / same.rate;
             ratios.insert(c, ratio);
