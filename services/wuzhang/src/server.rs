@@ -4,9 +4,9 @@
 //! background tasks they need, all stopped by one shutdown.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::transport::Server;

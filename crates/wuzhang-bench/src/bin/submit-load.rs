@@ -25,7 +25,7 @@
 //! and planned once per connection, as the server's ticket writer prepares its batch
 //! statement once. Tables in BENCHMARKS.md before 2026-11-30's third session were taken
 //! with pgbench's default, `simple`, which plans every transaction (for the same-rows
-//! statement, about two thirds of Postgres's time per transaction at one client).
+//! statement, about half of Postgres's time per transaction at one client).
 //!
 //! The callers run on [`wuzhang_bench::lean`] (HTTP/2 and gRPC framing on current-thread
 //! runtimes, as many threads as pgbench's `-j`), so the load generator takes from the
@@ -521,22 +521,9 @@ async fn main() -> anyhow::Result<()> {
         for &c in &args.concurrency {
             let ours =
                 submit_load(&server, &token, load(c, args.seconds), &format!("pg{c}")).await?;
-            let theirs = pgbench(
-                base,
-                &schema,
-                ONE_ROW_SQL,
-                &args.pgbench_mode,
-                c,
-                args.seconds,
-            )?;
-            let same = pgbench(
-                base,
-                &schema,
-                SAME_ROWS_SQL,
-                &args.pgbench_mode,
-                c,
-                args.seconds,
-            )?;
+            let pgbench = |sql| pgbench(base, &schema, sql, &args.pgbench_mode, c, args.seconds);
+            let theirs = pgbench(ONE_ROW_SQL)?;
+            let same = pgbench(SAME_ROWS_SQL)?;
             let ratio = ours.rate / theirs.rate;
             let ratio_same = ours.rate / same.rate;
             ratios.insert(c, ratio);
