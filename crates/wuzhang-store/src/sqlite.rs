@@ -136,8 +136,19 @@ impl SqliteStore {
 
     /// Opens with the caller's options, adding what the store relies on: create if
     /// missing, WAL, foreign keys, a busy timeout and `synchronous = NORMAL` (durable
-    /// with WAL except for the last commits on power loss).
+    /// with WAL except for the last commits on power loss). The WAL is copied back into
+    /// the database file in the background, four times a second.
     pub async fn open_with(options: SqliteConnectOptions) -> Result<Self> {
+        Self::open_with_checkpoints(options, Some(CHECKPOINT_EVERY)).await
+    }
+
+    /// As [`open_with`](Self::open_with), with the WAL copied back every `every`, or
+    /// only when [`checkpoint`](Self::checkpoint) is called if `None` (a test that must
+    /// not depend on how fast the machine writes, or an operator's own schedule).
+    pub async fn open_with_checkpoints(
+        options: SqliteConnectOptions,
+        every: Option<StdDuration>,
+    ) -> Result<Self> {
         // `create_if_missing` makes the file, not its directory (e.g. `data/` on first run).
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
@@ -168,11 +179,14 @@ impl SqliteStore {
             .connect_with(options.pragma("wal_autocheckpoint", "0"))
             .await?;
         let alive = Arc::new(());
-        tokio::spawn(checkpoint_in_background(
-            pool.clone(),
-            writer.clone(),
-            Arc::downgrade(&alive),
-        ));
+        if let Some(every) = every {
+            tokio::spawn(checkpoint_in_background(
+                pool.clone(),
+                writer.clone(),
+                every,
+                Arc::downgrade(&alive),
+            ));
+        }
         Ok(Self {
             batch: start_group_commit(writer.clone()),
             pool,
@@ -186,6 +200,14 @@ impl SqliteStore {
     /// The readers' pool, for things the trait does not cover.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Copies the WAL back into the database file now, as the background checkpoint does
+    /// on its schedule: mostly from a reader's
+    /// connection, beside the writers, and finished on the writers' connection when much
+    /// is left, so the WAL starts over.
+    pub async fn checkpoint(&self) -> Result<()> {
+        checkpoint(&self.pool, &self.writer).await
     }
 
     /// A write transaction on the writers' connection, holding the database's write lock
@@ -217,8 +239,24 @@ const RESTART_AT_PAGES: i64 = 1_000;
 async fn checkpoint_in_background(
     readers: SqlitePool,
     writer: SqlitePool,
+    every: StdDuration,
     alive: std::sync::Weak<()>,
 ) {
+    let mut every = tokio::time::interval(every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if alive.strong_count() == 0 {
+            return;
+        }
+        if let Err(e) = checkpoint(&readers, &writer).await {
+            warn!(error = %e, "WAL checkpoint failed; trying again");
+        }
+    }
+}
+
+/// One checkpoint: see [`checkpoint_in_background`].
+async fn checkpoint(readers: &SqlitePool, writer: &SqlitePool) -> Result<()> {
     /// Pages in the WAL.
     async fn passive(pool: &SqlitePool) -> Result<i64> {
         let (_busy, log, _copied): (i64, i64, i64) =
@@ -227,21 +265,10 @@ async fn checkpoint_in_background(
                 .await?;
         Ok(log)
     }
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if alive.strong_count() == 0 {
-            return;
-        }
-        let done = match passive(&readers).await {
-            Ok(log) if log >= RESTART_AT_PAGES => passive(&writer).await.map(|_| ()),
-            other => other.map(|_| ()),
-        };
-        if let Err(e) = done {
-            warn!(error = %e, "WAL checkpoint failed; trying again");
-        }
+    if passive(readers).await? >= RESTART_AT_PAGES {
+        passive(writer).await?;
     }
+    Ok(())
 }
 
 fn is_memory(url: &str) -> bool {
