@@ -203,9 +203,8 @@ impl SqliteStore {
     }
 
     /// Copies the WAL back into the database file now, as the background checkpoint does
-    /// on its schedule: mostly from a reader's
-    /// connection, beside the writers, and finished on the writers' connection when much
-    /// is left, so the WAL starts over.
+    /// on its schedule: mostly from a reader's connection, beside the writers, and
+    /// finished on the writers' connection when much is left, so the WAL starts over.
     pub async fn checkpoint(&self) -> Result<()> {
         checkpoint(&self.pool, &self.writer).await
     }

@@ -3376,12 +3376,11 @@ mod postgres_writers {
 /// checkpoints then depends on the count, not on how fast this machine writes.
 mod sqlite_wal {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicI64, Ordering};
 
     use super::fixtures::*;
     use sqlx::sqlite::SqliteConnectOptions;
     use time::Duration;
-    use tokio::sync::Notify;
+    use tokio::sync::mpsc;
     use wuzhang_store::{SqliteStore, Store};
 
     const WRITERS: i64 = 4;
@@ -3402,36 +3401,30 @@ mod sqlite_wal {
         store.migrate().await.unwrap();
         let wal = dir.path().join("wal.db-wal");
 
-        let written = Arc::new(AtomicI64::new(0));
-        let progress = Arc::new(Notify::new());
+        // Each writer says when a ticket is in; the channel closes when all are done.
+        let (written, mut progress) = mpsc::unbounded_channel();
         let mut tasks = Vec::new();
         for w in 0..WRITERS {
-            let (store, written, progress) = (
-                Arc::clone(&store),
-                Arc::clone(&written),
-                Arc::clone(&progress),
-            );
+            let (store, written) = (Arc::clone(&store), written.clone());
             tasks.push(tokio::spawn(async move {
                 for i in 0..EACH {
                     let at = T0 + Duration::milliseconds(w * EACH + i);
                     let new = assigned(SUB1, G1, &format!("w{w}"), at, grid_chief(G1));
                     store.create_ticket(&new).await.unwrap();
-                    written.fetch_add(1, Ordering::SeqCst);
-                    progress.notify_one();
+                    written.send(()).unwrap();
                 }
             }));
         }
+        drop(written);
         // Checkpoints while the writers write: one each time another CHECKPOINT_AFTER
-        // tickets are in, until the last writer is done.
-        let mut checkpoints = 0;
-        let mut next = CHECKPOINT_AFTER;
-        while next < WRITERS * EACH {
-            while written.load(Ordering::SeqCst) < next {
-                progress.notified().await;
+        // tickets are in, none after the last.
+        let (mut count, mut checkpoints) = (0, 0);
+        while progress.recv().await.is_some() {
+            count += 1;
+            if count % CHECKPOINT_AFTER == 0 && count < WRITERS * EACH {
+                store.checkpoint().await.unwrap();
+                checkpoints += 1;
             }
-            store.checkpoint().await.unwrap();
-            checkpoints += 1;
-            next += CHECKPOINT_AFTER;
         }
         for t in tasks {
             t.await.unwrap();
