@@ -19,7 +19,10 @@
 //! fairest yardstick of the server's own overhead. Postgres's CPU per transaction (all
 //! its processes, from /proc) is printed for each. With `--floor`, the same callers then
 //! call `RoutingService.Locate` (answered from memory, no store) for as long: what the
-//! gRPC call itself costs here, the part of a submission no database work can remove.
+//! gRPC call itself costs here, the part of a submission no database work can remove;
+//! and from it and pgbench's same-rows latency, the ceiling: what a server whose own work
+//! were free would reach against pgbench, one gRPC call plus one such transaction a turn
+//! (see [`ceiling`]).
 //!
 //! pgbench runs with `-M prepared` (`--pgbench-mode` changes it): its statement is parsed
 //! and planned once per connection, as the server's ticket writer prepares its batch
@@ -493,6 +496,7 @@ async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let mut rows: Vec<String> = Vec::new();
     let mut ratios: HashMap<usize, f64> = HashMap::new();
+    let mut ceilings: Vec<String> = Vec::new();
     let warmup = 2;
     let load = |concurrency, seconds| Load {
         client: args.client,
@@ -537,6 +541,18 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .await?;
                 println!("floor c={c}: Locate {}", served(&floor));
+                let ceiling = ceiling(c, &floor, &same);
+                let ratio_ceiling = ceiling / same.rate;
+                println!(
+                    "ceiling c={c}: {ceiling:.0}/s, {ratio_ceiling:.2}× pgbench same rows (a server whose own work is free)"
+                );
+                ceilings.push(format!(
+                    "| {c} | {:.0} | {} | {:.0} | {} | {ceiling:.0} | {ratio_ceiling:.2}× | {ratio_same:.2}× |",
+                    floor.rate,
+                    ms(floor.latency.mean_ns),
+                    same.rate,
+                    ms(same.latency.mean_ns),
+                ));
             }
             println!(
                 "postgres c={c}: wuzhang {}, postgres {} µs | pgbench one row {}, ratio {ratio:.2} | pgbench same rows {}, ratio {ratio_same:.2}",
@@ -598,5 +614,61 @@ async fn main() -> anyhow::Result<()> {
     for r in rows {
         println!("{r}");
     }
+    if !ceilings.is_empty() {
+        println!();
+        println!(
+            "| callers | Locate/s (floor) | floor mean ms | pgbench same rows/s | same rows mean ms | ceiling/s | ceiling ÷ same rows | ours ÷ same rows |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for r in ceilings {
+            println!("{r}");
+        }
+    }
     Ok(())
+}
+
+/// What `callers` closed-loop callers would get from a server whose own work costs
+/// nothing, if each submission still cost Postgres what a pgbench same-rows transaction
+/// costs at that concurrency: each caller's turn is then a bare gRPC call (the floor's
+/// mean latency) followed by such a transaction (pgbench's mean latency), so the rate is
+/// `callers / (floor + transaction)`. A bound wherever batching cannot cut Postgres's
+/// time per submission (one caller: there is never a second submission to commit with),
+/// and an estimate only where group commit does (16 callers up on two vCPUs, where the
+/// server runs ahead of it). Both latencies are means, as throughput follows means.
+fn ceiling(callers: usize, floor: &Run, same: &Run) -> f64 {
+    let turn_ns = floor.latency.mean_ns + same.latency.mean_ns;
+    callers as f64 * 1e9 / turn_ns.max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(mean_ms: f64) -> Run {
+        Run {
+            rate: 0.0,
+            latency: Summary {
+                n: 1,
+                mean_ns: mean_ms * 1e6,
+                p50_ns: mean_ms * 1e6,
+                p99_ns: mean_ms * 1e6,
+                max_ns: mean_ms * 1e6,
+            },
+            errors: 0,
+            server_cpu_us: None,
+            client_cpu_us: None,
+            pg_cpu_us: None,
+        }
+    }
+
+    #[test]
+    fn the_ceiling_is_callers_over_a_grpc_call_plus_a_transaction() {
+        // 0.1 ms for the bare call and 0.4 ms for the transaction: 2,000 turns a second
+        // for one caller, four times that for four.
+        let (floor, same) = (run(0.1), run(0.4));
+        assert!((ceiling(1, &floor, &same) - 2_000.0).abs() < 1e-6);
+        assert!((ceiling(4, &floor, &same) - 8_000.0).abs() < 1e-6);
+        // A slower gRPC call lowers it.
+        assert!(ceiling(1, &run(0.6), &same) < 1_000.0 + 1e-6);
+    }
 }
