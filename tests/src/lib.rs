@@ -216,6 +216,35 @@ pub fn authed<T>(token: &str, request: T) -> tonic::Request<T> {
     r
 }
 
+/// A resident's report of a street light out (category `category`) at `location`, with a
+/// call-back number, submitted over gRPC; panics unless it is accepted.
+pub async fn submit_report(
+    server: &Server,
+    resident: &str,
+    request_id: &str,
+    category: &str,
+    location: wuzhang_proto::v1::GeoPoint,
+) -> wuzhang_proto::v1::Ticket {
+    let mut intake = wuzhang_proto::v1::intake_service_client::IntakeServiceClient::new(
+        server.channel().await.expect("channel"),
+    );
+    intake
+        .submit_incident(authed(
+            resident,
+            wuzhang_proto::v1::SubmitIncidentRequest {
+                request_id: request_id.into(),
+                category_code: category.into(),
+                description: "路灯不亮".into(),
+                location: Some(location),
+                contact_phone: "13912345678".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("submitted")
+        .into_inner()
+}
+
 /// A file under `tests/fixtures`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
-use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree};
+use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree, submit_report};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
@@ -17,8 +17,8 @@ use wuzhang_proto::v1::{
     AcceptTicketRequest, AddNoteRequest, ChiefLevel, Crs, DecidePauseRequest,
     EscalateTicketRequest, EventKind, GeoPoint, GetCalendarRequest, GetCategoryRequest,
     GetTicketRequest, ListInboxRequest, LocalDate, PauseState, RateIncidentRequest,
-    RequestPauseRequest, ResolveTicketRequest, SetCalendarRequest, SubmitIncidentRequest, Ticket,
-    TicketState, UpsertCategoryRequest, WatchIncidentRequest,
+    RequestPauseRequest, ResolveTicketRequest, SetCalendarRequest, Ticket, TicketState,
+    UpsertCategoryRequest, WatchIncidentRequest,
 };
 
 const SUB: &str = "220102001";
@@ -35,22 +35,8 @@ fn spot(north: f64) -> Option<GeoPoint> {
 }
 
 async fn submit(server: &Server, resident: &str, id: &str, category: &str, north: f64) -> Ticket {
-    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
-    intake
-        .submit_incident(authed(
-            resident,
-            SubmitIncidentRequest {
-                request_id: id.into(),
-                category_code: category.into(),
-                description: "路灯不亮".into(),
-                location: spot(north),
-                contact_phone: "13912345678".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
+    let at = spot(north).expect("a point");
+    submit_report(server, resident, id, category, at).await
 }
 
 fn level(t: &Ticket) -> ChiefLevel {

@@ -6,6 +6,7 @@
 //! Layout:
 //! - [`access`]: which roles an RPC admits.
 //! - [`categories`]: category listings with the usual filters.
+//! - [`command`]: one command on one ticket, as every mutating ticket RPC runs it.
 //! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the
 //!   mappings to gRPC and HTTP status.
 //! - [`idempotency`]: a retried mutation gets its first answer.
@@ -13,6 +14,7 @@
 
 pub mod access;
 pub mod categories;
+pub mod command;
 pub mod error;
 pub mod idempotency;
 pub mod request;

@@ -17,8 +17,7 @@ use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::{CalendarBook, Clocks};
-use wuzhang_domain::event::NewEvent;
+use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, Ticket, TicketId, TicketState, check_text};
 use wuzhang_domain::timer::{Timer, TimerKind};
 use wuzhang_proto::convert::{self, PhoneVisibility};
@@ -26,9 +25,9 @@ use wuzhang_proto::v1 as pb;
 use wuzhang_proto::v1::escalation_service_server::EscalationService;
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
-use wuzhang_rpc::idempotency::{Key, once_recorded};
-use wuzhang_rpc::request::{page_size, request_id};
-use wuzhang_store::{PageRequest, Store, StoreError, TicketChange, TicketOrder, TicketQuery};
+use wuzhang_rpc::command::{Call, Decided, TicketCommands, TimerPlan};
+use wuzhang_rpc::request::page_size;
+use wuzhang_store::{PageRequest, Store, StoreError, TicketOrder, TicketQuery};
 
 use crate::chain::{chain, describe_move, next_above};
 
@@ -40,9 +39,7 @@ const MAX_MEDIA_URLS: usize = 9;
 pub struct Escalation {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    calendars: Arc<CalendarBook>,
-    warn_share: f64,
-    on_change: Arc<dyn Fn() + Send + Sync>,
+    commands: TicketCommands,
 }
 
 impl std::fmt::Debug for Escalation {
@@ -62,18 +59,17 @@ enum Standing {
 
 impl Escalation {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, calendars: Arc<CalendarBook>) -> Self {
+        let commands = TicketCommands::new(Arc::clone(&store), Arc::clone(&clock), calendars);
         Self {
             store,
             clock,
-            calendars,
-            warn_share: wuzhang_domain::deadline::DEFAULT_WARN_SHARE,
-            on_change: Arc::new(|| {}),
+            commands,
         }
     }
 
     /// Calls `f` after every change (live streams wake on it).
     pub fn on_change(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
-        self.on_change = Arc::new(f);
+        self.commands = self.commands.on_change(f);
         self
     }
 
@@ -153,7 +149,7 @@ impl Escalation {
         convert::ticket(t, phone, self.clock.now())
     }
 
-    /// Checks, applies `command` and writes it with `timers`, once per request id.
+    /// Checks, applies `command` and writes it with its timers, once per request id.
     #[allow(clippy::too_many_arguments)]
     async fn act(
         &self,
@@ -166,109 +162,31 @@ impl Escalation {
         must_own: bool,
         decide: impl FnOnce(&mut Ticket) -> Decided + Send,
     ) -> Result<pb::Ticket, ApiError> {
-        let rid = request_id(rid)?;
-        let id: TicketId = ticket_id.parse().map_err(ApiError::from)?;
-        if expected_version < 0 {
-            return Err(ApiError::invalid(
-                "expected_version",
-                "must not be negative",
-            ));
-        }
-        let key = Key::new(caller, rpc, rid, request);
-        let store = self.store.as_ref();
-        once_recorded(store, &key, || async {
-            let (mut ticket, standing) = self.visible(caller, &id).await?;
-            // 0 skips the check (the API's convention); the store still refuses lost updates.
-            if expected_version != 0 && ticket.version != expected_version {
-                return Err(stale(&ticket));
-            }
-            if must_own && standing != Standing::Owner {
-                let owner = ticket
-                    .assignment
-                    .as_ref()
-                    .map(|a| format!("the {} of {}", a.level, a.area_code))
-                    .unwrap_or_else(|| "no one yet".into());
-                return Err(ApiError::FailedPrecondition(format!(
-                    "ticket {id} is owned by {owner}; only they may {}",
-                    rpc_verb(rpc)
-                )));
-            }
-            let Decided { event, timers } = decide(&mut ticket);
-            let now = self.clock.now();
-            let event = event?;
-            let timers = match timers {
-                TimerPlan::Keep => None,
-                TimerPlan::Clear => Some(Vec::new()),
-                TimerPlan::Set(timers) => Some(timers),
-                TimerPlan::ResolveOnly => {
-                    let category = self
-                        .store
-                        .get_category(&ticket.report.category_code)
-                        .await?;
-                    Some(wuzhang_domain::deadline::after_accept(
-                        &ticket,
-                        &category,
-                        &self.calendars.current(),
-                        now,
-                        self.warn_share,
-                    ))
-                }
-                TimerPlan::Restart => {
-                    let category = self
-                        .store
-                        .get_category(&ticket.report.category_code)
-                        .await?;
-                    let clocks =
-                        Clocks::start(&category, &self.calendars.current(), now, self.warn_share)
-                            .map_err(ApiError::internal)?;
-                    Some(clocks.apply(&mut ticket))
-                }
-            };
-            let answer = self.wire(&ticket, standing);
-            let change = TicketChange {
-                ticket,
-                events: vec![event],
-                timers,
-                idempotency: Some(key.record(&answer, now)),
-                add_follower: None,
-            };
-            let stored = match self.store.update_ticket(&change).await {
-                Ok(t) => t,
-                Err(StoreError::Conflict { .. }) => {
-                    let current = self.store.get_ticket(&id).await?;
-                    return Err(stale(&current));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            (self.on_change)();
-            Ok(self.wire(&stored, standing))
-        })
-        .await
+        let call = Call::new(caller, rpc, rid, request, ticket_id, expected_version);
+        self.commands
+            .run(
+                call,
+                |id| async move { self.visible(caller, &id).await },
+                |ticket, standing| {
+                    if !must_own || *standing == Standing::Owner {
+                        return Ok(());
+                    }
+                    let owner = ticket
+                        .assignment
+                        .as_ref()
+                        .map(|a| format!("the {} of {}", a.level, a.area_code))
+                        .unwrap_or_else(|| "no one yet".into());
+                    Err(ApiError::FailedPrecondition(format!(
+                        "ticket {} is owned by {owner}; only they may {}",
+                        ticket.id,
+                        rpc_verb(rpc)
+                    )))
+                },
+                |ticket, standing| self.wire(ticket, *standing),
+                decide,
+            )
+            .await
     }
-}
-
-/// What a command did and what becomes of the clocks.
-struct Decided {
-    event: Result<NewEvent, ApiError>,
-    timers: TimerPlan,
-}
-
-enum TimerPlan {
-    Keep,
-    Clear,
-    /// Exactly these.
-    Set(Vec<Timer>),
-    /// Accepted: only the resolve clock (and its warning) runs on.
-    ResolveOnly,
-    /// A new owner: new clocks from now.
-    Restart,
-}
-
-fn stale(current: &Ticket) -> ApiError {
-    ApiError::Aborted(format!(
-        "ticket {} changed: it is now {} at version {}; read it again and decide",
-        current.id, current.state, current.version
-    ))
 }
 
 fn rpc_verb(rpc: &str) -> &'static str {

@@ -1,10 +1,12 @@
 //! The subdistrict command center: overview, listing, 督办, verify, reassign, close, evaluation, live events.
 //!
 //! Every handler authenticates first (the interceptor put a [`Principal`] on the request),
-//! then admits only the roles the RPC is for; object-level scope checks come with each
-//! RPC's implementation (a command center sees only its subdistricts: anything else is
-//! NOT_FOUND). DecidePause is built (the chief's pause, issue #5); the rest answer
-//! UNIMPLEMENTED, naming the command center issue.
+//! then admits only the roles the RPC is for, then checks the object: a command center
+//! sees only the tickets of its subdistricts (anything else is NOT_FOUND), an
+//! administrator all. Built: the commands on one ticket (DecidePause from issue #5;
+//! VerifyTicket, CloseTicket, RejectTicket, ReopenTicket), each run by
+//! [`TicketCommands`] as the chief's desk runs its own. The rest answer UNIMPLEMENTED,
+//! naming the command center issue.
 //!
 //! Layout: [`Supervision`], the `wuzhang.v1.SupervisionService` implementation.
 //!
@@ -14,34 +16,100 @@ use futures::stream::BoxStream;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use wuzhang_auth::principal;
-use wuzhang_domain::access::Role;
+use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::after_pause_decision;
-use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, TicketId, check_text};
+use wuzhang_domain::deadline::{CalendarBook, after_pause_decision};
+use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, Ticket, TicketId, check_text};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1::supervision_service_server::SupervisionService;
 use wuzhang_proto::v1::{
     CloseTicketRequest, DecidePauseRequest, Evaluation, GetEvaluationRequest, GetOverviewRequest,
     IssueSupervisionRequest, ListTicketsRequest, ListTicketsResponse, MergeTicketRequest, Overview,
-    ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, Ticket, TicketEvent,
+    ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, TicketEvent,
     VerifyTicketRequest, WatchEventsRequest,
 };
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
-use wuzhang_rpc::idempotency::{Key, once_recorded};
-use wuzhang_rpc::request::request_id;
-use wuzhang_store::{Store, StoreError, TicketChange};
+use wuzhang_rpc::command::{Call, Decided, TicketCommands, TimerPlan, read_ticket};
+use wuzhang_store::Store;
+
+use wuzhang_proto::v1 as pb;
+
+/// Who the command center's RPCs admit.
+const CENTER: &[Role] = &[Role::CommandCenter, Role::Admin];
 
 /// The `SupervisionService` over a store.
 #[derive(Debug, Clone)]
 pub struct Supervision {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    commands: TicketCommands,
 }
 
 impl Supervision {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, calendars: Arc<CalendarBook>) -> Self {
+        let commands = TicketCommands::new(Arc::clone(&store), Arc::clone(&clock), calendars);
+        Self {
+            store,
+            clock,
+            commands,
+        }
+    }
+
+    /// Calls `f` after every change (live streams wake on it).
+    pub fn on_change(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.commands = self.commands.on_change(f);
+        self
+    }
+
+    /// The ticket, if it is in the caller's command: its subdistrict's command center, or
+    /// an administrator. Anything else does not exist for the caller.
+    async fn in_command(&self, caller: &Principal, id: &TicketId) -> Result<Ticket, ApiError> {
+        let ticket = read_ticket(self.store.as_ref(), id).await?;
+        match caller.role {
+            Role::Admin => Ok(ticket),
+            Role::CommandCenter if caller.commands_subdistrict(&ticket.subdistrict_code) => {
+                Ok(ticket)
+            }
+            _ => Err(ApiError::not_found(format!("ticket {id}"))),
+        }
+    }
+
+    /// Runs one command on a ticket in the caller's command. The command center calls the
+    /// resident back, so its answers show the phone in full.
+    async fn command(
+        &self,
+        call: Call<'_, impl prost::Message>,
+        decide: impl FnOnce(&mut Ticket) -> Decided + Send,
+    ) -> Result<pb::Ticket, ApiError> {
+        let caller = call.caller;
+        let now = self.clock.now();
+        self.commands
+            .run(
+                call,
+                |id| async move { Ok((self.in_command(caller, &id).await?, ())) },
+                |_, ()| Ok(()),
+                |t, ()| convert::ticket(t, PhoneVisibility::Full, now),
+                decide,
+            )
+            .await
+    }
+
+    /// Runs `command` with `note` as its event's note, leaving the clocks to `timers`.
+    async fn apply(
+        &self,
+        call: Call<'_, impl prost::Message>,
+        command: Command,
+        note: &str,
+        timers: TimerPlan,
+    ) -> Result<pb::Ticket, ApiError> {
+        let actor = call.caller.subject.clone();
+        let now = self.clock.now();
+        self.command(call, move |t| {
+            let event = t.apply(command, &actor, note, now).map_err(ApiError::from);
+            Decided::new(event, timers)
+        })
+        .await
     }
 }
 
@@ -53,11 +121,7 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<GetOverviewRequest>,
     ) -> Result<Response<Overview>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "GetOverview",
-        )?;
+        admit(principal(&request)?, CENTER, "GetOverview")?;
         Err(
             ApiError::unimplemented("GetOverview", "the command center issue, not yet filed")
                 .into(),
@@ -68,11 +132,7 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<ListTicketsRequest>,
     ) -> Result<Response<ListTicketsResponse>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "ListTickets",
-        )?;
+        admit(principal(&request)?, CENTER, "ListTickets")?;
         Err(
             ApiError::unimplemented("ListTickets", "the command center issue, not yet filed")
                 .into(),
@@ -82,12 +142,8 @@ impl SupervisionService for Supervision {
     async fn issue_supervision(
         &self,
         request: Request<IssueSupervisionRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "IssueSupervision",
-        )?;
+    ) -> Result<Response<pb::Ticket>, Status> {
+        admit(principal(&request)?, CENTER, "IssueSupervision")?;
         Err(ApiError::unimplemented(
             "IssueSupervision",
             "the command center issue, not yet filed",
@@ -98,27 +154,37 @@ impl SupervisionService for Supervision {
     async fn verify_ticket(
         &self,
         request: Request<VerifyTicketRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "VerifyTicket")?.clone();
+        let r = request.into_inner();
+        // A failed check goes back to the chief, who must be told what is wrong.
+        check_text("note", &r.note, MAX_NOTE_CHARS, !r.pass).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
             "VerifyTicket",
-        )?;
-        Err(
-            ApiError::unimplemented("VerifyTicket", "the command center issue, not yet filed")
-                .into(),
-        )
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        // Passed: closed, no clock runs. Failed: 返工, the same owner's clocks start
+        // again from now.
+        let timers = if r.pass {
+            TimerPlan::Clear
+        } else {
+            TimerPlan::Restart
+        };
+        let t = self
+            .apply(call, Command::Verify { pass: r.pass }, &r.note, timers)
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn reassign_ticket(
         &self,
         request: Request<ReassignTicketRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "ReassignTicket",
-        )?;
+    ) -> Result<Response<pb::Ticket>, Status> {
+        admit(principal(&request)?, CENTER, "ReassignTicket")?;
         Err(
             ApiError::unimplemented("ReassignTicket", "the command center issue, not yet filed")
                 .into(),
@@ -128,116 +194,110 @@ impl SupervisionService for Supervision {
     async fn close_ticket(
         &self,
         request: Request<CloseTicketRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "CloseTicket")?.clone();
+        let r = request.into_inner();
+        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
             "CloseTicket",
-        )?;
-        Err(
-            ApiError::unimplemented("CloseTicket", "the command center issue, not yet filed")
-                .into(),
-        )
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .apply(call, Command::Close, &r.note, TimerPlan::Clear)
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn reject_ticket(
         &self,
         request: Request<RejectTicketRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "RejectTicket")?.clone();
+        let r = request.into_inner();
+        // The resident reads why their report is not a governance matter.
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
             "RejectTicket",
-        )?;
-        Err(
-            ApiError::unimplemented("RejectTicket", "the command center issue, not yet filed")
-                .into(),
-        )
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .apply(call, Command::Reject, &r.reason, TimerPlan::Clear)
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn decide_pause(
         &self,
         request: Request<DecidePauseRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        let caller = admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "DecidePause",
-        )?
-        .clone();
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "DecidePause")?.clone();
         let r = request.into_inner();
-        let rid = request_id(&r.request_id)?;
-        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
         check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-        if r.expected_version < 0 {
-            return Err(ApiError::invalid("expected_version", "must not be negative").into());
-        }
-        let key = Key::new(&caller, "DecidePause", rid, &r);
-        let answer = once_recorded(self.store.as_ref(), &key, || async {
-            let not_found = || ApiError::not_found(format!("ticket {id}"));
-            let mut ticket = match self.store.get_ticket(&id).await {
-                Ok(t) => t,
-                Err(StoreError::NotFound { .. }) => return Err(not_found()),
-                Err(e) => return Err(e.into()),
-            };
-            // Another subdistrict's ticket does not exist for this command center.
-            if !caller.commands_subdistrict(&ticket.subdistrict_code) {
-                return Err(not_found());
-            }
-            if r.expected_version != 0 && r.expected_version != ticket.version {
-                return Err(ApiError::Aborted(format!(
-                    "ticket {id} changed: it is now {} at version {}",
-                    ticket.state, ticket.version
-                )));
-            }
-            let timers = self.store.list_timers(&id).await?;
-            let now = self.clock.now();
-            let event = ticket.apply(
-                Command::DecidePause { approve: r.approve },
-                &caller.subject,
-                &r.note,
-                now,
-            )?;
-            let timers = after_pause_decision(&timers, r.approve);
-            let wire = convert::ticket(&ticket, PhoneVisibility::Full, now);
-            let change = TicketChange {
-                ticket,
-                events: vec![event],
-                timers: Some(timers),
-                idempotency: Some(key.record(&wire, now)),
-                add_follower: None,
-            };
-            let stored = self.store.update_ticket(&change).await?;
-            Ok(convert::ticket(&stored, PhoneVisibility::Full, now))
-        })
-        .await?;
-        Ok(Response::new(answer))
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        // Read before the change; the version check inside keeps it honest (every timer
+        // change comes with a new ticket version).
+        let timers = self.store.list_timers(&id).await.map_err(ApiError::from)?;
+        let now = self.clock.now();
+        let call = Call::new(
+            &caller,
+            "DecidePause",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .command(call, |t| {
+                let event = t
+                    .apply(
+                        Command::DecidePause { approve: r.approve },
+                        &caller.subject,
+                        &r.note,
+                        now,
+                    )
+                    .map_err(ApiError::from);
+                let timers = after_pause_decision(&timers, r.approve);
+                Decided::new(event, TimerPlan::Set(timers))
+            })
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn reopen_ticket(
         &self,
         request: Request<ReopenTicketRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "ReopenTicket")?.clone();
+        let r = request.into_inner();
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
             "ReopenTicket",
-        )?;
-        Err(
-            ApiError::unimplemented("ReopenTicket", "the command center issue, not yet filed")
-                .into(),
-        )
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        // 返工: back to the owner who resolved it, with fresh clocks.
+        let t = self
+            .apply(call, Command::Reopen, &r.reason, TimerPlan::Restart)
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn merge_ticket(
         &self,
         request: Request<MergeTicketRequest>,
-    ) -> Result<Response<Ticket>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "MergeTicket",
-        )?;
+    ) -> Result<Response<pb::Ticket>, Status> {
+        admit(principal(&request)?, CENTER, "MergeTicket")?;
         Err(
             ApiError::unimplemented("MergeTicket", "the command center issue, not yet filed")
                 .into(),
@@ -248,11 +308,7 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<GetEvaluationRequest>,
     ) -> Result<Response<Evaluation>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "GetEvaluation",
-        )?;
+        admit(principal(&request)?, CENTER, "GetEvaluation")?;
         Err(
             ApiError::unimplemented("GetEvaluation", "the command center issue, not yet filed")
                 .into(),
@@ -263,11 +319,7 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::CommandCenter, Role::Admin],
-            "WatchEvents",
-        )?;
+        admit(principal(&request)?, CENTER, "WatchEvents")?;
         Err(
             ApiError::unimplemented("WatchEvents", "the command center issue, not yet filed")
                 .into(),

@@ -208,7 +208,12 @@ pub async fn run(
     });
     let supervision = enabled(ServiceName::Supervision).then(|| {
         SupervisionServiceServer::with_interceptor(
-            wuzhang_supervision::Supervision::new(Arc::clone(&store), Arc::clone(&clock)),
+            wuzhang_supervision::Supervision::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                Arc::clone(&calendars),
+            )
+            .on_change(wake.clone()),
             authenticator.clone(),
         )
     });

@@ -1,0 +1,334 @@
+//! The command center's commands on one ticket over real gRPC against the started binary:
+//! verify (pass closes, fail sends it back to the chief with new clocks: 返工), reopen,
+//! close, reject; scope (another subdistrict's center gets NOT_FOUND, a resident
+//! PERMISSION_DENIED), required reasons named by field, optimistic concurrency and
+//! idempotent retries. The same flow on both stores.
+
+use tonic::Code;
+use tonic::transport::Channel;
+use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree, submit_report};
+use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
+use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
+use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
+use wuzhang_proto::v1::{
+    AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EventKind, GeoPoint,
+    GetIncidentRequest, RejectTicketRequest, ReopenTicketRequest, ResolveTicketRequest, Ticket,
+    TicketState, VerifyTicketRequest,
+};
+
+const SUB: &str = "220102001";
+
+type Desk = EscalationServiceClient<Channel>;
+type Center = SupervisionServiceClient<Channel>;
+
+/// A report from grid 1 of the small tree, category C0102 (starts at the grid chief).
+async fn submit(server: &Server, resident: &str, id: &str) -> Ticket {
+    let at = GeoPoint {
+        lat: 43.807,
+        lng: 125.307,
+        crs: Crs::Wgs84 as i32,
+    };
+    submit_report(server, resident, id, "C0102", at).await
+}
+
+fn state(t: &Ticket) -> TicketState {
+    TicketState::try_from(t.state).unwrap()
+}
+
+/// The grid chief accepts and resolves it.
+async fn work(desk: &mut Desk, chief: &str, t: &Ticket, round: &str) -> Ticket {
+    let accepted = desk
+        .accept_ticket(authed(
+            chief,
+            AcceptTicketRequest {
+                request_id: format!("acc-{round}"),
+                ticket_id: t.id.clone(),
+                expected_version: t.version,
+                note: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let resolved = desk
+        .resolve_ticket(authed(
+            chief,
+            ResolveTicketRequest {
+                request_id: format!("res-{round}"),
+                ticket_id: t.id.clone(),
+                expected_version: accepted.version,
+                note: "已修复".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&resolved), TicketState::Resolved);
+    assert_eq!(
+        resolved.accept_due_at, None,
+        "a resolved ticket has no clocks"
+    );
+    resolved
+}
+
+fn verify(rid: &str, t: &Ticket, pass: bool, note: &str) -> VerifyTicketRequest {
+    VerifyTicketRequest {
+        request_id: rid.into(),
+        ticket_id: t.id.clone(),
+        expected_version: t.version,
+        pass,
+        note: note.into(),
+    }
+}
+
+/// The status names the bad field and says why.
+fn assert_field(err: &tonic::Status, field: &str) {
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let details = tonic_types::StatusExt::get_details_bad_request(err).expect("BadRequest");
+    assert!(
+        details.field_violations.iter().any(|v| v.field == field),
+        "{field} named in {details:?}"
+    );
+}
+
+async fn center_flow(server: &Server) {
+    seed_small_tree(server).await;
+    let resident = server.mint("resident", "r-cc", &[]).unwrap();
+    let chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let other_center = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let mut desk: Desk = EscalationServiceClient::new(server.channel().await.unwrap());
+    let mut cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+
+    let t = submit(server, &resident, "cc-s1").await;
+    assert_eq!(t.level, ChiefLevel::Grid as i32);
+    // Only resolved work is verified.
+    let err = cc
+        .verify_ticket(authed(&center, verify("v-0", &t, true, "")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+
+    let resolved = work(&mut desk, &chief, &t, "1").await;
+    // Residents do not verify; another subdistrict's center does not see the ticket.
+    let err = cc
+        .verify_ticket(authed(&resident, verify("v-r", &resolved, true, "")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = cc
+        .verify_ticket(authed(&other_center, verify("v-x", &resolved, true, "")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    // Failing the work needs findings.
+    let err = cc
+        .verify_ticket(authed(&center, verify("v-1", &resolved, false, "")))
+        .await
+        .unwrap_err();
+    assert_field(&err, "note");
+
+    // 返工: back to the grid chief who resolved it, with clocks from now.
+    let reworked = cc
+        .verify_ticket(authed(&center, verify("v-2", &resolved, false, "灯仍不亮")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&reworked), TicketState::Assigned);
+    assert_eq!(reworked.level, ChiefLevel::Grid as i32);
+    assert_eq!(reworked.assignee_person_id, "P003");
+    assert!(reworked.accept_due_at.is_some() && reworked.resolve_due_at.is_some());
+    assert_eq!(
+        reworked.contact_phone, "13912345678",
+        "the center calls back"
+    );
+    // A retry answers as the first time; the same id for another request is refused.
+    let again = cc
+        .verify_ticket(authed(&center, verify("v-2", &resolved, false, "灯仍不亮")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, reworked);
+    let err = cc
+        .verify_ticket(authed(&center, verify("v-2", &resolved, false, "别的")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    // A stale reader learns the ticket moved.
+    let err = cc
+        .close_ticket(authed(
+            &center,
+            CloseTicketRequest {
+                request_id: "c-stale".into(),
+                ticket_id: t.id.clone(),
+                expected_version: resolved.version,
+                note: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
+
+    // Done properly this time: passed, closed, no clocks.
+    let resolved = work(&mut desk, &chief, &reworked, "2").await;
+    let closed = cc
+        .verify_ticket(authed(&center, verify("v-3", &resolved, true, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&closed), TicketState::Closed);
+    assert_eq!((closed.accept_due_at, closed.resolve_due_at), (None, None));
+
+    // A complaint reopens a closed ticket, with a reason.
+    let reopen = |rid: &str, version: i64, reason: &str| ReopenTicketRequest {
+        request_id: rid.into(),
+        ticket_id: t.id.clone(),
+        expected_version: version,
+        reason: reason.into(),
+    };
+    let err = cc
+        .reopen_ticket(authed(&center, reopen("o-1", closed.version, "")))
+        .await
+        .unwrap_err();
+    assert_field(&err, "reason");
+    let reopened = cc
+        .reopen_ticket(authed(
+            &center,
+            reopen("o-2", closed.version, "居民投诉又坏了"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&reopened), TicketState::Assigned);
+    assert_eq!(reopened.assignee_person_id, "P003");
+    assert!(reopened.accept_due_at.is_some());
+
+    // Resolved again and closed without a verification round.
+    let resolved = work(&mut desk, &chief, &reopened, "3").await;
+    let closed = cc
+        .close_ticket(authed(
+            &center,
+            CloseTicketRequest {
+                request_id: "c-1".into(),
+                ticket_id: t.id.clone(),
+                expected_version: resolved.version,
+                note: "电话回访满意".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&closed), TicketState::Closed);
+
+    // The resident's history shows each step, in order.
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    let mine = intake
+        .get_incident(authed(
+            &resident,
+            GetIncidentRequest {
+                ticket_id: t.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let kinds: Vec<EventKind> = mine
+        .events
+        .iter()
+        .map(|e| EventKind::try_from(e.kind).unwrap())
+        .filter(|k| {
+            matches!(
+                k,
+                EventKind::Reopened | EventKind::Verified | EventKind::Closed
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Reopened,
+            EventKind::Verified,
+            EventKind::Reopened,
+            EventKind::Closed
+        ]
+    );
+
+    // Not a governance matter: rejected with a reason the resident reads.
+    let t2 = submit(server, &resident, "cc-s2").await;
+    let reject = |rid: &str, reason: &str| RejectTicketRequest {
+        request_id: rid.into(),
+        ticket_id: t2.id.clone(),
+        expected_version: t2.version,
+        reason: reason.into(),
+    };
+    let err = cc
+        .reject_ticket(authed(&center, reject("j-1", "")))
+        .await
+        .unwrap_err();
+    assert_field(&err, "reason");
+    let err = cc
+        .reject_ticket(authed(&other_center, reject("j-x", "不属于")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let rejected = cc
+        .reject_ticket(authed(
+            &center,
+            reject("j-2", "属于物业合同纠纷，请联系物业"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&rejected), TicketState::Rejected);
+    assert_eq!(
+        (rejected.accept_due_at, rejected.resolve_due_at),
+        (None, None)
+    );
+    let seen = intake
+        .get_incident(authed(
+            &resident,
+            GetIncidentRequest {
+                ticket_id: t2.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&seen), TicketState::Rejected);
+    assert_eq!(
+        seen.events.last().map(|e| e.note.as_str()),
+        Some("属于物业合同纠纷，请联系物业")
+    );
+    // Nothing more happens to a rejected ticket.
+    let err = cc
+        .reopen_ticket(authed(
+            &center,
+            ReopenTicketRequest {
+                request_id: "o-j".into(),
+                ticket_id: t2.id.clone(),
+                expected_version: 0,
+                reason: "再看看".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn center_on_sqlite() {
+    let server = Server::start(&[]).unwrap();
+    center_flow(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn center_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
+    center_flow(&server).await;
+}
