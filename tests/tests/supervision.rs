@@ -12,8 +12,8 @@ use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EventKind, GeoPoint,
-    GetIncidentRequest, RejectTicketRequest, ReopenTicketRequest, ResolveTicketRequest, Ticket,
-    TicketState, VerifyTicketRequest,
+    GetIncidentRequest, ListInboxRequest, ReassignTicketRequest, RejectTicketRequest,
+    ReopenTicketRequest, ResolveTicketRequest, Ticket, TicketState, VerifyTicketRequest,
 };
 
 const SUB: &str = "220102001";
@@ -70,6 +70,21 @@ async fn work(desk: &mut Desk, chief: &str, t: &Ticket, round: &str) -> Ticket {
         "a resolved ticket has no clocks"
     );
     resolved
+}
+
+/// The ticket with its history, as its reporter reads it.
+async fn as_resident_sees(server: &Server, resident: &str, t: &Ticket) -> Ticket {
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    intake
+        .get_incident(authed(
+            resident,
+            GetIncidentRequest {
+                ticket_id: t.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 fn verify(rid: &str, t: &Ticket, pass: bool, note: &str) -> VerifyTicketRequest {
@@ -224,17 +239,7 @@ async fn center_flow(server: &Server) {
     assert_eq!(state(&closed), TicketState::Closed);
 
     // The resident's history shows each step, in order.
-    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
-    let mine = intake
-        .get_incident(authed(
-            &resident,
-            GetIncidentRequest {
-                ticket_id: t.id.clone(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let mine = as_resident_sees(server, &resident, &t).await;
     let kinds: Vec<EventKind> = mine
         .events
         .iter()
@@ -287,16 +292,7 @@ async fn center_flow(server: &Server) {
         (rejected.accept_due_at, rejected.resolve_due_at),
         (None, None)
     );
-    let seen = intake
-        .get_incident(authed(
-            &resident,
-            GetIncidentRequest {
-                ticket_id: t2.id.clone(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let seen = as_resident_sees(server, &resident, &t2).await;
     assert_eq!(state(&seen), TicketState::Rejected);
     assert_eq!(
         seen.events.last().map(|e| e.note.as_str()),
@@ -318,10 +314,139 @@ async fn center_flow(server: &Server) {
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
 }
 
+/// The command center gives a ticket to another post: one of its chain by level, a named
+/// area and person, or itself.
+async fn reassign_flow(server: &Server) {
+    let resident = server.mint("resident", "r-ra", &[]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let other_center = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let lane_chief = server.mint("chief", "P002", &["220102001S01L01"]).unwrap();
+    let mut cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let mut desk: Desk = EscalationServiceClient::new(server.channel().await.unwrap());
+    let t = submit(server, &resident, "ra-1").await;
+    let req = |rid: &str, level: ChiefLevel, area: &str, person: &str, reason: &str| {
+        ReassignTicketRequest {
+            request_id: rid.into(),
+            ticket_id: t.id.clone(),
+            expected_version: 0,
+            to_level: level as i32,
+            to_area_code: area.into(),
+            to_person_id: person.into(),
+            reason: reason.into(),
+        }
+    };
+    let why = "需路长协调";
+    // Each refused for its field: no reason, no level, an area of another level, an
+    // area that does not exist, a person not on the roster.
+    for (request, field) in [
+        (req("ra-e1", ChiefLevel::Lane, "", "", ""), "reason"),
+        (
+            req("ra-e2", ChiefLevel::Unspecified, "", "", why),
+            "to_level",
+        ),
+        (
+            req("ra-e3", ChiefLevel::Grid, "220102001S01L01", "", why),
+            "to_area_code",
+        ),
+        (
+            req("ra-e4", ChiefLevel::Grid, "220102009001001", "", why),
+            "to_area_code",
+        ),
+        (
+            req("ra-e5", ChiefLevel::Lane, "", "P999", why),
+            "to_person_id",
+        ),
+    ] {
+        let err = cc
+            .reassign_ticket(authed(&center, request))
+            .await
+            .unwrap_err();
+        assert_field(&err, field);
+    }
+    // The street post above the grid is vacant: a person must be named.
+    let err = cc
+        .reassign_ticket(authed(
+            &center,
+            req("ra-s", ChiefLevel::Street, "", "", why),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let err = cc
+        .reassign_ticket(authed(
+            &other_center,
+            req("ra-x", ChiefLevel::Lane, "", "", why),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+
+    // To the lane of its chain: whoever acts for it now, with clocks from now.
+    let lane = cc
+        .reassign_ticket(authed(&center, req("ra-1", ChiefLevel::Lane, "", "", why)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&lane), TicketState::Assigned);
+    assert_eq!(lane.level, ChiefLevel::Lane as i32);
+    assert_eq!(lane.assignee_person_id, "P002");
+    assert!(lane.accept_due_at.is_some());
+    let inbox = desk
+        .list_inbox(authed(&lane_chief, ListInboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        inbox.tickets.iter().any(|x| x.id == t.id),
+        "in the lane chief's inbox"
+    );
+
+    // To a named grid and person.
+    let grid = cc
+        .reassign_ticket(authed(
+            &center,
+            req("ra-2", ChiefLevel::Grid, "220102001001002", "P003", why),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(grid.level, ChiefLevel::Grid as i32);
+    assert_eq!(
+        (
+            grid.assignee_area_code.as_str(),
+            grid.assignee_person_id.as_str()
+        ),
+        ("220102001001002", "P003")
+    );
+
+    // To the command center itself: a desk, no one in particular.
+    let center_owned = cc
+        .reassign_ticket(authed(
+            &center,
+            req("ra-3", ChiefLevel::CommandCenter, "", "", "中心直接处置"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(center_owned.level, ChiefLevel::CommandCenter as i32);
+    assert_eq!(center_owned.assignee_person_id, "");
+    // Each move is in the history the resident reads.
+    let mine = as_resident_sees(server, &resident, &t).await;
+    let moves = mine
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Reassigned as i32)
+        .count();
+    assert_eq!(moves, 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn center_on_sqlite() {
     let server = Server::start(&[]).unwrap();
     center_flow(&server).await;
+    reassign_flow(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,4 +456,5 @@ async fn center_on_postgres() {
     };
     let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
     center_flow(&server).await;
+    reassign_flow(&server).await;
 }

@@ -8,6 +8,7 @@
 //! - [`access`]: the authenticated caller ([`access::Principal`]) and its scope checks.
 //! - [`area`]: area codes, levels and the tree they form.
 //! - [`chief`]: chief levels, persons and posts (who holds which area).
+//! - [`chain`]: the posts above a ticket, who acts for each, and who is next.
 //! - [`category`]: incident categories and their deadline rules.
 //! - [`taxonomy`]: the default categories a fresh installation starts with.
 //! - [`calendar`]: working days, working hours and deadlines counted on them.
@@ -22,6 +23,7 @@ pub mod access;
 pub mod area;
 pub mod calendar;
 pub mod category;
+pub mod chain;
 pub mod chief;
 pub mod clock;
 pub mod deadline;

@@ -6,6 +6,7 @@
 //! Layout:
 //! - [`access`]: which roles an RPC admits.
 //! - [`categories`]: category listings with the usual filters.
+//! - [`chain`]: the chain above a ticket, read from the store.
 //! - [`command`]: one command on one ticket, as every mutating ticket RPC runs it.
 //! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the
 //!   mappings to gRPC and HTTP status.
@@ -14,6 +15,7 @@
 
 pub mod access;
 pub mod categories;
+pub mod chain;
 pub mod command;
 pub mod error;
 pub mod idempotency;

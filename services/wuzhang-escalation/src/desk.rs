@@ -29,7 +29,8 @@ use wuzhang_rpc::command::{Call, Decided, TicketCommands, TimerPlan};
 use wuzhang_rpc::request::page_size;
 use wuzhang_store::{PageRequest, Store, StoreError, TicketOrder, TicketQuery};
 
-use crate::chain::{chain, describe_move, next_above};
+use wuzhang_domain::chain::{describe_move, next_above};
+use wuzhang_rpc::chain::ticket_chain as chain;
 
 const DESK: &[Role] = &[Role::Chief, Role::CommandCenter, Role::Admin];
 const MAX_MEDIA_URLS: usize = 9;

@@ -6,14 +6,12 @@
 //! (`SupervisionService.DecidePause`) and ends at the time asked, or earlier here.
 //!
 //! Layout:
-//! - [`chain`]: the posts above a ticket as they stand now, and who is next.
 //! - [`worker`]: [`worker::Escalator`], the timer worker: warnings and automatic
 //!   escalation when deadlines pass.
 //! - [`desk`]: [`Escalation`], the `wuzhang.v1.EscalationService` implementation.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
-pub mod chain;
 pub mod desk;
 pub mod worker;
 

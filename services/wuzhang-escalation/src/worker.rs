@@ -43,7 +43,7 @@ use wuzhang_store::{
 
 use wuzhang_domain::area::{AreaCode, AreaLevel};
 
-use crate::chain::{Link, describe_move, links, next_above, posts_of};
+use wuzhang_domain::chain::{Link, describe_move, links, next_above, posts_of};
 
 #[async_trait::async_trait]
 impl TimerHandler for Escalator {

@@ -4,7 +4,7 @@
 //! then admits only the roles the RPC is for, then checks the object: a command center
 //! sees only the tickets of its subdistricts (anything else is NOT_FOUND), an
 //! administrator all. Built: the commands on one ticket (DecidePause from issue #5;
-//! VerifyTicket, CloseTicket, RejectTicket, ReopenTicket), each run by
+//! VerifyTicket, CloseTicket, RejectTicket, ReopenTicket, ReassignTicket), each run by
 //! [`TicketCommands`] as the chief's desk runs its own. The rest answer UNIMPLEMENTED,
 //! naming the command center issue.
 //!
@@ -17,9 +17,11 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use wuzhang_auth::principal;
 use wuzhang_domain::access::{Principal, Role};
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::deadline::{CalendarBook, after_pause_decision};
-use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, Ticket, TicketId, check_text};
+use wuzhang_domain::ticket::{Assignment, Command, MAX_NOTE_CHARS, Ticket, TicketId, check_text};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1::supervision_service_server::SupervisionService;
 use wuzhang_proto::v1::{
@@ -30,8 +32,9 @@ use wuzhang_proto::v1::{
 };
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
+use wuzhang_rpc::chain::ticket_chain;
 use wuzhang_rpc::command::{Call, Decided, TicketCommands, TimerPlan, read_ticket};
-use wuzhang_store::Store;
+use wuzhang_store::{Store, StoreError};
 
 use wuzhang_proto::v1 as pb;
 
@@ -93,6 +96,93 @@ impl Supervision {
                 decide,
             )
             .await
+    }
+
+    /// The post and person a reassignment names, completed from the ticket's own chain
+    /// and the roster: the area of `level` in the ticket's chain unless one is named (it
+    /// must then be of that level and in the ticket's subdistrict), whoever acts for
+    /// the post now unless a person is named (who must be on the roster).
+    async fn target(
+        &self,
+        ticket: &Ticket,
+        level: ChiefLevel,
+        area: Option<AreaCode>,
+        person: Option<PersonId>,
+    ) -> Result<Assignment, ApiError> {
+        let store = self.store.as_ref();
+        let now = self.clock.now();
+        let area_code = match area {
+            Some(code) => {
+                let invalid = |why: String| ApiError::invalid("to_area_code", why);
+                let found = match store.get_area(&code).await {
+                    Ok(a) => a,
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(invalid(format!("no area {code}")));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if found.level.chief_level() != Some(level) {
+                    return Err(invalid(format!(
+                        "{code} is a {} area; the {level}'s post is on another level",
+                        found.level
+                    )));
+                }
+                let lineage = store.lineage(&code).await?;
+                if !lineage.iter().any(|a| a.code == ticket.subdistrict_code) {
+                    return Err(invalid(format!(
+                        "{code} is not in subdistrict {}",
+                        ticket.subdistrict_code
+                    )));
+                }
+                code
+            }
+            None => ticket_chain(store, ticket, now)
+                .await?
+                .into_iter()
+                .find(|l| l.level == level)
+                .map(|l| l.area_code)
+                .ok_or_else(|| {
+                    ApiError::FailedPrecondition(format!(
+                        "ticket {} has no {level} post in its chain (no such area was \
+                         reported or lies above its grid); name one in to_area_code",
+                        ticket.id
+                    ))
+                })?,
+        };
+        let person_id = match person {
+            Some(id) => match store.get_person(&id).await {
+                Ok(_) => Some(id),
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(ApiError::invalid(
+                        "to_person_id",
+                        format!("{id} is not on the roster"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            },
+            // The command center is a desk: no one in particular.
+            None if level == ChiefLevel::CommandCenter => None,
+            None => {
+                let posts = store
+                    .posts_for_areas(std::slice::from_ref(&area_code))
+                    .await?;
+                let acting = posts
+                    .iter()
+                    .find(|p| p.area_code == area_code)
+                    .and_then(|p| p.acting(now).cloned());
+                Some(acting.ok_or_else(|| {
+                    ApiError::FailedPrecondition(format!(
+                        "the {level} post of {area_code} is vacant; name a person in \
+                         to_person_id"
+                    ))
+                })?)
+            }
+        };
+        Ok(Assignment {
+            level,
+            area_code,
+            person_id,
+        })
     }
 
     /// Runs `command` with `note` as its event's note, leaving the clocks to `timers`.
@@ -184,11 +274,35 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<ReassignTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        admit(principal(&request)?, CENTER, "ReassignTicket")?;
-        Err(
-            ApiError::unimplemented("ReassignTicket", "the command center issue, not yet filed")
-                .into(),
-        )
+        let caller = admit(principal(&request)?, CENTER, "ReassignTicket")?.clone();
+        let r = request.into_inner();
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let to_level = convert::chief_level_from_wire("to_level", r.to_level)
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::invalid("to_level", "is required"))?;
+        let area = optional(&r.to_area_code, AreaCode::new, "to_area_code")?;
+        let person = optional(&r.to_person_id, PersonId::new, "to_person_id")?;
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        // Where it goes, decided on the ticket as read; the version check inside keeps it
+        // honest.
+        let current = self.in_command(&caller, &id).await?;
+        let to = self.target(&current, to_level, area, person).await?;
+        let from = current
+            .level()
+            .map_or_else(|| "unassigned".to_owned(), |l| l.to_string());
+        let note = format!("{} ({from} → {} {})", r.reason, to.level, to.area_code);
+        let call = Call::new(
+            &caller,
+            "ReassignTicket",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .apply(call, Command::Reassign(to), &note, TimerPlan::Restart)
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn close_ticket(
@@ -325,4 +439,18 @@ impl SupervisionService for Supervision {
                 .into(),
         )
     }
+}
+
+/// An optional identifier field: empty means not given; anything else must parse.
+fn optional<T>(
+    value: &str,
+    parse: impl FnOnce(String) -> Result<T, wuzhang_domain::FieldError>,
+    field: &str,
+) -> Result<Option<T>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    parse(value.to_owned())
+        .map(Some)
+        .map_err(|e| ApiError::invalid(field, e.reason))
 }

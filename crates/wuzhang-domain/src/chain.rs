@@ -3,10 +3,10 @@
 //! moves up.
 
 use time::OffsetDateTime;
-use wuzhang_domain::area::{Area, AreaCode};
-use wuzhang_domain::chief::{ChiefLevel, PersonId, Post};
-use wuzhang_domain::ticket::{Assignment, Ticket};
-use wuzhang_store::{Store, StoreError};
+
+use crate::area::{Area, AreaCode};
+use crate::chief::{ChiefLevel, PersonId, Post};
+use crate::ticket::{Assignment, Ticket};
 
 /// One post of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,26 +19,13 @@ pub struct Link {
 }
 
 impl Link {
-    fn staffed(&self) -> bool {
+    pub fn staffed(&self) -> bool {
         self.level == ChiefLevel::CommandCenter || self.person.is_some()
     }
 }
 
-/// The ticket's chain, bottom up, ending at its subdistrict's command center.
-pub async fn chain(
-    store: &dyn Store,
-    ticket: &Ticket,
-    now: OffsetDateTime,
-) -> Result<Vec<Link>, StoreError> {
-    let above = grid_posts(&store.lineage(&ticket.grid_code).await?);
-    let areas = posts_of(ticket, &above);
-    let codes: Vec<AreaCode> = areas.iter().map(|(_, c)| c.clone()).collect();
-    let posts = store.posts_for_areas(&codes).await?;
-    Ok(links(areas, &posts, now))
-}
-
 /// The areas with a post in a grid's lineage (lowest first): the grid and those above it.
-fn grid_posts(lineage: &[Area]) -> Vec<(ChiefLevel, AreaCode)> {
+pub fn grid_posts(lineage: &[Area]) -> Vec<(ChiefLevel, AreaCode)> {
     lineage
         .iter()
         .filter_map(|a| Some((a.level.chief_level()?, a.code.clone())))
