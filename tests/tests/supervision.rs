@@ -12,8 +12,9 @@ use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EventKind, GeoPoint,
-    GetIncidentRequest, ListInboxRequest, ReassignTicketRequest, RejectTicketRequest,
-    ReopenTicketRequest, ResolveTicketRequest, Ticket, TicketState, VerifyTicketRequest,
+    GetIncidentRequest, ListInboxRequest, ListTicketsRequest, ListTicketsResponse, PauseState,
+    ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest,
+    ResolveTicketRequest, Ticket, TicketState, VerifyTicketRequest,
 };
 
 const SUB: &str = "220102001";
@@ -442,11 +443,186 @@ async fn reassign_flow(server: &Server) {
     assert_eq!(moves, 3);
 }
 
+/// The command center's list: every ticket of its subdistrict, newest first, filtered
+/// and paged; another subdistrict's list is NOT_FOUND. Runs after the flows above, whose
+/// three tickets (closed, rejected, at the command center) are in it.
+async fn list_flow(server: &Server) {
+    let resident = server.mint("resident", "r-list", &[]).unwrap();
+    let chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let other_center = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let two = server
+        .mint("command_center", "cc-3", &[SUB, "220102002"])
+        .unwrap();
+    let cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let mut desk: Desk = EscalationServiceClient::new(server.channel().await.unwrap());
+    let at = GeoPoint {
+        lat: 43.807,
+        lng: 125.307,
+        crs: Crs::Wgs84 as i32,
+    };
+    let urgent = submit_report(server, &resident, "l-1", "E0401", at).await;
+    // 300 m south, away from the open C0102 ticket of the flow above (it would merge).
+    let south = GeoPoint {
+        lat: 43.807 - 300.0 / 111_000.0,
+        ..at
+    };
+    let plain = submit_report(server, &resident, "l-2", "C0102", south).await;
+    assert_eq!(state(&plain), TicketState::Assigned);
+    // The grid chief asks to pause the plain one: it waits in the center's queue.
+    let until = prost_types::Timestamp {
+        seconds: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 3600,
+        nanos: 0,
+    };
+    desk.request_pause(authed(
+        &chief,
+        RequestPauseRequest {
+            request_id: "l-p".into(),
+            ticket_id: plain.id.clone(),
+            expected_version: plain.version,
+            reason: "等待配件".into(),
+            until: Some(until),
+        },
+    ))
+    .await
+    .unwrap();
+
+    let list = |token: &str, r: ListTicketsRequest| {
+        let mut cc = cc.clone();
+        let token = token.to_owned();
+        async move { cc.list_tickets(authed(&token, r)).await }
+    };
+    let ids = |r: &ListTicketsResponse| r.tickets.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+    let all = list(&center, ListTicketsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.total_size, 5);
+    assert_eq!(
+        ids(&all)[..2],
+        [plain.id.clone(), urgent.id.clone()],
+        "newest first"
+    );
+    assert!(all.tickets.iter().all(|t| t.contact_phone == "13912345678"));
+    let only = |r: ListTicketsRequest| {
+        let center = center.clone();
+        async move { ids(&list(&center, r).await.unwrap().into_inner()) }
+    };
+    assert_eq!(
+        only(ListTicketsRequest {
+            urgent_only: true,
+            ..Default::default()
+        })
+        .await,
+        std::slice::from_ref(&urgent.id)
+    );
+    assert_eq!(
+        only(ListTicketsRequest {
+            pause: PauseState::Requested as i32,
+            ..Default::default()
+        })
+        .await,
+        std::slice::from_ref(&plain.id)
+    );
+    assert_eq!(
+        only(ListTicketsRequest {
+            states: vec![TicketState::Closed as i32, TicketState::Rejected as i32],
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert_eq!(
+        only(ListTicketsRequest {
+            level: ChiefLevel::CommandCenter as i32,
+            states: vec![TicketState::Assigned as i32],
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    // Pages of two: every ticket once, in the same order.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list(
+            &center,
+            ListTicketsRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        assert!(page.tickets.len() <= 2);
+        paged.extend(ids(&page));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(paged, ids(&all));
+
+    // Scope: another center sees none of it; one with two subdistricts must name one.
+    let err = list(
+        &other_center,
+        ListTicketsRequest {
+            subdistrict_code: SUB.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let theirs = list(&other_center, ListTicketsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs.total_size, 0);
+    let err = list(&two, ListTicketsRequest::default()).await.unwrap_err();
+    assert_field(&err, "subdistrict_code");
+    let err = list(&resident, ListTicketsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = list(
+        &center,
+        ListTicketsRequest {
+            page_size: 501,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_field(&err, "page_size");
+    let err = list(
+        &center,
+        ListTicketsRequest {
+            states: vec![0],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_field(&err, "states[0]");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn center_on_sqlite() {
     let server = Server::start(&[]).unwrap();
     center_flow(&server).await;
     reassign_flow(&server).await;
+    list_flow(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,4 +633,5 @@ async fn center_on_postgres() {
     let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
     center_flow(&server).await;
     reassign_flow(&server).await;
+    list_flow(&server).await;
 }

@@ -7,7 +7,7 @@ use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::event::{NewEvent, TicketEvent};
-use wuzhang_domain::ticket::{Ticket, TicketState};
+use wuzhang_domain::ticket::{Pause, Ticket, TicketState};
 use wuzhang_domain::timer::Timer;
 
 /// Most items one page may hold; larger requests are clamped, not refused.
@@ -99,6 +99,10 @@ pub struct TicketQuery {
     pub overdue_at: Option<OffsetDateTime>,
     pub created_from: Option<OffsetDateTime>,
     pub created_before: Option<OffsetDateTime>,
+    /// Only tickets in this pause state (the command center's queue of pause requests).
+    pub pause: Option<Pause>,
+    /// Only urgent tickets.
+    pub urgent_only: bool,
     /// Only tickets whose (WGS84) location lies in this box, edges included: the
     /// candidates of a duplicate check.
     pub within: Option<BBox>,

@@ -668,6 +668,12 @@ fn push_ticket_filters(qb: &mut QueryBuilder<Sqlite>, query: &TicketQuery) {
     if let Some(before) = query.created_before {
         qb.push(" AND created_at < ").push_bind(to_micros(before));
     }
+    if let Some(pause) = query.pause {
+        qb.push(" AND pause = ").push_bind(pause.as_str());
+    }
+    if query.urgent_only {
+        qb.push(" AND urgent = ").push_bind(true);
+    }
     if let Some(b) = &query.within {
         qb.push(" AND lat >= ")
             .push_bind(b.min_lat)

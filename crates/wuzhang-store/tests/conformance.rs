@@ -563,7 +563,7 @@ mod cases {
     use wuzhang_domain::clock::truncate_to_micros;
     use wuzhang_domain::event::{EventKind, SYSTEM_TIMER_ACTOR};
     use wuzhang_domain::point::{Crs, GeoPoint};
-    use wuzhang_domain::ticket::{Command, Rating, Ticket, TicketId, TicketState};
+    use wuzhang_domain::ticket::{Command, Pause, Rating, Ticket, TicketId, TicketState};
     use wuzhang_domain::timer::{Timer, TimerKind};
     use wuzhang_store::{
         AreaQuery, Backend, FireReport, FnHandler, NewTicket, PageRequest, Store, StoreError,
@@ -1479,18 +1479,20 @@ mod cases {
     }
 
     /// Four tickets to filter: (A) SUB1/G1 by r1 at the grid chief, (B) SUB1/G2 by r2
-    /// just submitted in another category, (C) SUB2/G3 by r1 at the lane chief,
-    /// (D) SUB1/G1 by r1 assigned then cancelled.
+    /// just submitted in another category, (C) SUB2/G3 by r1 at the lane chief, urgent,
+    /// (D) SUB1/G1 by r1 assigned then cancelled. A's chief has asked for a pause.
     async fn four_tickets(store: &S) -> [Ticket; 4] {
-        let a = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        let mut a = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        a.ticket.pause = Pause::Requested;
         let b = submitted_in(SUB1, G2, "r2", "0102", T0 + Duration::minutes(1));
-        let c = assigned(
+        let mut c = assigned(
             SUB2,
             G3,
             "r1",
             T0 + Duration::minutes(2),
             assignment(ChiefLevel::Lane, LN2, Some("p-lane")),
         );
+        c.ticket.report.urgent = true;
         let mut d = assigned(SUB1, G1, "r1", T0 + Duration::minutes(3), grid_chief(G1));
         let e = d
             .ticket
@@ -1628,6 +1630,18 @@ mod cases {
             ..q()
         };
         assert_eq!(ids(&store, window).await, [c, b]);
+        let paused = |p| TicketQuery {
+            pause: Some(p),
+            ..q()
+        };
+        assert_eq!(ids(&store, paused(Pause::Requested)).await, [a]);
+        assert_eq!(ids(&store, paused(Pause::None)).await, [d, c, b]);
+        assert_eq!(ids(&store, paused(Pause::Paused)).await, []);
+        let urgent = TicketQuery {
+            urgent_only: true,
+            ..q()
+        };
+        assert_eq!(ids(&store, urgent).await, [c]);
         let combined = TicketQuery {
             reporter_id: Some("r1".into()),
             subdistrict_codes: vec![code(SUB1)],

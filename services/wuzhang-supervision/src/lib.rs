@@ -5,8 +5,9 @@
 //! sees only the tickets of its subdistricts (anything else is NOT_FOUND), an
 //! administrator all. Built: the commands on one ticket (DecidePause from issue #5;
 //! VerifyTicket, CloseTicket, RejectTicket, ReopenTicket, ReassignTicket), each run by
-//! [`TicketCommands`] as the chief's desk runs its own. The rest answer UNIMPLEMENTED,
-//! naming the command center issue.
+//! [`TicketCommands`] as the chief's desk runs its own, and ListTickets (every filter
+//! but `supervised_only`, which needs supervision orders). The rest answer
+//! UNIMPLEMENTED, naming the command center issue.
 //!
 //! Layout: [`Supervision`], the `wuzhang.v1.SupervisionService` implementation.
 //!
@@ -18,6 +19,7 @@ use tonic::{Request, Response, Status};
 use wuzhang_auth::principal;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::deadline::{CalendarBook, after_pause_decision};
@@ -34,7 +36,8 @@ use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
 use wuzhang_rpc::chain::ticket_chain;
 use wuzhang_rpc::command::{Call, Decided, TicketCommands, TimerPlan, read_ticket};
-use wuzhang_store::{Store, StoreError};
+use wuzhang_rpc::request::page_size;
+use wuzhang_store::{PageRequest, Store, StoreError, TicketOrder, TicketQuery};
 
 use wuzhang_proto::v1 as pb;
 
@@ -222,11 +225,73 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<ListTicketsRequest>,
     ) -> Result<Response<ListTicketsResponse>, Status> {
-        admit(principal(&request)?, CENTER, "ListTickets")?;
-        Err(
-            ApiError::unimplemented("ListTickets", "the command center issue, not yet filed")
-                .into(),
-        )
+        let caller = admit(principal(&request)?, CENTER, "ListTickets")?.clone();
+        let r = request.into_inner();
+        let subdistricts = subdistricts_of(&caller, &r.subdistrict_code)?;
+        if r.supervised_only {
+            return Err(ApiError::unimplemented(
+                "ListTickets with supervised_only (supervision orders, IssueSupervision)",
+                "the command center issue, not yet filed",
+            )
+            .into());
+        }
+        let mut states = Vec::with_capacity(r.states.len());
+        for (i, s) in r.states.iter().enumerate() {
+            let field = format!("states[{i}]");
+            match convert::ticket_state_from_wire(&field, *s).map_err(ApiError::from)? {
+                Some(s) => states.push(s),
+                None => return Err(ApiError::invalid(field, "must be set").into()),
+            }
+        }
+        let time = |field: &str, t: &Option<prost_types::Timestamp>| {
+            t.as_ref()
+                .map(|t| convert::from_timestamp(field, t))
+                .transpose()
+                .map_err(ApiError::from)
+        };
+        let created_from = time("created_after", &r.created_after)?;
+        let created_before = time("created_before", &r.created_before)?;
+        let query = TicketQuery {
+            subdistrict_codes: subdistricts,
+            states,
+            level: convert::chief_level_from_wire("level", r.level).map_err(ApiError::from)?,
+            grid_code: optional(&r.grid_code, AreaCode::new, "grid_code")?,
+            category_code: optional(&r.category_code, CategoryCode::new, "category_code")?,
+            overdue_at: r.overdue_only.then(|| self.clock.now()),
+            created_from,
+            created_before,
+            pause: convert::pause_from_wire("pause", r.pause).map_err(ApiError::from)?,
+            urgent_only: r.urgent_only,
+            order: TicketOrder::NewestFirst,
+            ..Default::default()
+        };
+        let size = match page_size(r.page_size)? {
+            0 => 50,
+            n if n > 500 => {
+                return Err(ApiError::invalid("page_size", "must be at most 500").into());
+            }
+            n => n,
+        };
+        let page = PageRequest {
+            size,
+            token: (!r.page_token.is_empty()).then_some(r.page_token),
+        };
+        let store = self.store.as_ref();
+        let tickets = store
+            .list_tickets(&query, &page)
+            .await
+            .map_err(ApiError::from)?;
+        let total = store.count_tickets(&query).await.map_err(ApiError::from)?;
+        let now = self.clock.now();
+        Ok(Response::new(ListTicketsResponse {
+            tickets: tickets
+                .items
+                .iter()
+                .map(|t| convert::ticket(t, PhoneVisibility::Full, now))
+                .collect(),
+            next_page_token: tickets.next_token.unwrap_or_default(),
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        }))
     }
 
     async fn issue_supervision(
@@ -453,4 +518,26 @@ fn optional<T>(
     parse(value.to_owned())
         .map(Some)
         .map_err(|e| ApiError::invalid(field, e.reason))
+}
+
+/// The subdistricts a command-center listing covers: the one named (NOT_FOUND if the
+/// caller does not command it, as if it did not exist), else the caller's only one; an
+/// administrator who names none sees all.
+fn subdistricts_of(caller: &Principal, named: &str) -> Result<Vec<AreaCode>, ApiError> {
+    if !named.is_empty() {
+        let code =
+            AreaCode::new(named).map_err(|e| ApiError::invalid("subdistrict_code", e.reason))?;
+        if !caller.commands_subdistrict(&code) {
+            return Err(ApiError::not_found(format!("subdistrict {code}")));
+        }
+        return Ok(vec![code]);
+    }
+    match (caller.role, caller.scope.as_slice()) {
+        (Role::Admin, _) => Ok(Vec::new()),
+        (_, [only]) => Ok(vec![only.clone()]),
+        _ => Err(ApiError::invalid(
+            "subdistrict_code",
+            "is required: you command more than one subdistrict",
+        )),
+    }
 }
