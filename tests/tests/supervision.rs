@@ -4,6 +4,9 @@
 //! PERMISSION_DENIED), required reasons named by field, optimistic concurrency and
 //! idempotent retries. The same flow on both stores.
 
+use std::time::Duration;
+
+use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree, submit_report};
@@ -14,7 +17,8 @@ use wuzhang_proto::v1::{
     AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EventKind, GeoPoint,
     GetIncidentRequest, ListInboxRequest, ListTicketsRequest, ListTicketsResponse, PauseState,
     ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest,
-    ResolveTicketRequest, Ticket, TicketState, VerifyTicketRequest,
+    ResolveTicketRequest, Ticket, TicketEvent, TicketState, VerifyTicketRequest,
+    WatchEventsRequest,
 };
 
 const SUB: &str = "220102001";
@@ -617,12 +621,120 @@ async fn list_flow(server: &Server) {
     assert_field(&err, "states[0]");
 }
 
+/// The next event of a stream, within 20 s.
+async fn next(s: &mut tonic::Streaming<TicketEvent>) -> TicketEvent {
+    tokio::time::timeout(Duration::from_secs(20), s.next())
+        .await
+        .expect("an event within 20 s")
+        .expect("the stream goes on")
+        .expect("an event, not an error")
+}
+
+/// The command center's live feed of its subdistrict: new events as they happen, only the
+/// kinds asked for, resumable after the last cursor seen.
+async fn watch_flow(server: &Server) {
+    let resident = server.mint("resident", "r-watch", &[]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let other_center = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let watch = |token: &str, r: WatchEventsRequest| {
+        let mut cc = cc.clone();
+        let token = token.to_owned();
+        async move { cc.watch_events(authed(&token, r)).await }
+    };
+    let mut live = watch(&center, WatchEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut assigned_only = watch(
+        &center,
+        WatchEventsRequest {
+            kinds: vec![EventKind::Assigned as i32],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_inner();
+
+    // A category no open ticket has, so it is a ticket of its own.
+    let at = GeoPoint {
+        lat: 43.807,
+        lng: 125.307,
+        crs: Crs::Wgs84 as i32,
+    };
+    let t = submit_report(server, &resident, "w-1", "E0304", at).await;
+    let submitted = next(&mut live).await;
+    let assigned = next(&mut live).await;
+    assert_eq!(
+        (submitted.ticket_id.as_str(), submitted.kind),
+        (t.id.as_str(), EventKind::Submitted as i32)
+    );
+    assert_eq!(
+        (assigned.ticket_id.as_str(), assigned.kind),
+        (t.id.as_str(), EventKind::Assigned as i32)
+    );
+    let first: i64 = submitted.cursor.parse().unwrap();
+    let second: i64 = assigned.cursor.parse().unwrap();
+    assert!(first < second, "cursors increase: {first} < {second}");
+    let only = next(&mut assigned_only).await;
+    assert_eq!(
+        only, assigned,
+        "the filtered stream skips the SUBMITTED event"
+    );
+
+    // A dashboard that reconnects after the first event gets the second next.
+    drop(live);
+    let mut resumed = watch(
+        &center,
+        WatchEventsRequest {
+            after_cursor: submitted.cursor.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(next(&mut resumed).await, assigned);
+
+    // Refusals: a cursor that is not one, another subdistrict, a resident.
+    for bad in ["abc", "-1", "999999999999"] {
+        let err = watch(
+            &center,
+            WatchEventsRequest {
+                after_cursor: bad.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_field(&err, "after_cursor");
+    }
+    let err = watch(
+        &other_center,
+        WatchEventsRequest {
+            subdistrict_code: SUB.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let err = watch(&resident, WatchEventsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn center_on_sqlite() {
     let server = Server::start(&[]).unwrap();
     center_flow(&server).await;
     reassign_flow(&server).await;
     list_flow(&server).await;
+    watch_flow(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -634,4 +746,5 @@ async fn center_on_postgres() {
     center_flow(&server).await;
     reassign_flow(&server).await;
     list_flow(&server).await;
+    watch_flow(&server).await;
 }

@@ -32,7 +32,7 @@ use wuzhang_store::{
     TicketQuery,
 };
 
-use crate::watch::EventHub;
+use wuzhang_feed::EventHub;
 
 /// Longest free-text address.
 pub const MAX_ADDRESS_CHARS: usize = 200;

@@ -6,15 +6,15 @@
 //! - [`core`]: [`IntakeCore`], what intake does for any transport: checks, duplicate
 //!   merging, routing to the first chief, deadlines, and scope (a resident sees their own
 //!   tickets and those they follow; anything else is NOT_FOUND).
-//! - [`watch`]: [`EventHub`], live ticket events for many watchers from one log reader.
 //! - [`grpc`]: [`Intake`], the gRPC service.
 //! - [`open311`]: [`open311::Open311Intake`], GeoReport v2 mapped onto the core.
 
 pub mod core;
 pub mod grpc;
 pub mod open311;
-pub mod watch;
 
 pub use core::{IntakeConfig, IntakeCore};
 pub use grpc::Intake;
-pub use watch::EventHub;
+/// The live feed this crate's watchers ride on (it lives in `wuzhang-feed`, shared with
+/// the command center's stream).
+pub use wuzhang_feed::EventHub;

@@ -6,13 +6,14 @@
 //! administrator all. Built: the commands on one ticket (DecidePause from issue #5;
 //! VerifyTicket, CloseTicket, RejectTicket, ReopenTicket, ReassignTicket), each run by
 //! [`TicketCommands`] as the chief's desk runs its own, and ListTickets (every filter
-//! but `supervised_only`, which needs supervision orders). The rest answer
-//! UNIMPLEMENTED, naming the command center issue.
+//! but `supervised_only`, which needs supervision orders) and WatchEvents (the
+//! subdistrict's events, live and resumable by cursor). The rest answer UNIMPLEMENTED, naming the command center issue.
 //!
 //! Layout: [`Supervision`], the `wuzhang.v1.SupervisionService` implementation.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
+use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -24,6 +25,7 @@ use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::deadline::{CalendarBook, after_pause_decision};
 use wuzhang_domain::ticket::{Assignment, Command, MAX_NOTE_CHARS, Ticket, TicketId, check_text};
+use wuzhang_feed::EventHub;
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1::supervision_service_server::SupervisionService;
 use wuzhang_proto::v1::{
@@ -50,15 +52,23 @@ pub struct Supervision {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     commands: TicketCommands,
+    feed: EventHub,
 }
 
 impl Supervision {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, calendars: Arc<CalendarBook>) -> Self {
+    /// `feed` is the process's live event hub (its reader already running).
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        calendars: Arc<CalendarBook>,
+        feed: EventHub,
+    ) -> Self {
         let commands = TicketCommands::new(Arc::clone(&store), Arc::clone(&clock), calendars);
         Self {
             store,
             clock,
             commands,
+            feed,
         }
     }
 
@@ -498,11 +508,49 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        admit(principal(&request)?, CENTER, "WatchEvents")?;
-        Err(
-            ApiError::unimplemented("WatchEvents", "the command center issue, not yet filed")
-                .into(),
-        )
+        let caller = admit(principal(&request)?, CENTER, "WatchEvents")?.clone();
+        let r = request.into_inner();
+        let subdistricts = subdistricts_of(&caller, &r.subdistrict_code)?;
+        let mut kinds = Vec::with_capacity(r.kinds.len());
+        for (i, k) in r.kinds.iter().enumerate() {
+            let field = format!("kinds[{i}]");
+            match convert::event_kind_from_wire(&field, *k).map_err(ApiError::from)? {
+                Some(k) => kinds.push(k),
+                None => return Err(ApiError::invalid(field, "must be set").into()),
+            }
+        }
+        let head = self
+            .store
+            .event_cursor_head()
+            .await
+            .map_err(ApiError::from)?;
+        let after = if r.after_cursor.is_empty() {
+            head
+        } else {
+            match r.after_cursor.parse::<i64>() {
+                Ok(c) if (0..=head).contains(&c) => c,
+                _ => {
+                    return Err(ApiError::invalid(
+                        "after_cursor",
+                        "is not a cursor of this log; pass TicketEvent.cursor of an event \
+                         received, or nothing to start with new events",
+                    )
+                    .into());
+                }
+            }
+        };
+        let stream = self
+            .feed
+            .follow(Arc::clone(&self.store), subdistricts, after, kinds)
+            .map(|item| {
+                item.map(|logged| {
+                    let mut wire = TicketEvent::from(&logged.event);
+                    wire.cursor = logged.cursor.to_string();
+                    wire
+                })
+                .map_err(Status::from)
+            });
+        Ok(Response::new(Box::pin(stream)))
     }
 }
 

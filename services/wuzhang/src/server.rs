@@ -212,6 +212,7 @@ pub async fn run(
                 Arc::clone(&store),
                 Arc::clone(&clock),
                 Arc::clone(&calendars),
+                intake_core.hub().clone(),
             )
             .on_change(wake.clone()),
             authenticator.clone(),

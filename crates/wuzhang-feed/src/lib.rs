@@ -8,6 +8,11 @@
 //! A watcher is a small bounded channel and a map entry; it replays history from the store
 //! itself, then takes live events from the hub, and fills any gap (or a hub restart) from
 //! the store again, so a phone that reconnects with the last seq it saw misses nothing.
+//!
+//! A command center follows a whole subdistrict instead ([`EventHub::follow`]): few such
+//! streams run at once, so each reads the log for its subdistricts itself, from its own
+//! cursor, and the hub only tells it when the log has moved on. Being pulled rather than
+//! pushed, a slow dashboard holds no memory and never falls behind for good.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -17,10 +22,11 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{debug, warn};
-use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::event::{EventKind, TicketEvent};
 use wuzhang_domain::ticket::TicketId;
 use wuzhang_rpc::ApiError;
-use wuzhang_store::Store;
+use wuzhang_store::{LoggedEvent, Store};
 
 /// Events one watcher may have waiting before it is cut off (and must resume from its
 /// last seq): a phone that does not read must not hold memory.
@@ -32,6 +38,9 @@ const READ_BATCH: u32 = 1000;
 /// few queries (see `Store::events_since`), so wakes that come sooner than this are
 /// served together. A watcher sees an event at most this much later.
 const MIN_GAP: Duration = Duration::from_millis(10);
+/// How long a subdistrict stream waits for word from the hub before it reads the log
+/// anyway: a safety net, should the hub's reader be stuck on a store that is down.
+const FOLLOW_IDLE_READ: Duration = Duration::from_secs(5);
 
 type Senders = HashMap<TicketId, Vec<(u64, mpsc::Sender<TicketEvent>)>>;
 
@@ -49,6 +58,9 @@ struct Inner {
     watching: AtomicUsize,
     next_id: AtomicU64,
     wake: Notify,
+    /// The log position the reader has read up to, sent after every read that found
+    /// events: subdistrict streams wait on it.
+    advanced: watch::Sender<i64>,
 }
 
 impl Default for EventHub {
@@ -66,6 +78,7 @@ impl EventHub {
                 watching: AtomicUsize::new(0),
                 next_id: AtomicU64::new(0),
                 wake: Notify::new(),
+                advanced: watch::Sender::new(0),
             }),
         }
     }
@@ -119,6 +132,7 @@ impl EventHub {
                     cursor = last.cursor;
                     let full = events.len() == READ_BATCH as usize;
                     inner.deliver(events.into_iter().map(|l| l.event));
+                    inner.advanced.send_replace(cursor);
                     if !full {
                         break;
                     }
@@ -258,6 +272,59 @@ impl EventHub {
             debug!(ticket = %ticket, "watch finished: final state");
         })
     }
+
+    /// Every event of `subdistricts` (all, if empty) stored after `after_cursor`, in log
+    /// order, and then live, until the receiver is dropped; only those of `kinds` (all, if
+    /// empty) are sent, but the cursor moves past the others too. Each item carries its
+    /// cursor, so a dashboard that reconnects resumes after the last one it saw.
+    pub fn follow(
+        &self,
+        store: Arc<dyn Store>,
+        subdistricts: Vec<AreaCode>,
+        after_cursor: i64,
+        kinds: Vec<EventKind>,
+    ) -> impl Stream<Item = Result<LoggedEvent, ApiError>> + Send + 'static {
+        // Counted as a watcher, so this process's writes wake the reader at once.
+        let follower = Follower::new(Arc::clone(&self.inner));
+        let mut advanced = self.inner.advanced.subscribe();
+        async_stream_like(move |tx| async move {
+            let _follower = follower;
+            let mut cursor = after_cursor;
+            loop {
+                // Marked seen before reading, so a move during the read is not lost.
+                advanced.borrow_and_update();
+                let events = match store.events_since(&subdistricts, cursor, READ_BATCH).await {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into())).await;
+                        return;
+                    }
+                };
+                let full = events.len() == READ_BATCH as usize;
+                for logged in events {
+                    cursor = logged.cursor;
+                    if !kinds.is_empty() && !kinds.contains(&logged.event.event.kind) {
+                        continue;
+                    }
+                    if tx.send(Ok(logged)).await.is_err() {
+                        return;
+                    }
+                }
+                if full {
+                    continue;
+                }
+                tokio::select! {
+                    changed = advanced.changed() => {
+                        if changed.is_err() {
+                            return; // the hub is gone: the process is stopping
+                        }
+                    }
+                    _ = tokio::time::sleep(FOLLOW_IDLE_READ) => {}
+                    () = tx.closed() => return,
+                }
+            }
+        })
+    }
 }
 
 /// One watcher's place in the hub; leaving it (however the watch ends) frees the place.
@@ -278,6 +345,24 @@ impl Drop for Subscription {
                 map.remove(&self.ticket);
             }
         }
+    }
+}
+
+/// A subdistrict stream's presence, for [`EventHub::wake`].
+struct Follower {
+    inner: Arc<Inner>,
+}
+
+impl Follower {
+    fn new(inner: Arc<Inner>) -> Self {
+        inner.watching.fetch_add(1, Ordering::SeqCst);
+        Self { inner }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.inner.watching.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
