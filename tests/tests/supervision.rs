@@ -14,11 +14,11 @@ use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
-    AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EventKind, GeoPoint,
-    GetIncidentRequest, ListInboxRequest, ListTicketsRequest, ListTicketsResponse, PauseState,
-    ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest,
-    ResolveTicketRequest, Ticket, TicketEvent, TicketState, VerifyTicketRequest,
-    WatchEventsRequest,
+    AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EscalateTicketRequest, EventKind,
+    GeoPoint, GetIncidentRequest, GetOverviewRequest, ListInboxRequest, ListTicketsRequest,
+    ListTicketsResponse, PauseState, ReassignTicketRequest, RejectTicketRequest,
+    ReopenTicketRequest, RequestPauseRequest, ResolveTicketRequest, StateCount, Ticket,
+    TicketEvent, TicketState, VerifyTicketRequest, WatchEventsRequest,
 };
 
 const SUB: &str = "220102001";
@@ -75,6 +75,31 @@ async fn work(desk: &mut Desk, chief: &str, t: &Ticket, round: &str) -> Ticket {
         "a resolved ticket has no clocks"
     );
     resolved
+}
+
+/// The chief asks to pause `t` for an hour.
+async fn ask_pause(desk: &mut Desk, chief: &str, t: &Ticket, rid: &str) -> Ticket {
+    let until = prost_types::Timestamp {
+        seconds: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 3600,
+        nanos: 0,
+    };
+    desk.request_pause(authed(
+        chief,
+        RequestPauseRequest {
+            request_id: rid.into(),
+            ticket_id: t.id.clone(),
+            expected_version: t.version,
+            reason: "等待配件".into(),
+            until: Some(until),
+        },
+    ))
+    .await
+    .unwrap()
+    .into_inner()
 }
 
 /// The ticket with its history, as its reporter reads it.
@@ -476,26 +501,7 @@ async fn list_flow(server: &Server) {
     let plain = submit_report(server, &resident, "l-2", "C0102", south).await;
     assert_eq!(state(&plain), TicketState::Assigned);
     // The grid chief asks to pause the plain one: it waits in the center's queue.
-    let until = prost_types::Timestamp {
-        seconds: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            + 3600,
-        nanos: 0,
-    };
-    desk.request_pause(authed(
-        &chief,
-        RequestPauseRequest {
-            request_id: "l-p".into(),
-            ticket_id: plain.id.clone(),
-            expected_version: plain.version,
-            reason: "等待配件".into(),
-            until: Some(until),
-        },
-    ))
-    .await
-    .unwrap();
+    ask_pause(&mut desk, &chief, &plain, "l-p").await;
 
     let list = |token: &str, r: ListTicketsRequest| {
         let mut cc = cc.clone();
@@ -726,6 +732,121 @@ async fn watch_flow(server: &Server) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+}
+
+/// The dashboard's snapshot on a fresh subdistrict: counts, today's figures, pause
+/// requests, every grid's load (idle ones too) and the vacant street post of the roster.
+async fn overview_flow(server: &Server) {
+    seed_small_tree(server).await;
+    let resident = server.mint("resident", "r-ov", &[]).unwrap();
+    let chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let other_center = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let admin = server.mint("admin", "root", &[]).unwrap();
+    let mut cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let mut desk: Desk = EscalationServiceClient::new(server.channel().await.unwrap());
+
+    let light = submit(server, &resident, "ov-1").await;
+    let south = GeoPoint {
+        lat: 43.807 - 300.0 / 111_000.0,
+        lng: 125.307,
+        crs: Crs::Wgs84 as i32,
+    };
+    submit_report(server, &resident, "ov-2", "E0304", south).await;
+    let third = submit_report(server, &resident, "ov-3", "C0102", south).await;
+    // The grid chief passes one up by hand and asks to pause another.
+    desk.escalate_ticket(authed(
+        &chief,
+        EscalateTicketRequest {
+            request_id: "ov-e".into(),
+            ticket_id: third.id.clone(),
+            expected_version: third.version,
+            reason: "需路长协调".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    ask_pause(&mut desk, &chief, &light, "ov-p").await;
+
+    let ov = cc
+        .get_overview(authed(&center, GetOverviewRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (ov.subdistrict_code.as_str(), ov.subdistrict_name.as_str()),
+        (SUB, "南岭街道")
+    );
+    assert_eq!(
+        ov.counts_by_state,
+        [StateCount {
+            state: TicketState::Assigned as i32,
+            count: 3
+        }]
+    );
+    assert_eq!((ov.open, ov.overdue), (3, 0));
+    assert_eq!((ov.submitted_today, ov.escalations_today), (3, 1));
+    assert_eq!(ov.pause_requests, 1);
+    let loads: Vec<(&str, i64)> = ov
+        .grid_loads
+        .iter()
+        .map(|g| (g.grid_code.as_str(), g.open))
+        .collect();
+    assert_eq!(loads, [("220102001001001", 3), ("220102001001002", 0)]);
+    let vacant: Vec<(&str, i32, bool)> = ov
+        .vacancies
+        .iter()
+        .map(|v| (v.area_code.as_str(), v.level, v.holder_on_leave))
+        .collect();
+    assert_eq!(
+        vacant,
+        [("220102001S01", ChiefLevel::Street as i32, false)],
+        "the street post has no holder in the roster"
+    );
+    assert!(ov.as_of.is_some());
+
+    // Scope: another center gets NOT_FOUND; an administrator names the subdistrict.
+    let named = GetOverviewRequest {
+        subdistrict_code: SUB.into(),
+    };
+    let err = cc
+        .get_overview(authed(&other_center, named.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let err = cc
+        .get_overview(authed(&admin, GetOverviewRequest::default()))
+        .await
+        .unwrap_err();
+    assert_field(&err, "subdistrict_code");
+    let by_admin = cc
+        .get_overview(authed(&admin, named))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_admin.open, 3);
+    let err = cc
+        .get_overview(authed(&resident, GetOverviewRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_on_sqlite() {
+    let server = Server::start(&[]).unwrap();
+    overview_flow(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
+    overview_flow(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

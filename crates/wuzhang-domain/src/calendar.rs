@@ -579,6 +579,12 @@ impl WorkingCalendar {
         Ok(out)
     }
 
+    /// The start of `t`'s day in the calendar's zone ("today" on a dashboard).
+    pub fn start_of_day(&self, t: OffsetDateTime) -> Result<OffsetDateTime, CalendarError> {
+        let local = self.local(t)?;
+        self.instant(local.date(), Time::MIDNIGHT)
+    }
+
     /// Local wall time of `t` in the calendar's zone.
     fn local(&self, t: OffsetDateTime) -> Result<PrimitiveDateTime, CalendarError> {
         let ts = jiff::Timestamp::from_nanosecond(t.unix_timestamp_nanos())

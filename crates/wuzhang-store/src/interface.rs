@@ -9,14 +9,15 @@ use time::{Duration, OffsetDateTime};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::{Person, PersonId, Post};
-use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::event::{EventKind, TicketEvent};
 use wuzhang_domain::ticket::{Ticket, TicketId};
 use wuzhang_domain::timer::Timer;
 
 use crate::error::Result;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, ReferenceCounters, StoredCalendarYear, TicketChange, TicketQuery, TimerOutcome,
+    PageRequest, ReferenceCounters, StoredCalendarYear, TicketChange, TicketGrouping, TicketQuery,
+    TimerOutcome,
 };
 
 /// Which implementation a store is.
@@ -198,6 +199,23 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// How many tickets match `query` (its order is ignored).
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64>;
+
+    /// How many tickets match `query`, per state or per grid: (key, count) for each key
+    /// with at least one, ordered by key. One query, for dashboards over many grids.
+    async fn count_tickets_by(
+        &self,
+        query: &TicketQuery,
+        by: TicketGrouping,
+    ) -> Result<Vec<(String, u64)>>;
+
+    /// How many events of `kinds` (all if empty) in `subdistrict_codes` (all if empty)
+    /// happened at or after `since`.
+    async fn count_events(
+        &self,
+        subdistrict_codes: &[AreaCode],
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+    ) -> Result<u64>;
 
     /// The end of the final part of the event log (0 if empty): where a live feed starts.
     /// Every event with a lower cursor is stored or will never be (see

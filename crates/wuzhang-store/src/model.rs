@@ -83,6 +83,25 @@ pub enum TicketOrder {
     DueSoonest,
 }
 
+/// What [`Store::count_tickets_by`](crate::Store::count_tickets_by) counts per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketGrouping {
+    /// Per state (its `as_str` name).
+    State,
+    /// Per grid code.
+    Grid,
+}
+
+impl TicketGrouping {
+    /// The column grouped by: a fixed name, never caller text.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            TicketGrouping::State => "state",
+            TicketGrouping::Grid => "grid_code",
+        }
+    }
+}
+
 /// Which tickets a listing returns. Filters combine with AND; empty lists mean "any".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketQuery {

@@ -37,6 +37,7 @@ macro_rules! conformance_suite {
             duplicate_ticket_id_is_refused,
             invalid_tickets_are_refused,
             list_tickets_by_each_filter,
+            tickets_and_events_are_counted,
             assignee_filters_follow_each_reassignment,
             list_tickets_orders_and_pages,
             update_ticket_writes_change_events_timers,
@@ -567,7 +568,7 @@ mod cases {
     use wuzhang_domain::timer::{Timer, TimerKind};
     use wuzhang_store::{
         AreaQuery, Backend, FireReport, FnHandler, NewTicket, PageRequest, Store, StoreError,
-        TicketChange, TicketOrder, TicketQuery, TimerHandler, TimerOutcome,
+        TicketChange, TicketGrouping, TicketOrder, TicketQuery, TimerHandler, TimerOutcome,
     };
 
     use super::fixtures::*;
@@ -1513,6 +1514,84 @@ mod cases {
             .unwrap();
         assert_eq!(page.next_token, None);
         page.items.into_iter().map(|t| t.id).collect()
+    }
+
+    /// Counts per state and per grid in one query each, and events by kind and time: what
+    /// a command center's overview is made of.
+    pub(crate) async fn tickets_and_events_are_counted(store: S) {
+        let tickets = four_tickets(&store).await;
+        let by = |q: TicketQuery, g| {
+            let store = &store;
+            async move { store.count_tickets_by(&q, g).await.unwrap() }
+        };
+        let owned = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+            pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+        };
+        assert_eq!(
+            by(TicketQuery::default(), TicketGrouping::State).await,
+            owned(&[("assigned", 2), ("cancelled", 1), ("submitted", 1)])
+        );
+        let sub2 = TicketQuery {
+            subdistrict_codes: vec![code(SUB2)],
+            ..TicketQuery::default()
+        };
+        assert_eq!(
+            by(sub2.clone(), TicketGrouping::State).await,
+            owned(&[("assigned", 1)])
+        );
+        let mut grids = owned(&[(G1, 2), (G2, 1), (G3, 1)]);
+        grids.sort();
+        assert_eq!(
+            by(TicketQuery::default(), TicketGrouping::Grid).await,
+            grids
+        );
+        // Filters apply as in a listing: open tickets of SUB1 per grid.
+        let open_sub1 = TicketQuery {
+            subdistrict_codes: vec![code(SUB1)],
+            states: vec![TicketState::Submitted, TicketState::Assigned],
+            ..TicketQuery::default()
+        };
+        assert_eq!(
+            by(open_sub1, TicketGrouping::Grid).await,
+            owned(&[(G1, 1), (G2, 1)])
+        );
+
+        // Events, against what the log holds.
+        let mut all = Vec::new();
+        for t in &tickets {
+            all.extend(store.list_events(&t.id, 0, 100).await.unwrap());
+        }
+        let early = T0 - Duration::hours(1);
+        assert_eq!(
+            store.count_events(&[], &[], early).await.unwrap(),
+            all.len() as u64
+        );
+        let in_sub2 = all.iter().filter(|e| e.subdistrict_code.as_str() == SUB2);
+        assert_eq!(
+            store.count_events(&[code(SUB2)], &[], early).await.unwrap(),
+            in_sub2.count() as u64
+        );
+        assert_eq!(
+            store
+                .count_events(&[], &[EventKind::Cancelled], early)
+                .await
+                .unwrap(),
+            1
+        );
+        let late = T0 + Duration::minutes(3);
+        let since_late = all.iter().filter(|e| e.event.at >= late).count();
+        assert!(since_late > 0 && since_late < all.len());
+        assert_eq!(
+            store.count_events(&[], &[], late).await.unwrap(),
+            since_late as u64
+        );
+        assert_eq!(
+            store
+                .count_events(&[code(SUB2)], &[EventKind::Cancelled], early)
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     pub(crate) async fn list_tickets_by_each_filter(store: S) {

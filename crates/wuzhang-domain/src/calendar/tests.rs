@@ -595,3 +595,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_day_starts_at_local_midnight() {
+    // 01:30 in Beijing is 17:30 UTC the day before; its day began at 16:00 UTC.
+    let t = datetime!(2026-03-09 17:30 UTC);
+    assert_eq!(CN.start_of_day(t).unwrap(), datetime!(2026-03-09 16:00 UTC));
+    let noon = datetime!(2026-03-10 04:00 UTC);
+    assert_eq!(
+        CN.start_of_day(noon).unwrap(),
+        datetime!(2026-03-09 16:00 UTC)
+    );
+}

@@ -22,7 +22,7 @@ use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::{Person, PersonId, Post};
 use wuzhang_domain::clock::truncate_to_micros;
-use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::event::{EventKind, TicketEvent};
 use wuzhang_domain::ticket::{Ticket, TicketId, TicketState};
 use wuzhang_domain::timer::Timer;
 
@@ -35,7 +35,7 @@ use crate::interface::{Backend, Store, TimerHandler};
 use crate::model::ReferenceCounters;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
-    PageRequest, StoredCalendarYear, TicketChange, TicketOrder, TicketQuery,
+    PageRequest, StoredCalendarYear, TicketChange, TicketGrouping, TicketOrder, TicketQuery,
 };
 use crate::token::{PageKey, into_page, ticket_key};
 use crate::validate;
@@ -1179,6 +1179,48 @@ impl Store for PostgresStore {
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
         let mut qb = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM tickets WHERE TRUE");
         push_ticket_filters(&mut qb, query);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn count_tickets_by(
+        &self,
+        query: &TicketQuery,
+        by: TicketGrouping,
+    ) -> Result<Vec<(String, u64)>> {
+        let column = by.column();
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT ");
+        qb.push(column).push(", COUNT(*) FROM tickets WHERE TRUE");
+        push_ticket_filters(&mut qb, query);
+        qb.push(" GROUP BY 1 ORDER BY 1");
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn count_events(
+        &self,
+        subdistrict_codes: &[AreaCode],
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        let mut qb =
+            QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM ticket_events WHERE at >= ");
+        qb.push_bind(since);
+        if !subdistrict_codes.is_empty() {
+            qb.push(" AND subdistrict_code = ANY(")
+                .push_bind(strings(subdistrict_codes.iter().map(AreaCode::as_str)))
+                .push(")");
+        }
+        if !kinds.is_empty() {
+            qb.push(" AND kind = ANY(")
+                .push_bind(strings(kinds.iter().map(|k| k.as_str())))
+                .push(")");
+        }
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
