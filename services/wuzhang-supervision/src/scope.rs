@@ -1,0 +1,104 @@
+//! Which tickets and subdistricts a caller commands, and one command on a ticket in scope.
+
+use wuzhang_domain::access::{Principal, Role};
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::ticket::{Command, Ticket, TicketId};
+use wuzhang_proto::convert::{self, PhoneVisibility};
+use wuzhang_rpc::ApiError;
+use wuzhang_rpc::command::{Call, Decided, TimerPlan, read_ticket};
+
+use wuzhang_proto::v1 as pb;
+
+use crate::Supervision;
+
+impl Supervision {
+    /// The ticket, if it is in the caller's command: its subdistrict's command center, or
+    /// an administrator. Anything else does not exist for the caller.
+    pub(crate) async fn in_command(
+        &self,
+        caller: &Principal,
+        id: &TicketId,
+    ) -> Result<Ticket, ApiError> {
+        let ticket = read_ticket(self.store.as_ref(), id).await?;
+        match caller.role {
+            Role::Admin => Ok(ticket),
+            Role::CommandCenter if caller.commands_subdistrict(&ticket.subdistrict_code) => {
+                Ok(ticket)
+            }
+            _ => Err(ApiError::not_found(format!("ticket {id}"))),
+        }
+    }
+
+    /// Runs one command on a ticket in the caller's command. The command center calls the
+    /// resident back, so its answers show the phone in full.
+    pub(crate) async fn command(
+        &self,
+        call: Call<'_, impl prost::Message>,
+        decide: impl FnOnce(&mut Ticket) -> Decided + Send,
+    ) -> Result<pb::Ticket, ApiError> {
+        let caller = call.caller;
+        let now = self.clock.now();
+        self.commands
+            .run(
+                call,
+                |id| async move { Ok((self.in_command(caller, &id).await?, ())) },
+                |_, ()| Ok(()),
+                |t, ()| convert::ticket(t, PhoneVisibility::Full, now),
+                decide,
+            )
+            .await
+    }
+
+    /// Runs `command` with `note` as its event's note, leaving the clocks to `timers`.
+    pub(crate) async fn apply(
+        &self,
+        call: Call<'_, impl prost::Message>,
+        command: Command,
+        note: &str,
+        timers: TimerPlan,
+    ) -> Result<pb::Ticket, ApiError> {
+        let actor = call.caller.subject.clone();
+        let now = self.clock.now();
+        self.command(call, move |t| {
+            let event = t.apply(command, &actor, note, now).map_err(ApiError::from);
+            Decided::new(event, timers)
+        })
+        .await
+    }
+}
+
+/// An optional identifier field: empty means not given; anything else must parse.
+pub(crate) fn optional<T>(
+    value: &str,
+    parse: impl FnOnce(String) -> Result<T, wuzhang_domain::FieldError>,
+    field: &str,
+) -> Result<Option<T>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    parse(value.to_owned())
+        .map(Some)
+        .map_err(|e| ApiError::invalid(field, e.reason))
+}
+
+/// The subdistricts a command-center listing covers: the one named (NOT_FOUND if the
+/// caller does not command it, as if it did not exist), else the caller's only one; an
+/// administrator who names none sees all.
+pub(crate) fn subdistricts_of(caller: &Principal, named: &str) -> Result<Vec<AreaCode>, ApiError> {
+    if !named.is_empty() {
+        let code =
+            AreaCode::new(named).map_err(|e| ApiError::invalid("subdistrict_code", e.reason))?;
+        if !caller.commands_subdistrict(&code) {
+            return Err(ApiError::not_found(format!("subdistrict {code}")));
+        }
+        return Ok(vec![code]);
+    }
+    match (caller.role, caller.scope.as_slice()) {
+        (Role::Admin, _) => Ok(Vec::new()),
+        (_, [only]) => Ok(vec![only.clone()]),
+        _ => Err(ApiError::invalid(
+            "subdistrict_code",
+            "is required: you command more than one subdistrict",
+        )),
+    }
+}

@@ -1,0 +1,371 @@
+//! `wuzhang.v1.SupervisionService`: thin handlers over the crate's parts.
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+use wuzhang_auth::principal;
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::category::CategoryCode;
+use wuzhang_domain::chief::PersonId;
+use wuzhang_domain::deadline::after_pause_decision;
+use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, TicketId, check_text};
+use wuzhang_proto::convert::{self, PhoneVisibility};
+use wuzhang_proto::v1::supervision_service_server::SupervisionService;
+use wuzhang_proto::v1::{
+    CloseTicketRequest, DecidePauseRequest, Evaluation, GetEvaluationRequest, GetOverviewRequest,
+    IssueSupervisionRequest, ListTicketsRequest, ListTicketsResponse, MergeTicketRequest, Overview,
+    ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, TicketEvent,
+    VerifyTicketRequest, WatchEventsRequest,
+};
+use wuzhang_rpc::ApiError;
+use wuzhang_rpc::access::admit;
+use wuzhang_rpc::command::{Call, Decided, TimerPlan};
+use wuzhang_rpc::request::page_size;
+use wuzhang_store::{PageRequest, TicketOrder, TicketQuery};
+
+use wuzhang_proto::v1 as pb;
+
+use crate::scope::{optional, subdistricts_of};
+use crate::{CENTER, Supervision};
+
+#[tonic::async_trait]
+impl SupervisionService for Supervision {
+    type WatchEventsStream = BoxStream<'static, Result<TicketEvent, Status>>;
+
+    async fn get_overview(
+        &self,
+        request: Request<GetOverviewRequest>,
+    ) -> Result<Response<Overview>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "GetOverview")?.clone();
+        let r = request.into_inner();
+        let sub = match subdistricts_of(&caller, &r.subdistrict_code)?.pop() {
+            Some(code) => code,
+            // An administrator has no subdistrict of their own.
+            None => return Err(ApiError::invalid("subdistrict_code", "is required").into()),
+        };
+        Ok(Response::new(self.overview(sub).await?))
+    }
+
+    async fn list_tickets(
+        &self,
+        request: Request<ListTicketsRequest>,
+    ) -> Result<Response<ListTicketsResponse>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "ListTickets")?.clone();
+        let r = request.into_inner();
+        let subdistricts = subdistricts_of(&caller, &r.subdistrict_code)?;
+        if r.supervised_only {
+            return Err(ApiError::unimplemented(
+                "ListTickets with supervised_only (supervision orders, IssueSupervision)",
+                "the command center issue, not yet filed",
+            )
+            .into());
+        }
+        let mut states = Vec::with_capacity(r.states.len());
+        for (i, s) in r.states.iter().enumerate() {
+            let field = format!("states[{i}]");
+            match convert::ticket_state_from_wire(&field, *s).map_err(ApiError::from)? {
+                Some(s) => states.push(s),
+                None => return Err(ApiError::invalid(field, "must be set").into()),
+            }
+        }
+        let time = |field: &str, t: &Option<prost_types::Timestamp>| {
+            t.as_ref()
+                .map(|t| convert::from_timestamp(field, t))
+                .transpose()
+                .map_err(ApiError::from)
+        };
+        let created_from = time("created_after", &r.created_after)?;
+        let created_before = time("created_before", &r.created_before)?;
+        let query = TicketQuery {
+            subdistrict_codes: subdistricts,
+            states,
+            level: convert::chief_level_from_wire("level", r.level).map_err(ApiError::from)?,
+            grid_code: optional(&r.grid_code, AreaCode::new, "grid_code")?,
+            category_code: optional(&r.category_code, CategoryCode::new, "category_code")?,
+            overdue_at: r.overdue_only.then(|| self.clock.now()),
+            created_from,
+            created_before,
+            pause: convert::pause_from_wire("pause", r.pause).map_err(ApiError::from)?,
+            urgent_only: r.urgent_only,
+            order: TicketOrder::NewestFirst,
+            ..Default::default()
+        };
+        let size = match page_size(r.page_size)? {
+            0 => 50,
+            n if n > 500 => {
+                return Err(ApiError::invalid("page_size", "must be at most 500").into());
+            }
+            n => n,
+        };
+        let page = PageRequest {
+            size,
+            token: (!r.page_token.is_empty()).then_some(r.page_token),
+        };
+        let store = self.store.as_ref();
+        let tickets = store
+            .list_tickets(&query, &page)
+            .await
+            .map_err(ApiError::from)?;
+        let total = store.count_tickets(&query).await.map_err(ApiError::from)?;
+        let now = self.clock.now();
+        Ok(Response::new(ListTicketsResponse {
+            tickets: tickets
+                .items
+                .iter()
+                .map(|t| convert::ticket(t, PhoneVisibility::Full, now))
+                .collect(),
+            next_page_token: tickets.next_token.unwrap_or_default(),
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn issue_supervision(
+        &self,
+        request: Request<IssueSupervisionRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        admit(principal(&request)?, CENTER, "IssueSupervision")?;
+        Err(ApiError::unimplemented(
+            "IssueSupervision",
+            "the command center issue, not yet filed",
+        )
+        .into())
+    }
+
+    async fn verify_ticket(
+        &self,
+        request: Request<VerifyTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "VerifyTicket")?.clone();
+        let r = request.into_inner();
+        // A failed check goes back to the chief, who must be told what is wrong.
+        check_text("note", &r.note, MAX_NOTE_CHARS, !r.pass).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
+            "VerifyTicket",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        // Passed: closed, no clock runs. Failed: 返工, the same owner's clocks start
+        // again from now.
+        let timers = if r.pass {
+            TimerPlan::Clear
+        } else {
+            TimerPlan::Restart
+        };
+        let t = self
+            .apply(call, Command::Verify { pass: r.pass }, &r.note, timers)
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn reassign_ticket(
+        &self,
+        request: Request<ReassignTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "ReassignTicket")?.clone();
+        let r = request.into_inner();
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let to_level = convert::chief_level_from_wire("to_level", r.to_level)
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::invalid("to_level", "is required"))?;
+        let area = optional(&r.to_area_code, AreaCode::new, "to_area_code")?;
+        let person = optional(&r.to_person_id, PersonId::new, "to_person_id")?;
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        // Where it goes, decided on the ticket as read; the version check inside keeps it
+        // honest.
+        let current = self.in_command(&caller, &id).await?;
+        let to = self.target(&current, to_level, area, person).await?;
+        let from = current
+            .level()
+            .map_or_else(|| "unassigned".to_owned(), |l| l.to_string());
+        let note = format!("{} ({from} → {} {})", r.reason, to.level, to.area_code);
+        let call = Call::new(
+            &caller,
+            "ReassignTicket",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .apply(call, Command::Reassign(to), &note, TimerPlan::Restart)
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn close_ticket(
+        &self,
+        request: Request<CloseTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "CloseTicket")?.clone();
+        let r = request.into_inner();
+        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
+            "CloseTicket",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .apply(call, Command::Close, &r.note, TimerPlan::Clear)
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn reject_ticket(
+        &self,
+        request: Request<RejectTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "RejectTicket")?.clone();
+        let r = request.into_inner();
+        // The resident reads why their report is not a governance matter.
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
+            "RejectTicket",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .apply(call, Command::Reject, &r.reason, TimerPlan::Clear)
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn decide_pause(
+        &self,
+        request: Request<DecidePauseRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "DecidePause")?.clone();
+        let r = request.into_inner();
+        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        // Read before the change; the version check inside keeps it honest (every timer
+        // change comes with a new ticket version).
+        let timers = self.store.list_timers(&id).await.map_err(ApiError::from)?;
+        let now = self.clock.now();
+        let call = Call::new(
+            &caller,
+            "DecidePause",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let t = self
+            .command(call, |t| {
+                let event = t
+                    .apply(
+                        Command::DecidePause { approve: r.approve },
+                        &caller.subject,
+                        &r.note,
+                        now,
+                    )
+                    .map_err(ApiError::from);
+                let timers = after_pause_decision(&timers, r.approve);
+                Decided::new(event, TimerPlan::Set(timers))
+            })
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn reopen_ticket(
+        &self,
+        request: Request<ReopenTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "ReopenTicket")?.clone();
+        let r = request.into_inner();
+        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+        let call = Call::new(
+            &caller,
+            "ReopenTicket",
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        // 返工: back to the owner who resolved it, with fresh clocks.
+        let t = self
+            .apply(call, Command::Reopen, &r.reason, TimerPlan::Restart)
+            .await?;
+        Ok(Response::new(t))
+    }
+
+    async fn merge_ticket(
+        &self,
+        request: Request<MergeTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        admit(principal(&request)?, CENTER, "MergeTicket")?;
+        Err(
+            ApiError::unimplemented("MergeTicket", "the command center issue, not yet filed")
+                .into(),
+        )
+    }
+
+    async fn get_evaluation(
+        &self,
+        request: Request<GetEvaluationRequest>,
+    ) -> Result<Response<Evaluation>, Status> {
+        admit(principal(&request)?, CENTER, "GetEvaluation")?;
+        Err(
+            ApiError::unimplemented("GetEvaluation", "the command center issue, not yet filed")
+                .into(),
+        )
+    }
+
+    async fn watch_events(
+        &self,
+        request: Request<WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let caller = admit(principal(&request)?, CENTER, "WatchEvents")?.clone();
+        let r = request.into_inner();
+        let subdistricts = subdistricts_of(&caller, &r.subdistrict_code)?;
+        let mut kinds = Vec::with_capacity(r.kinds.len());
+        for (i, k) in r.kinds.iter().enumerate() {
+            let field = format!("kinds[{i}]");
+            match convert::event_kind_from_wire(&field, *k).map_err(ApiError::from)? {
+                Some(k) => kinds.push(k),
+                None => return Err(ApiError::invalid(field, "must be set").into()),
+            }
+        }
+        let head = self
+            .store
+            .event_cursor_head()
+            .await
+            .map_err(ApiError::from)?;
+        let after = if r.after_cursor.is_empty() {
+            head
+        } else {
+            match r.after_cursor.parse::<i64>() {
+                Ok(c) if (0..=head).contains(&c) => c,
+                _ => {
+                    return Err(ApiError::invalid(
+                        "after_cursor",
+                        "is not a cursor of this log; pass TicketEvent.cursor of an event \
+                         received, or nothing to start with new events",
+                    )
+                    .into());
+                }
+            }
+        };
+        let stream = self
+            .feed
+            .follow(Arc::clone(&self.store), subdistricts, after, kinds)
+            .map(|item| {
+                item.map(|logged| {
+                    let mut wire = TicketEvent::from(&logged.event);
+                    wire.cursor = logged.cursor.to_string();
+                    wire
+                })
+                .map_err(Status::from)
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
