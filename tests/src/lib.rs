@@ -245,6 +245,17 @@ pub async fn submit_report(
         .into_inner()
 }
 
+/// The wall clock `secs` seconds from now (negative: ago), as the API takes times.
+pub fn secs_from_now(secs: i64) -> prost_types::Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    prost_types::Timestamp {
+        seconds: now.as_secs() as i64 + secs,
+        nanos: 0,
+    }
+}
+
 /// A file under `tests/fixtures`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

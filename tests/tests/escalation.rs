@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
-use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree, submit_report};
+use wuzhang_e2e::{Server, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
@@ -360,14 +360,7 @@ async fn pause_flow(server: &Server) {
         ticket_id: t.id.clone(),
         expected_version: version,
         reason: "等待配件".into(),
-        until: Some(prost_types::Timestamp {
-            seconds: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs() as i64
-                + secs,
-            nanos: 0,
-        }),
+        until: Some(secs_from_now(secs)),
     };
     let err = desk
         .request_pause(authed(&grid_chief, ask("p-0", t.version, -5)))

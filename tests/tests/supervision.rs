@@ -9,16 +9,17 @@ use std::time::Duration;
 use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
-use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree, submit_report};
+use wuzhang_e2e::{Server, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report};
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EscalateTicketRequest, EventKind,
-    GeoPoint, GetIncidentRequest, GetOverviewRequest, ListInboxRequest, ListTicketsRequest,
-    ListTicketsResponse, PauseState, ReassignTicketRequest, RejectTicketRequest,
-    ReopenTicketRequest, RequestPauseRequest, ResolveTicketRequest, StateCount, Ticket,
-    TicketEvent, TicketState, VerifyTicketRequest, WatchEventsRequest,
+    GeoPoint, GetIncidentRequest, GetOverviewRequest, IssueSupervisionRequest, ListInboxRequest,
+    ListTicketsRequest, ListTicketsResponse, PauseState, ReassignTicketRequest,
+    RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest, ResolveTicketRequest,
+    StateCount, SupervisionSeverity, Ticket, TicketEvent, TicketState, VerifyTicketRequest,
+    WatchEventsRequest, WatchIncidentRequest,
 };
 
 const SUB: &str = "220102001";
@@ -79,14 +80,7 @@ async fn work(desk: &mut Desk, chief: &str, t: &Ticket, round: &str) -> Ticket {
 
 /// The chief asks to pause `t` for an hour.
 async fn ask_pause(desk: &mut Desk, chief: &str, t: &Ticket, rid: &str) -> Ticket {
-    let until = prost_types::Timestamp {
-        seconds: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            + 3600,
-        nanos: 0,
-    };
+    let until = secs_from_now(3600);
     desk.request_pause(authed(
         chief,
         RequestPauseRequest {
@@ -770,6 +764,111 @@ async fn overview_flow(server: &Server) {
     .unwrap();
     ask_pause(&mut desk, &chief, &light, "ov-p").await;
 
+    // 督办 on the first: severity and deadline are required, the deadline in the future.
+    let in_secs = |secs: i64| Some(secs_from_now(secs));
+    let order = |rid: &str, severity: SupervisionSeverity, deadline| IssueSupervisionRequest {
+        request_id: rid.into(),
+        ticket_id: light.id.clone(),
+        expected_version: 0,
+        deadline,
+        severity: severity as i32,
+        note: "限期修复路灯".into(),
+    };
+    for (request, field) in [
+        (
+            order("sv-e1", SupervisionSeverity::Unspecified, in_secs(3600)),
+            "severity",
+        ),
+        (
+            order("sv-e2", SupervisionSeverity::Serious, None),
+            "deadline",
+        ),
+        (
+            order("sv-e3", SupervisionSeverity::Serious, in_secs(-60)),
+            "deadline",
+        ),
+    ] {
+        let err = cc
+            .issue_supervision(authed(&center, request))
+            .await
+            .unwrap_err();
+        assert_field(&err, field);
+    }
+    let err = cc
+        .issue_supervision(authed(
+            &other_center,
+            order("sv-x", SupervisionSeverity::Serious, in_secs(3600)),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let first = cc
+        .issue_supervision(authed(
+            &center,
+            order("sv-1", SupervisionSeverity::Serious, in_secs(3600)),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let o = first
+        .supervision
+        .clone()
+        .expect("the order is on the ticket");
+    assert_eq!(
+        (o.severity, o.note.as_str(), o.issued_by.as_str()),
+        (SupervisionSeverity::Serious as i32, "限期修复路灯", "cc-1")
+    );
+    assert_eq!(first.supervision_count, 1);
+    // A second, sharper order with a deadline two seconds away: it replaces the first and
+    // its clock warns the owner when it passes.
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    let mut watch = intake
+        .watch_incident(authed(
+            &resident,
+            WatchIncidentRequest {
+                ticket_id: light.id.clone(),
+                after_seq: first.version,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = cc
+        .issue_supervision(authed(
+            &center,
+            order("sv-2", SupervisionSeverity::Critical, in_secs(2)),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            second.supervision.as_ref().map(|o| o.severity),
+            second.supervision_count
+        ),
+        (Some(SupervisionSeverity::Critical as i32), 2)
+    );
+    let supervised = next(&mut watch).await;
+    assert_eq!(supervised.kind, EventKind::Supervised as i32);
+    let warned = next(&mut watch).await;
+    assert_eq!(warned.kind, EventKind::DeadlineWarning as i32);
+    assert!(warned.note.contains("supervision deadline"), "{warned:?}");
+    let listed = cc
+        .list_tickets(authed(
+            &center,
+            ListTicketsRequest {
+                supervised_only: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        listed.tickets.iter().map(|t| &t.id).collect::<Vec<_>>(),
+        [&light.id]
+    );
+
     let ov = cc
         .get_overview(authed(&center, GetOverviewRequest::default()))
         .await
@@ -788,7 +887,7 @@ async fn overview_flow(server: &Server) {
     );
     assert_eq!((ov.open, ov.overdue), (3, 0));
     assert_eq!((ov.submitted_today, ov.escalations_today), (3, 1));
-    assert_eq!(ov.pause_requests, 1);
+    assert_eq!((ov.pause_requests, ov.supervised_open), (1, 1));
     let loads: Vec<(&str, i64)> = ov
         .grid_loads
         .iter()

@@ -253,6 +253,43 @@ pub struct Report {
     pub urgent: bool,
 }
 
+/// How serious a supervision order (督办) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// 一般督办.
+    Normal,
+    /// 重点督办.
+    Serious,
+    /// 紧急督办.
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Normal, Severity::Serious, Severity::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Normal => "normal",
+            Severity::Serious => "serious",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A command center's supervision order (督办) on an open ticket: what it demands, by
+/// when, how seriously. A ticket keeps its latest order and counts all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupervisionOrder {
+    pub severity: Severity,
+    /// When the work must be done by.
+    pub deadline: OffsetDateTime,
+    pub note: String,
+    /// Who issued it (the caller's subject).
+    pub issued_by: String,
+    pub issued_at: OffsetDateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     pub id: TicketId,
@@ -271,6 +308,12 @@ pub struct Ticket {
     pub rating: Option<Rating>,
     /// Bumped by every change; a writer states the version it read, and a stale one loses.
     pub version: i64,
+    /// The latest supervision order, if any was issued.
+    #[serde(default)]
+    pub supervision: Option<SupervisionOrder>,
+    /// How many supervision orders were issued on it.
+    #[serde(default)]
+    pub supervision_count: u32,
 }
 
 /// Everything that can be asked of a ticket.
@@ -305,8 +348,8 @@ pub enum Command {
     },
     Rate(Rating),
     Note,
-    /// 督办.
-    Supervise,
+    /// 督办: the ticket keeps the order (the latest) and counts it.
+    Supervise(SupervisionOrder),
     /// A share of a deadline has passed.
     Warn,
     RequestPause,
@@ -335,7 +378,7 @@ impl Command {
             Command::Merge { .. } => "merge",
             Command::Rate(_) => "rate",
             Command::Note => "add a note to",
-            Command::Supervise => "supervise",
+            Command::Supervise(_) => "supervise",
             Command::Warn => "warn about",
             Command::RequestPause => "pause",
             Command::DecidePause { .. } => "decide a pause of",
@@ -398,6 +441,8 @@ impl Ticket {
             pause: Pause::None,
             rating: None,
             version: 1,
+            supervision: None,
+            supervision_count: 0,
         };
         (ticket, event)
     }
@@ -540,12 +585,12 @@ impl Ticket {
                     self.pause,
                     Extra::None,
                 ),
-                Command::Supervise if from.is_open() => (
+                Command::Supervise(order) if from.is_open() => (
                     from,
                     EventKind::Supervised,
                     self.assignment.clone(),
                     self.pause,
-                    Extra::None,
+                    Extra::Supervision(order.clone()),
                 ),
                 Command::Warn if working => (
                     from,
@@ -625,6 +670,10 @@ impl Ticket {
             Extra::DuplicateOf(id) => self.duplicate_of = Some(id),
             Extra::Rating(r) => self.rating = Some(r),
             Extra::ClearRating => self.rating = None,
+            Extra::Supervision(order) => {
+                self.supervision = Some(order);
+                self.supervision_count += 1;
+            }
         }
         self.version += 1;
         self.updated_at = now;
@@ -695,6 +744,7 @@ enum Extra {
     DuplicateOf(TicketId),
     Rating(Rating),
     ClearRating,
+    Supervision(SupervisionOrder),
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKin
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::event::{EventKind, TicketEvent};
 use wuzhang_domain::point::{Crs, GeoPoint};
-use wuzhang_domain::ticket::{Pause, Ticket, TicketState};
+use wuzhang_domain::ticket::{Pause, Severity, Ticket, TicketState};
 
 use crate::v1;
 
@@ -144,6 +144,12 @@ enum_map!(Pause, v1::PauseState, pause, pause_from_wire, {
     Pause::None => v1::PauseState::None,
     Pause::Requested => v1::PauseState::Requested,
     Pause::Paused => v1::PauseState::Paused,
+});
+
+enum_map!(Severity, v1::SupervisionSeverity, severity, severity_from_wire, {
+    Severity::Normal => v1::SupervisionSeverity::Normal,
+    Severity::Serious => v1::SupervisionSeverity::Serious,
+    Severity::Critical => v1::SupervisionSeverity::Critical,
 });
 
 enum_map!(CategoryKind, v1::CategoryKind, category_kind, category_kind_from_wire, {
@@ -338,7 +344,7 @@ pub fn ticket(t: &Ticket, phone: PhoneVisibility, now: OffsetDateTime) -> v1::Ti
             .as_ref()
             .map(|a| a.area_code.to_string())
             .unwrap_or_default(),
-        supervision_count: 0,
+        supervision_count: i32::try_from(t.supervision_count).unwrap_or(i32::MAX),
         rating: t.rating.as_ref().map(|r| v1::Rating {
             stars: i32::from(r.stars),
             not_solved: r.not_solved,
@@ -348,7 +354,13 @@ pub fn ticket(t: &Ticket, phone: PhoneVisibility, now: OffsetDateTime) -> v1::Ti
         events: Vec::new(),
         pause: pause(t.pause) as i32,
         pause_until: None,
-        supervision: None,
+        supervision: t.supervision.as_ref().map(|o| v1::SupervisionOrder {
+            severity: severity(o.severity) as i32,
+            deadline: Some(timestamp(o.deadline)),
+            note: o.note.clone(),
+            issued_by: o.issued_by.clone(),
+            issued_at: Some(timestamp(o.issued_at)),
+        }),
         overdue,
         category_name: String::new(),
     }

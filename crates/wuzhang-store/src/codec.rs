@@ -246,7 +246,7 @@ impl CategoryColumns {
 
 /// The `tickets` columns in bind order. Both backends build their INSERT and UPDATE from
 /// this list, so a column added here is added everywhere. The first two are the key.
-pub(crate) const TICKET_COLUMNS: [&str; 32] = [
+pub(crate) const TICKET_COLUMNS: [&str; 34] = [
     "subdistrict_code",
     "id",
     "grid_code",
@@ -279,6 +279,8 @@ pub(crate) const TICKET_COLUMNS: [&str; 32] = [
     "rating_not_solved",
     "rating_comment",
     "version",
+    "supervision",
+    "supervision_count",
 ];
 
 /// `INSERT INTO tickets (…) VALUES (…)` with placeholders made by `ph(n)` (1-based).
@@ -291,7 +293,7 @@ pub(crate) fn ticket_insert_sql(ph: impl Fn(usize) -> String) -> String {
     )
 }
 
-/// `UPDATE tickets SET … WHERE subdistrict_code = ph(1) AND id = ph(2) AND version = ph(33)`:
+/// `UPDATE tickets SET … WHERE subdistrict_code = ph(1) AND id = ph(2) AND version = ph(35)`:
 /// the same binds as the insert, plus the expected version last.
 pub(crate) fn ticket_update_sql(ph: impl Fn(usize) -> String) -> String {
     let sets: Vec<String> = TICKET_COLUMNS
@@ -345,6 +347,9 @@ pub(crate) struct TicketColumns {
     pub(crate) rating_not_solved: Option<bool>,
     pub(crate) rating_comment: Option<String>,
     pub(crate) version: i64,
+    /// The latest supervision order as JSON (migration 0012 / sqlite 0009).
+    pub(crate) supervision: Option<String>,
+    pub(crate) supervision_count: i32,
 }
 
 impl TicketColumns {
@@ -384,6 +389,9 @@ impl TicketColumns {
             rating_not_solved: t.rating.as_ref().map(|r| r.not_solved),
             rating_comment: t.rating.as_ref().map(|r| r.comment.clone()),
             version: t.version,
+            supervision: t.supervision.as_ref().map(to_json).transpose()?,
+            supervision_count: i32::try_from(t.supervision_count)
+                .map_err(|_| StoreError::invalid("supervision_count", "too large"))?,
         })
     }
 
@@ -441,6 +449,13 @@ impl TicketColumns {
             pause: parse::<Pause>("pause", &self.pause)?,
             rating,
             version: self.version,
+            supervision: self
+                .supervision
+                .as_deref()
+                .map(|j| from_json("supervision", j))
+                .transpose()?,
+            supervision_count: u32::try_from(self.supervision_count)
+                .map_err(|e| StoreError::internal(format!("column supervision_count: {e}")))?,
         })
     }
 }

@@ -122,6 +122,8 @@ pub struct TicketQuery {
     pub pause: Option<Pause>,
     /// Only urgent tickets.
     pub urgent_only: bool,
+    /// Only tickets with a supervision order (督办).
+    pub supervised_only: bool,
     /// Only tickets whose (WGS84) location lies in this box, edges included: the
     /// candidates of a duplicate check.
     pub within: Option<BBox>,

@@ -341,6 +341,8 @@ fn ticket(row: &SqliteRow) -> Result<Ticket> {
         rating_not_solved: row.try_get("rating_not_solved")?,
         rating_comment: row.try_get("rating_comment")?,
         version: row.try_get("version")?,
+        supervision: row.try_get("supervision")?,
+        supervision_count: row.try_get("supervision_count")?,
     }
     .into_ticket()
 }
@@ -379,6 +381,8 @@ fn bind_ticket(q: SqliteQuery<'_>, c: TicketColumns) -> SqliteQuery<'_> {
         .bind(c.rating_not_solved)
         .bind(c.rating_comment)
         .bind(c.version)
+        .bind(c.supervision)
+        .bind(c.supervision_count)
 }
 
 fn event(row: &SqliteRow) -> Result<(i64, TicketEvent)> {
@@ -673,6 +677,9 @@ fn push_ticket_filters(qb: &mut QueryBuilder<Sqlite>, query: &TicketQuery) {
     }
     if query.urgent_only {
         qb.push(" AND urgent = ").push_bind(true);
+    }
+    if query.supervised_only {
+        qb.push(" AND supervision IS NOT NULL");
     }
     if let Some(b) = &query.within {
         qb.push(" AND lat >= ")

@@ -564,7 +564,9 @@ mod cases {
     use wuzhang_domain::clock::truncate_to_micros;
     use wuzhang_domain::event::{EventKind, SYSTEM_TIMER_ACTOR};
     use wuzhang_domain::point::{Crs, GeoPoint};
-    use wuzhang_domain::ticket::{Command, Pause, Rating, Ticket, TicketId, TicketState};
+    use wuzhang_domain::ticket::{
+        Command, Pause, Rating, Severity, SupervisionOrder, Ticket, TicketId, TicketState,
+    };
     use wuzhang_domain::timer::{Timer, TimerKind};
     use wuzhang_store::{
         AreaQuery, Backend, FireReport, FnHandler, NewTicket, PageRequest, Store, StoreError,
@@ -1480,12 +1482,20 @@ mod cases {
     }
 
     /// Four tickets to filter: (A) SUB1/G1 by r1 at the grid chief, (B) SUB1/G2 by r2
-    /// just submitted in another category, (C) SUB2/G3 by r1 at the lane chief, urgent,
+    /// just submitted in another category under a supervision order, (C) SUB2/G3 by r1 at the lane chief, urgent,
     /// (D) SUB1/G1 by r1 assigned then cancelled. A's chief has asked for a pause.
     async fn four_tickets(store: &S) -> [Ticket; 4] {
         let mut a = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
         a.ticket.pause = Pause::Requested;
-        let b = submitted_in(SUB1, G2, "r2", "0102", T0 + Duration::minutes(1));
+        let mut b = submitted_in(SUB1, G2, "r2", "0102", T0 + Duration::minutes(1));
+        b.ticket.supervision = Some(SupervisionOrder {
+            severity: Severity::Critical,
+            deadline: T0 + Duration::days(1),
+            note: "限期办结".into(),
+            issued_by: "cc-1".into(),
+            issued_at: T0 + Duration::minutes(1),
+        });
+        b.ticket.supervision_count = 1;
         let mut c = assigned(
             SUB2,
             G3,
@@ -1721,6 +1731,11 @@ mod cases {
             ..q()
         };
         assert_eq!(ids(&store, urgent).await, [c]);
+        let supervised = TicketQuery {
+            supervised_only: true,
+            ..q()
+        };
+        assert_eq!(ids(&store, supervised).await, [b]);
         let combined = TicketQuery {
             reporter_id: Some("r1".into()),
             subdistrict_codes: vec![code(SUB1)],

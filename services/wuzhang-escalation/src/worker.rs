@@ -224,7 +224,20 @@ impl Escalator {
                 self.escalate(ticket, &format!("{what} deadline passed"), now)
                     .await
             }
-            TimerKind::Supervision | TimerKind::Resume => Ok(TimerOutcome::Drop),
+            // A supervision order's deadline passed with the work still owed: the owner and
+            // the command center are told, in the log, as with a deadline warning. The
+            // order stays on the ticket; evaluation reads the log.
+            TimerKind::Supervision => {
+                let note = match &ticket.supervision {
+                    Some(o) => format!("supervision deadline at {} passed", o.deadline),
+                    None => "supervision deadline passed".to_owned(),
+                };
+                let event = ticket
+                    .apply(Command::Warn, SYSTEM_TIMER_ACTOR, &note, now)
+                    .map_err(StoreError::internal)?;
+                Ok(fire(ticket, event, None))
+            }
+            TimerKind::Resume => Ok(TimerOutcome::Drop),
         }
     }
 

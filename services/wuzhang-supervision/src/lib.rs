@@ -4,11 +4,11 @@
 //! then admits only the roles the RPC is for, then checks the object: a command center
 //! sees only the tickets of its subdistricts (anything else is NOT_FOUND), an
 //! administrator all. Built: the commands on one ticket (DecidePause from issue #5;
-//! VerifyTicket, CloseTicket, RejectTicket, ReopenTicket, ReassignTicket), each run by
-//! [`TicketCommands`] as the chief's desk runs its own; GetOverview; ListTickets (every
-//! filter but `supervised_only`, which needs supervision orders); WatchEvents (the
-//! subdistrict's events, live and resumable by cursor). IssueSupervision, MergeTicket and
-//! GetEvaluation answer UNIMPLEMENTED, naming the command center issue.
+//! IssueSupervision, VerifyTicket, CloseTicket, RejectTicket, ReopenTicket,
+//! ReassignTicket), each run by [`TicketCommands`] as the chief's desk runs its own;
+//! GetOverview; ListTickets; WatchEvents (the subdistrict's events, live and resumable by
+//! cursor). MergeTicket and GetEvaluation answer UNIMPLEMENTED, naming the command center
+//! issue.
 //!
 //! Layout:
 //! - [`Supervision`]: the service's state (store, clock, calendars, the ticket command

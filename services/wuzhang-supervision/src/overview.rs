@@ -76,6 +76,13 @@ impl Supervision {
             .await?
             .into_iter()
             .collect();
+        let supervised_open = store
+            .count_tickets(&TicketQuery {
+                states: open_states.clone(),
+                supervised_only: true,
+                ..of_sub()
+            })
+            .await?;
         let pause_requests = store
             .count_tickets(&TicketQuery {
                 states: open_states,
@@ -120,8 +127,7 @@ impl Supervision {
             escalations_today: escalations_today as i64,
             submitted_today: submitted_today as i64,
             pause_requests: pause_requests as i64,
-            // Supervision orders (IssueSupervision) are not built yet: none can exist.
-            supervised_open: 0,
+            supervised_open: supervised_open as i64,
             as_of: Some(convert::timestamp(now)),
         })
     }

@@ -8,8 +8,10 @@ use wuzhang_auth::principal;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::PersonId;
+use wuzhang_domain::clock::truncate_to_micros;
 use wuzhang_domain::deadline::after_pause_decision;
-use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, TicketId, check_text};
+use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, SupervisionOrder, TicketId, check_text};
+use wuzhang_domain::timer::{Timer, TimerKind};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1::supervision_service_server::SupervisionService;
 use wuzhang_proto::v1::{
@@ -54,13 +56,6 @@ impl SupervisionService for Supervision {
         let caller = admit(principal(&request)?, CENTER, "ListTickets")?.clone();
         let r = request.into_inner();
         let subdistricts = subdistricts_of(&caller, &r.subdistrict_code)?;
-        if r.supervised_only {
-            return Err(ApiError::unimplemented(
-                "ListTickets with supervised_only (supervision orders, IssueSupervision)",
-                "the command center issue, not yet filed",
-            )
-            .into());
-        }
         let mut states = Vec::with_capacity(r.states.len());
         for (i, s) in r.states.iter().enumerate() {
             let field = format!("states[{i}]");
@@ -88,6 +83,7 @@ impl SupervisionService for Supervision {
             created_before,
             pause: convert::pause_from_wire("pause", r.pause).map_err(ApiError::from)?,
             urgent_only: r.urgent_only,
+            supervised_only: r.supervised_only,
             order: TicketOrder::NewestFirst,
             ..Default::default()
         };
@@ -124,12 +120,63 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<IssueSupervisionRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        admit(principal(&request)?, CENTER, "IssueSupervision")?;
-        Err(ApiError::unimplemented(
+        let caller = admit(principal(&request)?, CENTER, "IssueSupervision")?.clone();
+        let r = request.into_inner();
+        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+        let severity = convert::severity_from_wire("severity", r.severity)
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::invalid("severity", "is required"))?;
+        let now = self.clock.now();
+        let deadline = r
+            .deadline
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("deadline", "is required"))?;
+        let deadline = convert::from_timestamp("deadline", deadline).map_err(ApiError::from)?;
+        if deadline <= now || deadline > now + time::Duration::days(366) {
+            return Err(ApiError::invalid(
+                "deadline",
+                "must be in the future, at most a year ahead",
+            )
+            .into());
+        }
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        // The order's own clock joins the ticket's (a later order replaces it); read
+        // before the change, the version check inside keeps it honest.
+        let mut timers = self.store.list_timers(&id).await.map_err(ApiError::from)?;
+        timers.retain(|t| t.kind != TimerKind::Supervision);
+        let order = SupervisionOrder {
+            severity,
+            deadline: truncate_to_micros(deadline),
+            note: r.note.clone(),
+            issued_by: caller.subject.clone(),
+            issued_at: now,
+        };
+        let call = Call::new(
+            &caller,
             "IssueSupervision",
-            "the command center issue, not yet filed",
-        )
-        .into())
+            &r.request_id,
+            &r,
+            &r.ticket_id,
+            r.expected_version,
+        );
+        let note = format!("{} ({}, by {})", r.note, severity.as_str(), order.deadline);
+        let t = self
+            .command(call, |t| {
+                let event = t
+                    .apply(Command::Supervise(order), &caller.subject, note.trim(), now)
+                    .map_err(ApiError::from);
+                if let Some(level) = t.level() {
+                    timers.push(Timer::for_ticket(
+                        t,
+                        level,
+                        TimerKind::Supervision,
+                        truncate_to_micros(deadline),
+                    ));
+                }
+                Decided::new(event, TimerPlan::Set(timers))
+            })
+            .await?;
+        Ok(Response::new(t))
     }
 
     async fn verify_ticket(

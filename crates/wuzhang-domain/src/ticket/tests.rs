@@ -82,6 +82,16 @@ fn ticket_in(state: TicketState) -> Ticket {
     t
 }
 
+fn order() -> SupervisionOrder {
+    SupervisionOrder {
+        severity: Severity::Serious,
+        deadline: T0 + time::Duration::DAY,
+        note: "三日内办结".into(),
+        issued_by: "cc-1".into(),
+        issued_at: T0,
+    }
+}
+
 fn rating() -> Rating {
     Rating::new(2, true, "还是有垃圾".into()).unwrap()
 }
@@ -121,7 +131,7 @@ fn every_command() -> Vec<(&'static str, Command)> {
         ),
         ("rate", Command::Rate(rating())),
         ("note", Command::Note),
-        ("supervise", Command::Supervise),
+        ("supervise", Command::Supervise(order())),
         ("warn", Command::Warn),
         ("request_pause", Command::RequestPause),
         ("approve_pause", Command::DecidePause { approve: true }),
@@ -467,7 +477,7 @@ fn any_command() -> impl Strategy<Value = Command> {
         (1u8..=5, any::<bool>())
             .prop_map(|(s, n)| Command::Rate(Rating::new(s, n, String::new()).unwrap())),
         Just(Command::Note),
-        Just(Command::Supervise),
+        Just(Command::Supervise(order())),
         Just(Command::Warn),
         Just(Command::RequestPause),
         any::<bool>().prop_map(|approve| Command::DecidePause { approve }),
@@ -509,4 +519,22 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_supervision_order_is_kept_and_counted_while_open() {
+    let mut t = ticket_in(TicketState::Assigned);
+    let e = t
+        .apply(Command::Supervise(order()), "cc-1", "督办", T0)
+        .unwrap();
+    assert_eq!(e.kind, EventKind::Supervised);
+    assert_eq!(
+        (t.supervision.as_ref(), t.supervision_count),
+        (Some(&order()), 1)
+    );
+    let mut second = order();
+    second.severity = Severity::Critical;
+    t.apply(Command::Supervise(second.clone()), "cc-1", "再督办", T0)
+        .unwrap();
+    assert_eq!((t.supervision, t.supervision_count), (Some(second), 2));
 }

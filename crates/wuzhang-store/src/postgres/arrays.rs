@@ -14,7 +14,7 @@ use wuzhang_domain::timer::Timer;
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 
 /// The Postgres type of each of [`TICKET_COLUMNS`], in order.
-pub(super) const TICKET_TYPES: [&str; 32] = [
+pub(super) const TICKET_TYPES: [&str; 34] = [
     "text",
     "uuid",
     "text",
@@ -47,6 +47,8 @@ pub(super) const TICKET_TYPES: [&str; 32] = [
     "bool",
     "text",
     "int8",
+    "text",
+    "int4",
 ];
 
 /// `$first::text[], $first+1::uuid[], …`: the ticket arrays as `unnest` arguments.
@@ -120,6 +122,8 @@ pub(super) struct TicketArrays {
     rating_not_solved: Vec<Option<bool>>,
     rating_comment: Vec<Option<String>>,
     version: Vec<i64>,
+    supervision: Vec<Option<String>>,
+    supervision_count: Vec<i32>,
 }
 
 impl TicketArrays {
@@ -156,9 +160,11 @@ impl TicketArrays {
         self.rating_not_solved.push(c.rating_not_solved);
         self.rating_comment.push(c.rating_comment);
         self.version.push(c.version);
+        self.supervision.push(c.supervision);
+        self.supervision_count.push(c.supervision_count);
     }
 
-    /// Binds the 32 arrays, in [`TICKET_COLUMNS`] order.
+    /// Binds the 34 arrays, in [`TICKET_COLUMNS`] order.
     pub(super) fn bind<'q, Q: Bind<'q>>(self, q: Q) -> Q {
         q.bind_value(self.subdistrict_code)
             .bind_value(self.id)
@@ -192,6 +198,8 @@ impl TicketArrays {
             .bind_value(self.rating_not_solved)
             .bind_value(self.rating_comment)
             .bind_value(self.version)
+            .bind_value(self.supervision)
+            .bind_value(self.supervision_count)
     }
 }
 

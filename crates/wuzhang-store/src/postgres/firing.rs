@@ -67,8 +67,8 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH t AS ( \
            UPDATE tickets t SET {sets} \
-           FROM unnest({args}, $33::int8[]) AS u({cols}, expected_version) \
-           WHERE t.subdistrict_code = $34 AND t.subdistrict_code = u.subdistrict_code \
+           FROM unnest({args}, ${version}::int8[]) AS u({cols}, expected_version) \
+           WHERE t.subdistrict_code = ${sub} AND t.subdistrict_code = u.subdistrict_code \
              AND t.id = u.id AND t.version = u.expected_version \
            RETURNING {returning}), \
          a AS ({assignees}) \
@@ -77,7 +77,13 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
         args = ticket_unnest_args(1),
         cols = TICKET_COLUMNS.join(", "),
         returning = returning.join(", "),
-        assignees = assignees_update("t", "AND a.subdistrict_code = $34"),
+        assignees = assignees_update(
+            "t",
+            &format!("AND a.subdistrict_code = ${}", TICKET_COLUMNS.len() + 2)
+        ),
+        // After the ticket arrays: the expected versions, then the subdistrict.
+        version = TICKET_COLUMNS.len() + 1,
+        sub = TICKET_COLUMNS.len() + 2,
     )
 });
 

@@ -228,6 +228,8 @@ fn ticket(row: &PgRow) -> Result<Ticket> {
         rating_not_solved: row.try_get("rating_not_solved")?,
         rating_comment: row.try_get("rating_comment")?,
         version: row.try_get("version")?,
+        supervision: row.try_get("supervision")?,
+        supervision_count: row.try_get("supervision_count")?,
     }
     .into_ticket()
 }
@@ -266,6 +268,8 @@ fn bind_ticket(q: PgQuery<'_>, c: TicketColumns) -> PgQuery<'_> {
         .bind(c.rating_not_solved)
         .bind(c.rating_comment)
         .bind(c.version)
+        .bind(c.supervision)
+        .bind(c.supervision_count)
 }
 
 fn event(row: &PgRow) -> Result<(i64, TicketEvent)> {
@@ -566,6 +570,9 @@ fn push_ticket_filters(qb: &mut QueryBuilder<Postgres>, query: &TicketQuery) {
     }
     if query.urgent_only {
         qb.push(" AND urgent = ").push_bind(true);
+    }
+    if query.supervised_only {
+        qb.push(" AND supervision IS NOT NULL");
     }
     if let Some(b) = &query.within {
         qb.push(" AND lat >= ")

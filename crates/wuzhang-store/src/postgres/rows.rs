@@ -86,7 +86,10 @@ impl Encode<'_, Postgres> for TicketRow {
             .encode(c.rating_stars)?
             .encode(c.rating_not_solved)?
             .encode(&c.rating_comment)?
-            .encode(c.version)?;
+            .encode(c.version)?
+            // Migration 0012 appended these to the row type.
+            .encode(&c.supervision)?
+            .encode(c.supervision_count)?;
         r.finish();
         Ok(IsNull::No)
     }
