@@ -16,7 +16,7 @@ use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EscalateTicketRequest, EventKind,
     GeoPoint, GetIncidentRequest, GetOverviewRequest, IssueSupervisionRequest, ListInboxRequest,
-    ListTicketsRequest, ListTicketsResponse, PauseState, ReassignTicketRequest,
+    ListTicketsRequest, ListTicketsResponse, MergeTicketRequest, PauseState, ReassignTicketRequest,
     RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest, ResolveTicketRequest,
     StateCount, SupervisionSeverity, Ticket, TicketEvent, TicketState, VerifyTicketRequest,
     WatchEventsRequest, WatchIncidentRequest,
@@ -749,7 +749,9 @@ async fn overview_flow(server: &Server) {
         crs: Crs::Wgs84 as i32,
     };
     submit_report(server, &resident, "ov-2", "E0304", south).await;
-    let third = submit_report(server, &resident, "ov-3", "C0102", south).await;
+    // Another resident reports the same light from further off.
+    let neighbour = server.mint("resident", "r-ov2", &[]).unwrap();
+    let third = submit_report(server, &neighbour, "ov-3", "C0102", south).await;
     // The grid chief passes one up by hand and asks to pause another.
     desk.escalate_ticket(authed(
         &chief,
@@ -931,6 +933,88 @@ async fn overview_flow(server: &Server) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    merge_flow(server, &center, &neighbour, &light, &third).await;
+}
+
+/// The command center folds a duplicate into the open ticket it repeats: the duplicate is
+/// MERGED, its reporter follows the other ticket, both in one write.
+async fn merge_flow(
+    server: &Server,
+    center: &str,
+    neighbour: &str,
+    light: &Ticket,
+    third: &Ticket,
+) {
+    let mut cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let other_center = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    let read = |who: &str, t: &Ticket| {
+        authed(
+            who,
+            GetIncidentRequest {
+                ticket_id: t.id.clone(),
+            },
+        )
+    };
+    let err = intake
+        .get_incident(read(neighbour, light))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "not theirs yet: {err:?}");
+    let merge = |rid: &str, into: &str| MergeTicketRequest {
+        request_id: rid.into(),
+        ticket_id: third.id.clone(),
+        expected_version: 0,
+        into_ticket_id: into.into(),
+        note: "同一路灯".into(),
+    };
+    let err = cc
+        .merge_ticket(authed(center, merge("m-0", &third.id)))
+        .await
+        .unwrap_err();
+    assert_field(&err, "into_ticket_id");
+    let err = cc
+        .merge_ticket(authed(&other_center, merge("m-x", &light.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+
+    let merged = cc
+        .merge_ticket(authed(center, merge("m-1", &light.id)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&merged), TicketState::Merged);
+    assert_eq!(merged.duplicate_of, light.id);
+    assert_eq!((merged.accept_due_at, merged.resolve_due_at), (None, None));
+    let again = cc
+        .merge_ticket(authed(center, merge("m-1", &light.id)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, merged, "a retry answers as the first time");
+    let err = cc
+        .merge_ticket(authed(center, merge("m-2", &light.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::FailedPrecondition,
+        "merged already: {err:?}"
+    );
+
+    // The neighbour now follows the light's ticket, whose history says who joined.
+    let followed = intake
+        .get_incident(read(neighbour, light))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        followed.events.last().map(|e| e.kind),
+        Some(EventKind::ReporterJoined as i32)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -342,7 +342,7 @@ pub enum Command {
     Reject,
     /// The resident withdraws it, only while work is still owed.
     Cancel,
-    /// A duplicate folded into an open ticket.
+    /// A duplicate folded into an open ticket (its clocks stop: the other's run).
     Merge {
         into: TicketId,
     },
@@ -559,7 +559,9 @@ impl Ticket {
                     Pause::None,
                     Extra::None,
                 ),
-                Command::Merge { into } if from == S::Submitted => {
+                // A new report is merged as it comes in; the command center may fold any
+                // open ticket it finds to be a duplicate.
+                Command::Merge { into } if from.is_open() => {
                     if *into == self.id {
                         return Err(TransitionError::SelfMerge);
                     }

@@ -117,6 +117,12 @@ impl TicketCommands {
         self
     }
 
+    /// Tells live streams that a change was written outside [`run`](Self::run) (a change
+    /// to two tickets at once).
+    pub fn changed(&self) {
+        (self.on_change)();
+    }
+
     /// Runs one command. `load` reads the ticket as the caller may see it (NOT_FOUND when
     /// out of scope) with what the caller is to it; `may_act` refuses a caller who may see
     /// but not do this (checked after the version, so a stale reader learns first that

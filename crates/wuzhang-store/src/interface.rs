@@ -229,6 +229,12 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// subdistrict (Invalid, field `subdistrict_code`). Returns the ticket as stored.
     async fn update_ticket(&self, change: &TicketChange) -> Result<Ticket>;
 
+    /// Several changes, to different tickets, in one transaction: all are written or none
+    /// (a merge folds a duplicate into another ticket and makes its reporter follow it).
+    /// Each is checked as in [`update_ticket`](Self::update_ticket). Returns the tickets
+    /// as stored, in order.
+    async fn update_tickets(&self, changes: &[TicketChange]) -> Result<Vec<Ticket>>;
+
     /// Residents following the ticket besides its reporter (see
     /// [`TicketChange::add_follower`](crate::TicketChange::add_follower)), ordered.
     async fn ticket_followers(&self, id: &TicketId) -> Result<Vec<String>>;

@@ -1561,13 +1561,26 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %change.ticket.id, version = change.ticket.version))]
     async fn update_ticket(&self, change: &TicketChange) -> Result<Ticket> {
-        let ticket = normalize_ticket(&change.ticket);
-        validate::ticket_write(&ticket, change.timers.as_deref())?;
+        let mut stored = self.update_tickets(std::slice::from_ref(change)).await?;
+        Ok(stored.remove(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(tickets = changes.len()))]
+    async fn update_tickets(&self, changes: &[TicketChange]) -> Result<Vec<Ticket>> {
+        let tickets: Vec<Ticket> = changes
+            .iter()
+            .map(|c| normalize_ticket(&c.ticket))
+            .collect();
+        for (ticket, change) in tickets.iter().zip(changes) {
+            validate::ticket_write(ticket, change.timers.as_deref())?;
+        }
         let mut tx = self.begin_write().await?;
-        let events = write_change(&mut tx, &ticket, change, ticket.version - 1).await?;
-        append_events(&mut tx, &events).await?;
+        for (ticket, change) in tickets.iter().zip(changes) {
+            let events = write_change(&mut tx, ticket, change, ticket.version - 1).await?;
+            append_events(&mut tx, &events).await?;
+        }
         tx.commit().await?;
-        Ok(ticket)
+        Ok(tickets)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]

@@ -42,6 +42,7 @@ macro_rules! conformance_suite {
             list_tickets_orders_and_pages,
             update_ticket_writes_change_events_timers,
             update_ticket_conflicts,
+            update_tickets_writes_all_or_nothing,
             update_ticket_not_found,
             concurrent_updates_one_wins,
             list_events_after_seq,
@@ -2012,6 +2013,36 @@ mod cases {
         );
         assert_eq!(store.list_timers(&new.ticket.id).await.unwrap().len(), 2);
         assert_eq!(store.get_idempotency("s", "stale").await.unwrap(), None);
+    }
+
+    /// Two tickets changed in one transaction: a conflict on the second leaves the first
+    /// as it was; both valid, both are written.
+    pub(crate) async fn update_tickets_writes_all_or_nothing(store: S) {
+        let a = assigned(SUB1, G1, "r1", T0, grid_chief(G1));
+        let b = assigned(SUB1, G2, "r2", T0, grid_chief(G2));
+        store.create_ticket(&a).await.unwrap();
+        store.create_ticket(&b).await.unwrap();
+        let noted_a = change(&a.ticket, Command::Note, T0 + Duration::minutes(1));
+        let mut stale_b = change(&b.ticket, Command::Note, T0 + Duration::minutes(1));
+        stale_b.ticket.version += 1;
+        assert_err!(
+            store.update_tickets(&[noted_a.clone(), stale_b]).await,
+            StoreError::Conflict { .. }
+        );
+        assert_eq!(store.get_ticket(&a.ticket.id).await.unwrap(), a.ticket);
+        assert_eq!(
+            store.list_events(&a.ticket.id, 0, 100).await.unwrap().len(),
+            a.events.len()
+        );
+        let noted_b = change(&b.ticket, Command::Note, T0 + Duration::minutes(1));
+        let stored = store
+            .update_tickets(&[noted_a.clone(), noted_b.clone()])
+            .await
+            .unwrap();
+        assert_eq!(stored, [noted_a.ticket.clone(), noted_b.ticket.clone()]);
+        for t in [&noted_a.ticket, &noted_b.ticket] {
+            assert_eq!(&store.get_ticket(&t.id).await.unwrap(), t);
+        }
     }
 
     pub(crate) async fn update_ticket_not_found(store: S) {

@@ -6,9 +6,9 @@
 //! administrator all. Built: the commands on one ticket (DecidePause from issue #5;
 //! IssueSupervision, VerifyTicket, CloseTicket, RejectTicket, ReopenTicket,
 //! ReassignTicket), each run by [`TicketCommands`] as the chief's desk runs its own;
-//! GetOverview; ListTickets; WatchEvents (the subdistrict's events, live and resumable by
-//! cursor). MergeTicket and GetEvaluation answer UNIMPLEMENTED, naming the command center
-//! issue.
+//! MergeTicket (two tickets in one transaction); GetOverview; ListTickets; WatchEvents
+//! (the subdistrict's events, live and resumable by cursor). GetEvaluation answers
+//! UNIMPLEMENTED, naming the command center issue.
 //!
 //! Layout:
 //! - [`Supervision`]: the service's state (store, clock, calendars, the ticket command
@@ -16,10 +16,12 @@
 //! - `scope`: which tickets and subdistricts a caller commands, and running one command on
 //!   a ticket in scope.
 //! - `reassign`: where a reassignment sends a ticket.
+//! - `merge`: folding a duplicate into another open ticket.
 //! - `overview`: the dashboard's snapshot of a subdistrict.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
+mod merge;
 mod overview;
 mod reassign;
 mod scope;

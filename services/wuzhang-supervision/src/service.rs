@@ -23,11 +23,13 @@ use wuzhang_proto::v1::{
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
 use wuzhang_rpc::command::{Call, Decided, TimerPlan};
-use wuzhang_rpc::request::page_size;
+use wuzhang_rpc::idempotency::Key;
+use wuzhang_rpc::request::{page_size, request_id};
 use wuzhang_store::{PageRequest, TicketOrder, TicketQuery};
 
 use wuzhang_proto::v1 as pb;
 
+use crate::merge::Merge;
 use crate::scope::{optional, subdistricts_of};
 use crate::{CENTER, Supervision};
 
@@ -349,11 +351,33 @@ impl SupervisionService for Supervision {
         &self,
         request: Request<MergeTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        admit(principal(&request)?, CENTER, "MergeTicket")?;
-        Err(
-            ApiError::unimplemented("MergeTicket", "the command center issue, not yet filed")
-                .into(),
-        )
+        let caller = admit(principal(&request)?, CENTER, "MergeTicket")?.clone();
+        let r = request.into_inner();
+        let rid = request_id(&r.request_id)?;
+        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+        let duplicate: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        let into: TicketId = r
+            .into_ticket_id
+            .parse()
+            .map_err(|_| ApiError::invalid("into_ticket_id", "must be a ticket id (UUID)"))?;
+        if into == duplicate {
+            return Err(ApiError::invalid(
+                "into_ticket_id",
+                "must be another ticket than ticket_id",
+            )
+            .into());
+        }
+        if r.expected_version < 0 {
+            return Err(ApiError::invalid("expected_version", "must not be negative").into());
+        }
+        let key = Key::new(&caller, "MergeTicket", rid, &r);
+        let merge = Merge {
+            duplicate,
+            into,
+            expected_version: r.expected_version,
+            note: &r.note,
+        };
+        Ok(Response::new(self.merge(&caller, &key, merge).await?))
     }
 
     async fn get_evaluation(

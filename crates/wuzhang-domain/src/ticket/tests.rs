@@ -163,6 +163,7 @@ fn allowed(state: TicketState) -> Vec<(&'static str, TicketState)> {
                 ("reassign", S::Assigned),
                 ("reject", S::Rejected),
                 ("cancel", S::Cancelled),
+                ("merge", S::Merged),
                 ("note", state),
                 ("supervise", state),
                 ("warn", state),
