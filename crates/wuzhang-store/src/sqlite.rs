@@ -1567,13 +1567,7 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(tickets = changes.len()))]
     async fn update_tickets(&self, changes: &[TicketChange]) -> Result<Vec<Ticket>> {
-        let tickets: Vec<Ticket> = changes
-            .iter()
-            .map(|c| normalize_ticket(&c.ticket))
-            .collect();
-        for (ticket, change) in tickets.iter().zip(changes) {
-            validate::ticket_write(ticket, change.timers.as_deref())?;
-        }
+        let tickets = validate::ticket_changes(changes)?;
         let mut tx = self.begin_write().await?;
         for (ticket, change) in tickets.iter().zip(changes) {
             let events = write_change(&mut tx, ticket, change, ticket.version - 1).await?;

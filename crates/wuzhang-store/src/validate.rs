@@ -9,9 +9,9 @@ use wuzhang_domain::chief::{Person, Post};
 use wuzhang_domain::ticket::Ticket;
 use wuzhang_domain::timer::Timer;
 
-use crate::codec::{AreaColumns, normalize_wkb};
+use crate::codec::{AreaColumns, normalize_ticket, normalize_wkb};
 use crate::error::{Result, StoreError};
-use crate::model::AreaRecord;
+use crate::model::{AreaRecord, TicketChange};
 
 fn field_error(code: &impl std::fmt::Display, e: wuzhang_domain::FieldError) -> StoreError {
     StoreError::invalid(e.field, format!("area {code}: {}", e.reason))
@@ -201,6 +201,19 @@ pub(crate) fn check_posts(
         }
     }
     Ok(())
+}
+
+/// The tickets of `changes` as they will be stored (times cut to microseconds), each
+/// checked as [`ticket_write`] checks it: what `update_tickets` writes on either backend.
+pub(crate) fn ticket_changes(changes: &[TicketChange]) -> Result<Vec<Ticket>> {
+    changes
+        .iter()
+        .map(|c| {
+            let ticket = normalize_ticket(&c.ticket);
+            ticket_write(&ticket, c.timers.as_deref())?;
+            Ok(ticket)
+        })
+        .collect()
 }
 
 /// Checks a ticket about to be written with its timers: it must satisfy the domain's

@@ -1246,13 +1246,7 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(tickets = changes.len()))]
     async fn update_tickets(&self, changes: &[TicketChange]) -> Result<Vec<Ticket>> {
-        let tickets: Vec<Ticket> = changes
-            .iter()
-            .map(|c| normalize_ticket(&c.ticket))
-            .collect();
-        for (ticket, change) in tickets.iter().zip(changes) {
-            validate::ticket_write(ticket, change.timers.as_deref())?;
-        }
+        let tickets = validate::ticket_changes(changes)?;
         let mut tx = self.pool.begin().await?;
         let mut events = Vec::new();
         for (ticket, change) in tickets.iter().zip(changes) {
