@@ -852,6 +852,19 @@ async fn overview_flow(server: &Server) {
     );
     let supervised = next(&mut watch).await;
     assert_eq!(supervised.kind, EventKind::Supervised as i32);
+    // The chief accepts before the order's deadline: its clock still runs.
+    desk.accept_ticket(authed(
+        &chief,
+        AcceptTicketRequest {
+            request_id: "ov-a".into(),
+            ticket_id: light.id.clone(),
+            expected_version: second.version,
+            note: String::new(),
+        },
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next(&mut watch).await.kind, EventKind::Accepted as i32);
     let warned = next(&mut watch).await;
     assert_eq!(warned.kind, EventKind::DeadlineWarning as i32);
     assert!(warned.note.contains("supervision deadline"), "{warned:?}");
@@ -882,10 +895,16 @@ async fn overview_flow(server: &Server) {
     );
     assert_eq!(
         ov.counts_by_state,
-        [StateCount {
-            state: TicketState::Assigned as i32,
-            count: 3
-        }]
+        [
+            StateCount {
+                state: TicketState::Accepted as i32,
+                count: 1
+            },
+            StateCount {
+                state: TicketState::Assigned as i32,
+                count: 2
+            }
+        ]
     );
     assert_eq!((ov.open, ov.overdue), (3, 0));
     assert_eq!((ov.submitted_today, ov.escalations_today), (3, 1));

@@ -17,7 +17,7 @@ use wuzhang_domain::clock::Clock;
 use wuzhang_domain::deadline::{CalendarBook, Clocks, DEFAULT_WARN_SHARE, after_accept};
 use wuzhang_domain::event::NewEvent;
 use wuzhang_domain::ticket::{Ticket, TicketId};
-use wuzhang_domain::timer::Timer;
+use wuzhang_domain::timer::{Timer, TimerKind};
 use wuzhang_store::{Store, StoreError, TicketChange};
 
 use crate::ApiError;
@@ -45,7 +45,8 @@ pub enum TimerPlan {
     Clear,
     /// Exactly these.
     Set(Vec<Timer>),
-    /// Accepted: only the resolve clock (and its warning) runs on.
+    /// Accepted: only the resolve clock (and its warning) runs on, and a supervision
+    /// order's deadline if one stands.
     ResolveOnly,
     /// A new owner, or the same one again (返工): new clocks from now.
     Restart,
@@ -171,13 +172,21 @@ impl TicketCommands {
                         .store
                         .get_category(&ticket.report.category_code)
                         .await?;
-                    Some(after_accept(
+                    let mut timers = after_accept(
                         &ticket,
                         &category,
                         &self.calendars.current(),
                         now,
                         self.warn_share,
-                    ))
+                    );
+                    // A supervision order's deadline still stands for the same owner.
+                    let standing = self.store.list_timers(&id).await?;
+                    timers.extend(
+                        standing
+                            .into_iter()
+                            .filter(|t| t.kind == TimerKind::Supervision),
+                    );
+                    Some(timers)
                 }
                 TimerPlan::Restart => {
                     let category = self
