@@ -198,12 +198,13 @@ pub fn after_accept(
     out
 }
 
-/// The timers a pause decision leaves: approved, only the pause's end (the clocks stop);
-/// refused, everything but it (the clocks run on).
+/// The timers a pause decision leaves: approved, the pause's end (the clocks stop);
+/// refused, everything but it (the clocks run on). A supervision order's deadline stays
+/// either way: it is the command center's own, and a pause it approves does not move it.
 pub fn after_pause_decision(timers: &[Timer], approve: bool) -> Vec<Timer> {
     timers
         .iter()
-        .filter(|t| (t.kind == TimerKind::Resume) == approve)
+        .filter(|t| t.kind == TimerKind::Supervision || (t.kind == TimerKind::Resume) == approve)
         .cloned()
         .collect()
 }
@@ -226,6 +227,10 @@ pub fn resume(ticket: &mut Ticket, paused_at: OffsetDateTime, now: OffsetDateTim
     }
     if let Some(d) = ticket.resolve_due_at {
         out.push(timer(TimerKind::Resolve, d));
+    }
+    // A supervision order still due keeps its deadline (a pause does not move it).
+    if let Some(o) = ticket.supervision.as_ref().filter(|o| o.deadline > now) {
+        out.push(timer(TimerKind::Supervision, o.deadline));
     }
     out
 }
@@ -277,20 +282,15 @@ mod tests {
         assert!(working.warn_at < working.accept_due);
     }
 
-    #[test]
-    fn the_resolve_warning_after_acceptance_falls_in_working_time() {
+    /// An assigned grid ticket of `category(kind)`, reported at `now`.
+    fn grid_ticket(now: OffsetDateTime) -> Ticket {
         use crate::area::AreaCode;
         use crate::point::{Crs, GeoPoint};
-        use crate::ticket::{Assignment, Report, Ticket, TicketId};
-        let calendars = Calendars::default();
-        let cat = category(DeadlineKind::WorkingDays);
-        // Resolve due Friday 9 October 2026, 17:00 Beijing; accepted Thursday 17:00.
-        let due = datetime!(2026-10-09 09:00 UTC);
-        let now = datetime!(2026-10-08 09:00 UTC);
+        use crate::ticket::{Assignment, Report, TicketId};
         let p = GeoPoint::new(43.88, 125.35, Crs::Wgs84).unwrap();
         let report = Report {
-            category_code: cat.code.clone(),
-            description: "垃圾满溢".into(),
+            category_code: category(DeadlineKind::Natural).code,
+            description: "路灯不亮".into(),
             location: p,
             original_location: p,
             address: String::new(),
@@ -303,12 +303,67 @@ mod tests {
         };
         let sub = AreaCode::new("220102001").unwrap();
         let grid = AreaCode::new("220102001001001").unwrap();
-        let (mut ticket, _) = Ticket::submit(TicketId::new(now), report, grid, sub, now);
+        let (mut ticket, _) = Ticket::submit(TicketId::new(now), report, grid.clone(), sub, now);
         ticket.assignment = Some(Assignment {
             level: ChiefLevel::Grid,
-            area_code: AreaCode::new("220102001001001").unwrap(),
+            area_code: grid,
             person_id: None,
         });
+        ticket
+    }
+
+    #[test]
+    fn a_supervision_deadline_outlasts_pauses() {
+        use crate::ticket::{Severity, SupervisionOrder, TicketState};
+        let now = datetime!(2026-10-08 09:00 UTC);
+        let mut ticket = grid_ticket(now);
+        ticket.state = TicketState::Assigned;
+        ticket.accept_due_at = Some(now + Duration::hours(2));
+        ticket.resolve_due_at = Some(now + Duration::days(3));
+        let order_due = now + Duration::days(1);
+        ticket.supervision = Some(SupervisionOrder {
+            severity: Severity::Serious,
+            deadline: order_due,
+            note: String::new(),
+            issued_by: "cc-1".into(),
+            issued_at: now,
+        });
+        let at = |kind, due| Timer::for_ticket(&ticket, ChiefLevel::Grid, kind, due);
+        let timers = vec![
+            at(TimerKind::Accept, now + Duration::hours(2)),
+            at(TimerKind::Supervision, order_due),
+            at(TimerKind::Resume, now + Duration::hours(5)),
+        ];
+        let kinds = |ts: &[Timer]| ts.iter().map(|t| t.kind).collect::<Vec<_>>();
+        assert_eq!(
+            kinds(&after_pause_decision(&timers, true)),
+            [TimerKind::Supervision, TimerKind::Resume]
+        );
+        assert_eq!(
+            kinds(&after_pause_decision(&timers, false)),
+            [TimerKind::Accept, TimerKind::Supervision]
+        );
+        // Resumed an hour later: the clocks move on by the hour, the order's does not.
+        let resumed = resume(&mut ticket, now, now + Duration::hours(1));
+        let supervision: Vec<_> = resumed
+            .iter()
+            .filter(|t| t.kind == TimerKind::Supervision)
+            .map(|t| t.due_at)
+            .collect();
+        assert_eq!(supervision, [order_due]);
+        // Once its deadline has passed, resuming does not bring it back.
+        let late = resume(&mut ticket, now, order_due + Duration::hours(1));
+        assert!(late.iter().all(|t| t.kind != TimerKind::Supervision));
+    }
+
+    #[test]
+    fn the_resolve_warning_after_acceptance_falls_in_working_time() {
+        let calendars = Calendars::default();
+        let cat = category(DeadlineKind::WorkingDays);
+        // Resolve due Friday 9 October 2026, 17:00 Beijing; accepted Thursday 17:00.
+        let due = datetime!(2026-10-09 09:00 UTC);
+        let now = datetime!(2026-10-08 09:00 UTC);
+        let mut ticket = grid_ticket(now);
         ticket.resolve_due_at = Some(due);
         let timers = after_accept(&ticket, &cat, &calendars, now, 0.5);
         let warn = timers
