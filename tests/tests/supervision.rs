@@ -602,13 +602,25 @@ async fn list_flow(server: &Server) {
     let err = list(
         &center,
         ListTicketsRequest {
-            page_size: 501,
+            page_size: -1,
             ..Default::default()
         },
     )
     .await
     .unwrap_err();
     assert_field(&err, "page_size");
+    // Above the maximum is served at the maximum, as every listing does (AIP-158).
+    let big = list(
+        &center,
+        ListTicketsRequest {
+            page_size: 501,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(big.tickets.len(), 5);
     let err = list(
         &center,
         ListTicketsRequest {

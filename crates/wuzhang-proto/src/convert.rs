@@ -78,6 +78,23 @@ macro_rules! enum_map {
     };
 }
 
+/// A repeated enum field from the wire, each value through `one` (a `*_from_wire`):
+/// unknown numbers and the unspecified value are errors naming `field[i]`.
+pub fn all_set<T>(
+    field: &str,
+    values: &[i32],
+    one: impl Fn(&str, i32) -> Result<Option<T>, FieldError>,
+) -> Result<Vec<T>, FieldError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let name = format!("{field}[{i}]");
+            one(&name, *v)?.ok_or_else(|| FieldError::new(name, "must be set, not unspecified"))
+        })
+        .collect()
+}
+
 enum_map!(Crs, v1::Crs, crs, crs_from_wire, {
     Crs::Wgs84 => v1::Crs::Wgs84,
     Crs::Gcj02 => v1::Crs::Gcj02,

@@ -1,5 +1,7 @@
 //! Checks on fields every API shares, so each handler does not write them again.
 
+use wuzhang_store::PageRequest;
+
 use crate::ApiError;
 
 /// Longest client-generated request id.
@@ -34,9 +36,30 @@ pub fn page_size(size: i32) -> Result<u32, ApiError> {
     u32::try_from(size).map_err(|_| ApiError::invalid("page_size", "must not be negative"))
 }
 
+/// A list call's page (AIP-158): 0 means `default`, more than `max` is served as `max`,
+/// an empty token is the first page.
+pub fn page(size: i32, token: &str, default: u32, max: u32) -> Result<PageRequest, ApiError> {
+    let size = match page_size(size)? {
+        0 => default,
+        n => n.min(max),
+    };
+    Ok(PageRequest {
+        size,
+        token: (!token.is_empty()).then(|| token.to_owned()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_default_clamp_and_refuse_negatives() {
+        assert_eq!(page(0, "", 50, 500).unwrap(), PageRequest::first(50));
+        assert_eq!(page(501, "", 50, 500).unwrap().size, 500);
+        assert_eq!(page(7, "t", 50, 500).unwrap().token.as_deref(), Some("t"));
+        assert!(page(-1, "", 50, 500).is_err());
+    }
 
     #[test]
     fn request_ids_are_checked() {

@@ -26,8 +26,8 @@ use wuzhang_proto::v1::escalation_service_server::EscalationService;
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
 use wuzhang_rpc::command::{Call, Decided, TicketCommands, TimerPlan};
-use wuzhang_rpc::request::page_size;
-use wuzhang_store::{PageRequest, Store, StoreError, TicketOrder, TicketQuery};
+use wuzhang_rpc::request::page;
+use wuzhang_store::{Store, StoreError, TicketOrder, TicketQuery};
 
 use wuzhang_domain::chain::{describe_move, next_above};
 use wuzhang_rpc::chain::ticket_chain as chain;
@@ -251,15 +251,8 @@ impl EscalationService for Escalation {
         if areas.is_empty() && caller.role != Role::Admin {
             return Ok(Response::new(pb::ListInboxResponse::default()));
         }
-        let mut states = Vec::new();
-        for (i, s) in r.states.iter().enumerate() {
-            match convert::ticket_state_from_wire(&format!("states[{i}]"), *s)
-                .map_err(ApiError::from)?
-            {
-                Some(s) => states.push(s),
-                None => return Err(ApiError::invalid(format!("states[{i}]"), "must be set").into()),
-            }
-        }
+        let mut states = convert::all_set("states", &r.states, convert::ticket_state_from_wire)
+            .map_err(ApiError::from)?;
         if states.is_empty() {
             states = vec![TicketState::Assigned, TicketState::Accepted];
         }
@@ -274,14 +267,7 @@ impl EscalationService for Escalation {
             order: TicketOrder::DueSoonest,
             ..Default::default()
         };
-        let size = match page_size(r.page_size)? {
-            0 => 50,
-            n => n.min(500),
-        };
-        let page = PageRequest {
-            size,
-            token: (!r.page_token.is_empty()).then_some(r.page_token),
-        };
+        let page = page(r.page_size, &r.page_token, 50, 500)?;
         let tickets = self
             .store
             .list_tickets(&query, &page)

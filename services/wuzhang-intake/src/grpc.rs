@@ -26,8 +26,7 @@ use wuzhang_proto::v1::{
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
 use wuzhang_rpc::idempotency::{self, Key, once_recorded, once_recorded_optimistic};
-use wuzhang_rpc::request::{page_size, request_id};
-use wuzhang_store::PageRequest;
+use wuzhang_rpc::request::{page, request_id};
 
 use crate::core::{IntakeCore, RawSubmission, Submission, Visibility, to_wire};
 
@@ -60,17 +59,6 @@ impl Intake {
 
 fn ticket_id(s: &str) -> Result<TicketId, ApiError> {
     s.parse::<TicketId>().map_err(ApiError::from)
-}
-
-fn page(size: i32, token: &str, default: u32, max: u32) -> Result<PageRequest, ApiError> {
-    let size = match page_size(size)? {
-        0 => default,
-        n => n.min(max),
-    };
-    Ok(PageRequest {
-        size,
-        token: (!token.is_empty()).then(|| token.to_owned()),
-    })
 }
 
 const RESIDENT: &[Role] = &[Role::Resident, Role::Admin];
@@ -129,21 +117,8 @@ impl IntakeService for Intake {
     ) -> Result<Response<ListMyIncidentsResponse>, Status> {
         let caller = admit(principal(&request)?, RESIDENT, "ListMyIncidents")?.clone();
         let req = request.into_inner();
-        let states = req
-            .states
-            .iter()
-            .enumerate()
-            .map(
-                |(i, s)| match convert::ticket_state_from_wire(&format!("states[{i}]"), *s) {
-                    Ok(Some(s)) => Ok(s),
-                    Ok(None) => Err(ApiError::invalid(
-                        format!("states[{i}]"),
-                        "must not be TICKET_STATE_UNSPECIFIED",
-                    )),
-                    Err(e) => Err(e.into()),
-                },
-            )
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        let states = convert::all_set("states", &req.states, convert::ticket_state_from_wire)
+            .map_err(ApiError::from)?;
         let page = page(req.page_size, &req.page_token, DEFAULT_MY_PAGE, MAX_MY_PAGE)?;
         let (tickets, total) = self.core.list_mine(&caller, states, &page).await?;
         let now = self.core.clock().now();

@@ -24,8 +24,8 @@ use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
 use wuzhang_rpc::command::{Call, Decided, TimerPlan};
 use wuzhang_rpc::idempotency::Key;
-use wuzhang_rpc::request::{page_size, request_id};
-use wuzhang_store::{PageRequest, TicketOrder, TicketQuery};
+use wuzhang_rpc::request::{page, request_id};
+use wuzhang_store::{TicketOrder, TicketQuery};
 
 use wuzhang_proto::v1 as pb;
 
@@ -58,14 +58,8 @@ impl SupervisionService for Supervision {
         let caller = admit(principal(&request)?, CENTER, "ListTickets")?.clone();
         let r = request.into_inner();
         let subdistricts = subdistricts_of(&caller, &r.subdistrict_code)?;
-        let mut states = Vec::with_capacity(r.states.len());
-        for (i, s) in r.states.iter().enumerate() {
-            let field = format!("states[{i}]");
-            match convert::ticket_state_from_wire(&field, *s).map_err(ApiError::from)? {
-                Some(s) => states.push(s),
-                None => return Err(ApiError::invalid(field, "must be set").into()),
-            }
-        }
+        let states = convert::all_set("states", &r.states, convert::ticket_state_from_wire)
+            .map_err(ApiError::from)?;
         let time = |field: &str, t: &Option<prost_types::Timestamp>| {
             t.as_ref()
                 .map(|t| convert::from_timestamp(field, t))
@@ -89,17 +83,8 @@ impl SupervisionService for Supervision {
             order: TicketOrder::NewestFirst,
             ..Default::default()
         };
-        let size = match page_size(r.page_size)? {
-            0 => 50,
-            n if n > 500 => {
-                return Err(ApiError::invalid("page_size", "must be at most 500").into());
-            }
-            n => n,
-        };
-        let page = PageRequest {
-            size,
-            token: (!r.page_token.is_empty()).then_some(r.page_token),
-        };
+        // As every listing: 0 means 50, more than 500 is served as 500.
+        let page = page(r.page_size, &r.page_token, 50, 500)?;
         let store = self.store.as_ref();
         let tickets = store
             .list_tickets(&query, &page)
@@ -398,14 +383,8 @@ impl SupervisionService for Supervision {
         let caller = admit(principal(&request)?, CENTER, "WatchEvents")?.clone();
         let r = request.into_inner();
         let subdistricts = subdistricts_of(&caller, &r.subdistrict_code)?;
-        let mut kinds = Vec::with_capacity(r.kinds.len());
-        for (i, k) in r.kinds.iter().enumerate() {
-            let field = format!("kinds[{i}]");
-            match convert::event_kind_from_wire(&field, *k).map_err(ApiError::from)? {
-                Some(k) => kinds.push(k),
-                None => return Err(ApiError::invalid(field, "must be set").into()),
-            }
-        }
+        let kinds = convert::all_set("kinds", &r.kinds, convert::event_kind_from_wire)
+            .map_err(ApiError::from)?;
         let head = self
             .store
             .event_cursor_head()
