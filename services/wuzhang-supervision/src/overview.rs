@@ -61,7 +61,6 @@ impl Supervision {
             overdue_at: Some(now),
             ..of_sub()
         };
-        let overdue = store.count_tickets(&overdue_q).await?;
         let open_q = TicketQuery {
             states: open_states.clone(),
             ..of_sub()
@@ -76,6 +75,8 @@ impl Supervision {
             .await?
             .into_iter()
             .collect();
+        // Every ticket of the subdistrict lies in one of its grids.
+        let overdue: u64 = overdue_by_grid.values().sum();
         let supervised_open = store
             .count_tickets(&TicketQuery {
                 states: open_states.clone(),
