@@ -174,7 +174,7 @@ fn kind_for(category: &Category, within: time::Duration) -> DeadlineKind {
 /// The timers once the owner has accepted: the resolve deadline stands, and its warning
 /// comes at `warn_share` of the time left to it, counted on the category's calendar (so
 /// under working time it falls in working time, not in a night or a holiday).
-pub fn after_accept(
+pub(crate) fn after_accept(
     ticket: &Ticket,
     category: &Category,
     calendars: &Calendars,
@@ -201,7 +201,7 @@ pub fn after_accept(
 /// The timers a pause decision leaves: approved, the pause's end (the clocks stop);
 /// refused, everything but it (the clocks run on). A supervision order's deadline stays
 /// either way: it is the command center's own, and a pause it approves does not move it.
-pub fn after_pause_decision(timers: &[Timer], approve: bool) -> Vec<Timer> {
+pub(crate) fn after_pause_decision(timers: &[Timer], approve: bool) -> Vec<Timer> {
     timers
         .iter()
         .filter(|t| t.kind == TimerKind::Supervision || (t.kind == TimerKind::Resume) == approve)
@@ -211,7 +211,11 @@ pub fn after_pause_decision(timers: &[Timer], approve: bool) -> Vec<Timer> {
 
 /// Clocks running again after a pause that began at `paused_at`: each due time moves on
 /// by the time the clocks stood still, and the ticket's timers are made anew.
-pub fn resume(ticket: &mut Ticket, paused_at: OffsetDateTime, now: OffsetDateTime) -> Vec<Timer> {
+pub(crate) fn resume(
+    ticket: &mut Ticket,
+    paused_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Vec<Timer> {
     let stood = (now - paused_at).max(time::Duration::ZERO);
     ticket.accept_due_at = ticket.accept_due_at.map(|d| d + stood);
     ticket.resolve_due_at = ticket.resolve_due_at.map(|d| d + stood);

@@ -12,7 +12,8 @@
 //! - [`category`]: incident categories and their deadline rules.
 //! - [`taxonomy`]: the default categories a fresh installation starts with.
 //! - [`calendar`]: working days, working hours and deadlines counted on them.
-//! - [`deadline`]: the clocks of an assignment and the timers that enforce them.
+//! - [`clocks`]: what every command does to a ticket's timers, decided in one place.
+//! - [`deadline`]: the calendars and the clocks of an assignment.
 //! - [`point`]: coordinates and coordinate systems as reported.
 //! - [`ticket`]: tickets, commands and the state machine.
 //! - [`event`]: the append-only history of a ticket.
@@ -26,6 +27,7 @@ pub mod category;
 pub mod chain;
 pub mod chief;
 pub mod clock;
+pub mod clocks;
 pub mod deadline;
 pub mod event;
 pub mod point;

@@ -21,6 +21,7 @@ use crate::FieldError;
 use crate::area::AreaCode;
 use crate::category::CategoryCode;
 use crate::chief::{ChiefLevel, PersonId};
+use crate::clocks::ClockEffect;
 use crate::event::{EventKind, NewEvent};
 use crate::point::GeoPoint;
 
@@ -352,7 +353,10 @@ pub enum Command {
     Supervise(SupervisionOrder),
     /// A share of a deadline has passed.
     Warn,
-    RequestPause,
+    /// The owner asks to stop the clocks until `until` (挂起), e.g. while waiting for parts.
+    RequestPause {
+        until: OffsetDateTime,
+    },
     DecidePause {
         approve: bool,
     },
@@ -380,12 +384,49 @@ impl Command {
             Command::Note => "add a note to",
             Command::Supervise(_) => "supervise",
             Command::Warn => "warn about",
-            Command::RequestPause => "pause",
+            Command::RequestPause { .. } => "pause",
             Command::DecidePause { .. } => "decide a pause of",
             Command::Resume => "resume",
             Command::JoinReporter => "join",
         }
     }
+
+    /// What the command does to the ticket's clocks, if it is allowed: the one place the
+    /// rule for each command is written (see [`crate::clocks`]).
+    pub fn clock_effect(&self) -> ClockEffect {
+        match self {
+            Command::Assign(_)
+            | Command::Escalate { .. }
+            | Command::Reassign(_)
+            | Command::Verify { pass: false }
+            | Command::Reopen => ClockEffect::Start,
+            Command::Accept => ClockEffect::Accepted,
+            Command::Resolve
+            | Command::Verify { pass: true }
+            | Command::Close
+            | Command::Reject
+            | Command::Cancel
+            | Command::Merge { .. } => ClockEffect::Clear,
+            Command::Rate(_) | Command::Note | Command::Warn | Command::JoinReporter => {
+                ClockEffect::Keep
+            }
+            Command::Supervise(order) => ClockEffect::Supervise {
+                deadline: order.deadline,
+            },
+            Command::RequestPause { until } => ClockEffect::PauseRequested { until: *until },
+            Command::DecidePause { approve } => ClockEffect::PauseDecided { approve: *approve },
+            Command::Resume => ClockEffect::Resumed,
+        }
+    }
+}
+
+/// A command that was allowed: the event to store with the changed ticket, and what
+/// becomes of its clocks ([`ClockEffect::timers`] turns that into timers).
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "the event and the clock effect must be written with the ticket"]
+pub struct Applied {
+    pub event: NewEvent,
+    pub clocks: ClockEffect,
 }
 
 /// Why a command was refused. Every variant is something the caller did not check first,
@@ -452,17 +493,18 @@ impl Ticket {
     }
 
     /// Applies `command` by `actor` at `now`. On success the ticket has changed, its
-    /// version is one higher, and the returned event describes the change. On error
-    /// nothing has changed.
+    /// version is one higher, and the returned [`Applied`] holds the event that describes
+    /// the change and the command's clock effect. On error nothing has changed.
     pub fn apply(
         &mut self,
         command: Command,
         actor: &str,
         note: &str,
         now: OffsetDateTime,
-    ) -> Result<NewEvent, TransitionError> {
+    ) -> Result<Applied, TransitionError> {
         use TicketState as S;
         let from = self.state;
+        let clocks = command.clock_effect();
         let refuse = |c: &Command| TransitionError::NotAllowed {
             verb: c.verb(),
             state: from,
@@ -608,7 +650,7 @@ impl Ticket {
                     self.pause,
                     Extra::None,
                 ),
-                Command::RequestPause if working => {
+                Command::RequestPause { .. } if working => {
                     if self.pause != Pause::None {
                         return Err(TransitionError::PauseState {
                             verb: "pause",
@@ -677,9 +719,13 @@ impl Ticket {
                 self.supervision_count += 1;
             }
         }
+        if from == S::Assigned && to == S::Accepted {
+            // 签收: the accept clock has done its work.
+            self.accept_due_at = None;
+        }
         self.version += 1;
         self.updated_at = now;
-        Ok(NewEvent {
+        let event = NewEvent {
             kind,
             actor: actor.to_owned(),
             from_state: Some(from),
@@ -688,7 +734,8 @@ impl Ticket {
             assignee_person_id: self.assignment.as_ref().and_then(|a| a.person_id.clone()),
             note: note.to_owned(),
             at: now,
-        })
+        };
+        Ok(Applied { event, clocks })
     }
 
     /// 返工: back to the owner who resolved it.

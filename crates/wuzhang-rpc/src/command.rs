@@ -1,9 +1,10 @@
 //! One command on one ticket, run the way every mutating ticket RPC runs it, whichever
 //! service it belongs to (the chief's desk, the command center): once per request id;
 //! the ticket read and the caller's scope checked (out of scope is NOT_FOUND, by the
-//! service's own rule); `expected_version` checked; the domain command applied; the
-//! ticket's clocks decided; ticket, event, timers and the idempotency record written in
-//! one transaction; a lost race answered ABORTED with the ticket as it now stands.
+//! service's own rule); `expected_version` checked; the domain command applied, which
+//! also decides what becomes of the ticket's clocks (`wuzhang_domain::clocks`); what that
+//! effect needs read; ticket, event, timers and the idempotency record written in one
+//! transaction; a lost race answered ABORTED with the ticket as it now stands.
 //!
 //! The services differ only in who may see and act on a ticket and in how the answer
 //! shows it (the resident's phone masked or not), so those come in as closures.
@@ -14,43 +15,15 @@ use std::sync::Arc;
 use prost::Message;
 use wuzhang_domain::access::Principal;
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::{CalendarBook, Clocks, DEFAULT_WARN_SHARE, after_accept};
-use wuzhang_domain::event::NewEvent;
-use wuzhang_domain::ticket::{Ticket, TicketId};
-use wuzhang_domain::timer::{Timer, TimerKind};
-use wuzhang_store::{Store, StoreError, TicketChange};
+use wuzhang_domain::clocks::ClockEffect;
+use wuzhang_domain::deadline::{CalendarBook, DEFAULT_WARN_SHARE};
+use wuzhang_domain::ticket::{Applied, Ticket, TicketId};
+use wuzhang_domain::timer::Timer;
+use wuzhang_store::{ClockReadings, Store, StoreError, TicketChange};
 
 use crate::ApiError;
 use crate::idempotency::{Key, once_recorded};
 use crate::request::request_id;
-
-/// What a command did and what becomes of the clocks.
-#[derive(Debug)]
-pub struct Decided {
-    pub event: Result<NewEvent, ApiError>,
-    pub timers: TimerPlan,
-}
-
-impl Decided {
-    pub fn new(event: Result<NewEvent, ApiError>, timers: TimerPlan) -> Self {
-        Self { event, timers }
-    }
-}
-
-/// The ticket's timers after the command.
-#[derive(Debug)]
-pub enum TimerPlan {
-    Keep,
-    /// No clock runs any more (closed, rejected, resolved).
-    Clear,
-    /// Exactly these.
-    Set(Vec<Timer>),
-    /// Accepted: only the resolve clock (and its warning) runs on, and a supervision
-    /// order's deadline if one stands.
-    ResolveOnly,
-    /// A new owner, or the same one again (返工): new clocks from now.
-    Restart,
-}
 
 /// The request as the runner needs it.
 #[derive(Debug)]
@@ -124,10 +97,24 @@ impl TicketCommands {
         (self.on_change)();
     }
 
+    /// The timers `effect` leaves on `ticket` (after its command at `now`), reading what
+    /// the effect needs; `None`: they stand as they are.
+    pub async fn clocks(
+        &self,
+        ticket: &mut Ticket,
+        effect: &ClockEffect,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<Vec<Timer>>, ApiError> {
+        let readings = ClockReadings::read(self.store.as_ref(), ticket, effect, None).await?;
+        let calendars = self.calendars.current();
+        Ok(effect.timers(ticket, &readings.inputs(&calendars, self.warn_share), now)?)
+    }
+
     /// Runs one command. `load` reads the ticket as the caller may see it (NOT_FOUND when
     /// out of scope) with what the caller is to it; `may_act` refuses a caller who may see
     /// but not do this (checked after the version, so a stale reader learns first that
-    /// the ticket moved); `decide` applies the command; `wire` is the answer.
+    /// the ticket moved); `decide` applies the command at the time it is given, and the
+    /// clocks follow the effect the domain decided with it; `wire` is the answer.
     pub async fn run<M, S, A, L, LF, P, W, D>(
         &self,
         call: Call<'_, M>,
@@ -143,7 +130,7 @@ impl TicketCommands {
         LF: Future<Output = Result<(Ticket, S), ApiError>>,
         P: FnOnce(&Ticket, &S) -> Result<(), ApiError>,
         W: Fn(&Ticket, &S) -> A,
-        D: FnOnce(&mut Ticket) -> Decided,
+        D: FnOnce(&mut Ticket, time::OffsetDateTime) -> Result<Applied, ApiError>,
     {
         let rid = request_id(call.request_id)?;
         let id: TicketId = call.ticket_id.parse().map_err(ApiError::from)?;
@@ -160,45 +147,9 @@ impl TicketCommands {
                 return Err(stale(&ticket));
             }
             may_act(&ticket, &standing)?;
-            let Decided { event, timers } = decide(&mut ticket);
             let now = self.clock.now();
-            let event = event?;
-            let timers = match timers {
-                TimerPlan::Keep => None,
-                TimerPlan::Clear => Some(Vec::new()),
-                TimerPlan::Set(timers) => Some(timers),
-                TimerPlan::ResolveOnly => {
-                    let category = self
-                        .store
-                        .get_category(&ticket.report.category_code)
-                        .await?;
-                    let mut timers = after_accept(
-                        &ticket,
-                        &category,
-                        &self.calendars.current(),
-                        now,
-                        self.warn_share,
-                    );
-                    // A supervision order's deadline still stands for the same owner.
-                    let standing = self.store.list_timers(&id).await?;
-                    timers.extend(
-                        standing
-                            .into_iter()
-                            .filter(|t| t.kind == TimerKind::Supervision),
-                    );
-                    Some(timers)
-                }
-                TimerPlan::Restart => {
-                    let category = self
-                        .store
-                        .get_category(&ticket.report.category_code)
-                        .await?;
-                    let clocks =
-                        Clocks::start(&category, &self.calendars.current(), now, self.warn_share)
-                            .map_err(ApiError::internal)?;
-                    Some(clocks.apply(&mut ticket))
-                }
-            };
+            let Applied { event, clocks } = decide(&mut ticket, now)?;
+            let timers = self.clocks(&mut ticket, &clocks, now).await?;
             let answer = wire(&ticket, &standing);
             let change = TicketChange {
                 ticket,

@@ -3,6 +3,7 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use wuzhang_domain::FieldError;
+use wuzhang_domain::clocks::ClockError;
 use wuzhang_domain::ticket::TransitionError;
 use wuzhang_store::StoreError;
 
@@ -129,6 +130,14 @@ impl From<ApiError> for Status {
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
         ApiError::Invalid(vec![e])
+    }
+}
+
+impl From<ClockError> for ApiError {
+    /// The server did not read what a clock effect needs, or a calendar cannot count the
+    /// deadline: neither is the caller's to fix.
+    fn from(e: ClockError) -> Self {
+        ApiError::internal(e)
     }
 }
 

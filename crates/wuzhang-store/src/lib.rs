@@ -10,6 +10,7 @@
 //! - [`postgres`]: PostgreSQL + PostGIS (`migrations/postgres`).
 //! - [`sqlite`]: SQLite with geometry as WKB (`migrations/sqlite`).
 //! - [`connect`](mod@connect): open a store from a URL ([`connect()`], [`redact`]).
+//! - [`clocks`]: what a ticket's clock effect reads before it becomes timers.
 //! - [`reference`]: [`ReferenceCache`], the roster and categories cached in front of a
 //!   store, following its change counters.
 //!
@@ -17,6 +18,7 @@
 //! values: `codec` (rows ↔ domain values), `validate` (rules checked before writing) and
 //! `token` (page tokens), and `group_commit` (concurrent new tickets written together).
 
+pub mod clocks;
 mod codec;
 pub mod connect;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod sqlite;
 mod token;
 mod validate;
 
+pub use clocks::ClockReadings;
 pub use connect::{connect, redact};
 pub use error::{Result, StoreError};
 pub use interface::{Backend, FnHandler, Store, TimerHandler};

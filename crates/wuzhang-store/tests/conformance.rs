@@ -490,7 +490,7 @@ mod fixtures {
             .ticket
             .apply(Command::Assign(to), "system:routing", "", at)
             .unwrap();
-        new.events.push(e);
+        new.events.push(e.event);
         new.ticket.accept_due_at = Some(at + Duration::hours(2));
         new.ticket.resolve_due_at = Some(at + Duration::hours(24));
         new.timers = vec![
@@ -531,7 +531,7 @@ mod fixtures {
         let event = next.apply(command, "tester", "备注", at).unwrap();
         TicketChange {
             ticket: next,
-            events: vec![event],
+            events: vec![event.event],
             timers: None,
             idempotency: None,
             add_follower: None,
@@ -1327,13 +1327,13 @@ mod cases {
         t.report.urgent = true;
         for c in [Command::Accept, Command::Resolve] {
             let e = t.apply(c, "p-grid", "", at + Duration::minutes(5)).unwrap();
-            new.events.push(e);
+            new.events.push(e.event);
         }
         let rating = Rating::new(2, true, "还是脏".into()).unwrap();
         let e = t
             .apply(Command::Rate(rating), "r1", "", at + Duration::minutes(9))
             .unwrap();
-        new.events.push(e);
+        new.events.push(e.event);
         t.accept_due_at = None;
         new.timers.clear();
         let created = store.create_ticket(&new).await.unwrap();
@@ -1355,7 +1355,7 @@ mod cases {
             .ticket
             .apply(Command::Merge { into: want.id }, "system", "", T0)
             .unwrap();
-        dup.events.push(e);
+        dup.events.push(e.event);
         store.create_ticket(&dup).await.unwrap();
         assert_eq!(
             store.get_ticket(&dup.ticket.id).await.unwrap().duplicate_of,
@@ -1510,7 +1510,7 @@ mod cases {
             .ticket
             .apply(Command::Cancel, "r1", "", T0 + Duration::minutes(3))
             .unwrap();
-        d.events.push(e);
+        d.events.push(e.event);
         d.timers.clear();
         for t in [&a, &b, &c, &d] {
             store.create_ticket(t).await.unwrap();
@@ -2372,7 +2372,7 @@ mod cases {
             .unwrap();
         TicketChange {
             ticket: ticket.clone(),
-            events: vec![event],
+            events: vec![event.event],
             timers: None,
             idempotency: None,
             add_follower: None,
@@ -2580,7 +2580,7 @@ mod cases {
                         .unwrap();
                     TicketChange {
                         ticket,
-                        events: vec![event],
+                        events: vec![event.event],
                         timers: None,
                         idempotency: None,
                         add_follower: None,
@@ -2820,7 +2820,7 @@ mod cases {
                 other
                     .update_ticket(&TicketChange {
                         ticket: meanwhile,
-                        events: vec![accepted],
+                        events: vec![accepted.event],
                         timers: None,
                         idempotency: None,
                         add_follower: None,
@@ -2931,7 +2931,7 @@ mod cases {
                 .unwrap();
             Ok(TimerOutcome::Fire(TicketChange {
                 ticket,
-                events: vec![event],
+                events: vec![event.event],
                 timers: None,
                 idempotency: None,
                 add_follower: None,
@@ -3071,7 +3071,7 @@ mod cases {
                 at,
             )
             .unwrap();
-        dup.events.push(e);
+        dup.events.push(e.event);
         let mut join = change(&original, Command::JoinReporter, at);
         join.add_follower = Some("r2".into());
         dup.followed = Some(join.clone());
@@ -3095,7 +3095,7 @@ mod cases {
                 at + Duration::SECOND,
             )
             .unwrap();
-        late.events.push(e);
+        late.events.push(e.event);
         let mut stale = join;
         stale.add_follower = Some("r3".into());
         late.followed = Some(stale);

@@ -17,15 +17,17 @@ use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
+use wuzhang_domain::clock::truncate_to_micros;
 use wuzhang_domain::deadline::CalendarBook;
-use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, Ticket, TicketId, TicketState, check_text};
-use wuzhang_domain::timer::{Timer, TimerKind};
+use wuzhang_domain::ticket::{
+    Applied, Command, MAX_NOTE_CHARS, Ticket, TicketId, TicketState, check_text,
+};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1 as pb;
 use wuzhang_proto::v1::escalation_service_server::EscalationService;
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
-use wuzhang_rpc::command::{Call, Decided, TicketCommands, TimerPlan};
+use wuzhang_rpc::command::{Call, TicketCommands, read_ticket};
 use wuzhang_rpc::request::page;
 use wuzhang_store::{Store, StoreError, TicketOrder, TicketQuery};
 
@@ -150,19 +152,19 @@ impl Escalation {
         convert::ticket(t, phone, self.clock.now())
     }
 
-    /// Checks, applies `command` and writes it with its timers, once per request id.
-    #[allow(clippy::too_many_arguments)]
+    /// Checks, applies the command `decide` makes and writes it with its clocks, once per
+    /// request id. `ids` are the request's `request_id`, `ticket_id` and
+    /// `expected_version`.
     async fn act(
         &self,
         caller: &Principal,
         rpc: &'static str,
-        rid: &str,
         request: &impl prost::Message,
-        ticket_id: &str,
-        expected_version: i64,
+        ids: (&str, &str, i64),
         must_own: bool,
-        decide: impl FnOnce(&mut Ticket) -> Decided + Send,
+        decide: impl FnOnce(&mut Ticket, time::OffsetDateTime) -> Result<Applied, ApiError> + Send,
     ) -> Result<pb::Ticket, ApiError> {
+        let (rid, ticket_id, expected_version) = ids;
         let call = Call::new(caller, rpc, rid, request, ticket_id, expected_version);
         self.commands
             .run(
@@ -317,29 +319,16 @@ impl EscalationService for Escalation {
         let caller = admit(principal(&request)?, DESK, "AcceptTicket")?.clone();
         let r = request.into_inner();
         check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-        let now = self.clock.now();
         let actor = caller.subject.clone();
         let note = r.note.clone();
         let t = self
             .act(
                 &caller,
                 "AcceptTicket",
-                &r.request_id,
                 &r,
-                &r.ticket_id,
-                r.expected_version,
+                (&r.request_id, &r.ticket_id, r.expected_version),
                 true,
-                move |t| {
-                    let event = t
-                        .apply(Command::Accept, &actor, &note, now)
-                        .map_err(ApiError::from);
-                    // Accepted: the accept clock has done its work.
-                    t.accept_due_at = None;
-                    Decided {
-                        event,
-                        timers: TimerPlan::ResolveOnly,
-                    }
-                },
+                move |t, now| Ok(t.apply(Command::Accept, &actor, &note, now)?),
             )
             .await?;
         Ok(Response::new(t))
@@ -352,28 +341,15 @@ impl EscalationService for Escalation {
         let caller = admit(principal(&request)?, DESK, "ResolveTicket")?.clone();
         let r = request.into_inner();
         let note = note_with_media("note", &r.note, &r.media_urls)?;
-        let now = self.clock.now();
         let actor = caller.subject.clone();
         let t = self
             .act(
                 &caller,
                 "ResolveTicket",
-                &r.request_id,
                 &r,
-                &r.ticket_id,
-                r.expected_version,
+                (&r.request_id, &r.ticket_id, r.expected_version),
                 true,
-                move |t| {
-                    let event = t
-                        .apply(Command::Resolve, &actor, &note, now)
-                        .map_err(ApiError::from);
-                    t.accept_due_at = None;
-                    t.resolve_due_at = None;
-                    Decided {
-                        event,
-                        timers: TimerPlan::Clear,
-                    }
-                },
+                move |t, now| Ok(t.apply(Command::Resolve, &actor, &note, now)?),
             )
             .await?;
         Ok(Response::new(t))
@@ -387,13 +363,9 @@ impl EscalationService for Escalation {
         let r = request.into_inner();
         check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
         let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
-        let now = self.clock.now();
         // Where it would go, read before the change; the version check inside keeps it honest.
-        let current = self.store.get_ticket(&id).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => ApiError::not_found(format!("ticket {id}")),
-            e => e.into(),
-        })?;
-        let links = chain(self.store.as_ref(), &current, now)
+        let current = read_ticket(self.store.as_ref(), &id).await?;
+        let links = chain(self.store.as_ref(), &current, self.clock.now())
             .await
             .map_err(ApiError::from)?;
         let from = current.level();
@@ -404,29 +376,16 @@ impl EscalationService for Escalation {
             .act(
                 &caller,
                 "EscalateTicket",
-                &r.request_id,
                 &r,
-                &r.ticket_id,
-                r.expected_version,
+                (&r.request_id, &r.ticket_id, r.expected_version),
                 true,
-                move |t| {
-                    let Some(from) = from else {
-                        return Decided {
-                            event: Err(ApiError::FailedPrecondition(
-                                "the ticket has no owner yet".into(),
-                            )),
-                            timers: TimerPlan::Keep,
-                        };
-                    };
+                move |t, now| {
+                    let from = from.ok_or_else(|| {
+                        ApiError::FailedPrecondition("the ticket has no owner yet".into())
+                    })?;
                     let (to, skipped) = next_above(&links, from, &sub);
                     let note = format!("{reason} ({})", describe_move(from, &to, &skipped));
-                    let event = t
-                        .apply(Command::Escalate { to, auto: false }, &actor, &note, now)
-                        .map_err(ApiError::from);
-                    Decided {
-                        event,
-                        timers: TimerPlan::Restart,
-                    }
+                    Ok(t.apply(Command::Escalate { to, auto: false }, &actor, &note, now)?)
                 },
             )
             .await?;
@@ -443,26 +402,15 @@ impl EscalationService for Escalation {
             return Err(ApiError::invalid("note", "must not be empty").into());
         }
         let note = note_with_media("note", &r.note, &r.media_urls)?;
-        let now = self.clock.now();
         let actor = caller.subject.clone();
         let t = self
             .act(
                 &caller,
                 "AddNote",
-                &r.request_id,
                 &r,
-                &r.ticket_id,
-                r.expected_version,
+                (&r.request_id, &r.ticket_id, r.expected_version),
                 false,
-                move |t| {
-                    let event = t
-                        .apply(Command::Note, &actor, &note, now)
-                        .map_err(ApiError::from);
-                    Decided {
-                        event,
-                        timers: TimerPlan::Keep,
-                    }
-                },
+                move |t, now| Ok(t.apply(Command::Note, &actor, &note, now)?),
             )
             .await?;
         Ok(Response::new(t))
@@ -486,38 +434,19 @@ impl EscalationService for Escalation {
                 ApiError::invalid("until", "must be in the future, at most 90 days ahead").into(),
             );
         }
-        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
-        // The clocks keep running until the command center decides; the pause's end joins them.
-        let mut timers = self.store.list_timers(&id).await.map_err(ApiError::from)?;
-        timers.retain(|t| t.kind != TimerKind::Resume);
+        // The clocks keep running until the command center decides; the pause's end joins
+        // them (the domain's rule).
+        let until = truncate_to_micros(until);
         let actor = caller.subject.clone();
         let note = format!("{} (until {until})", r.reason);
         let t = self
             .act(
                 &caller,
                 "RequestPause",
-                &r.request_id,
                 &r,
-                &r.ticket_id,
-                r.expected_version,
+                (&r.request_id, &r.ticket_id, r.expected_version),
                 true,
-                move |t| {
-                    let event = t
-                        .apply(Command::RequestPause, &actor, &note, now)
-                        .map_err(ApiError::from);
-                    if let Some(level) = t.level() {
-                        timers.push(Timer::for_ticket(
-                            t,
-                            level,
-                            TimerKind::Resume,
-                            wuzhang_domain::clock::truncate_to_micros(until),
-                        ));
-                    }
-                    Decided {
-                        event,
-                        timers: TimerPlan::Set(timers),
-                    }
-                },
+                move |t, now| Ok(t.apply(Command::RequestPause { until }, &actor, &note, now)?),
             )
             .await?;
         Ok(Response::new(t))
@@ -530,40 +459,16 @@ impl EscalationService for Escalation {
         let caller = admit(principal(&request)?, DESK, "ResumeTicket")?.clone();
         let r = request.into_inner();
         check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
-        let current = self.store.get_ticket(&id).await.map_err(|e| match e {
-            StoreError::NotFound { .. } => ApiError::not_found(format!("ticket {id}")),
-            e => e.into(),
-        })?;
-        let paused_at = crate::worker::paused_at(self.store.as_ref(), &current)
-            .await
-            .map_err(ApiError::from)?;
-        let now = self.clock.now();
         let actor = caller.subject.clone();
         let note = r.note.clone();
         let t = self
             .act(
                 &caller,
                 "ResumeTicket",
-                &r.request_id,
                 &r,
-                &r.ticket_id,
-                r.expected_version,
+                (&r.request_id, &r.ticket_id, r.expected_version),
                 true,
-                move |t| {
-                    let event = t
-                        .apply(Command::Resume, &actor, &note, now)
-                        .map_err(ApiError::from);
-                    let timers = if event.is_ok() {
-                        wuzhang_domain::deadline::resume(t, paused_at, now)
-                    } else {
-                        Vec::new()
-                    };
-                    Decided {
-                        event,
-                        timers: TimerPlan::Set(timers),
-                    }
-                },
+                move |t, now| Ok(t.apply(Command::Resume, &actor, &note, now)?),
             )
             .await?;
         Ok(Response::new(t))

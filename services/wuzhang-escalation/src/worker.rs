@@ -33,12 +33,13 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::{CalendarBook, Clocks};
+use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_domain::event::SYSTEM_TIMER_ACTOR;
-use wuzhang_domain::ticket::{Command, Pause, Ticket, TicketState};
+use wuzhang_domain::ticket::{Applied, Command, Pause, Ticket, TicketState};
 use wuzhang_domain::timer::{Timer, TimerKind};
 use wuzhang_store::{
-    FireReport, ReferenceCache, Store, StoreError, TicketChange, TimerHandler, TimerOutcome,
+    ClockReadings, FireReport, ReferenceCache, Store, StoreError, TicketChange, TimerHandler,
+    TimerOutcome,
 };
 
 use wuzhang_domain::area::{AreaCode, AreaLevel};
@@ -209,10 +210,10 @@ impl Escalator {
                     Some(d) => format!("{what} deadline at {d} is near"),
                     None => format!("{what} deadline is near"),
                 };
-                let event = ticket
+                let applied = ticket
                     .apply(Command::Warn, SYSTEM_TIMER_ACTOR, &note, now)
                     .map_err(StoreError::internal)?;
-                Ok(fire(ticket, event, None))
+                self.with_clocks(ticket, applied, now).await
             }
             TimerKind::Accept if ticket.state == TicketState::Accepted => Ok(TimerOutcome::Drop),
             TimerKind::Accept | TimerKind::Resolve => {
@@ -232,10 +233,10 @@ impl Escalator {
                     Some(o) => format!("supervision deadline at {} passed", o.deadline),
                     None => "supervision deadline passed".to_owned(),
                 };
-                let event = ticket
+                let applied = ticket
                     .apply(Command::Warn, SYSTEM_TIMER_ACTOR, &note, now)
                     .map_err(StoreError::internal)?;
-                Ok(fire(ticket, event, None))
+                self.with_clocks(ticket, applied, now).await
             }
             TimerKind::Resume => Ok(TimerOutcome::Drop),
         }
@@ -250,8 +251,7 @@ impl Escalator {
     ) -> Result<TimerOutcome, StoreError> {
         match ticket.pause {
             Pause::Paused => {
-                let paused_at = paused_at(self.store.as_ref(), &ticket).await?;
-                let event = ticket
+                let applied = ticket
                     .apply(
                         Command::Resume,
                         SYSTEM_TIMER_ACTOR,
@@ -259,12 +259,10 @@ impl Escalator {
                         now,
                     )
                     .map_err(StoreError::internal)?;
-                let timers = wuzhang_domain::deadline::resume(&mut ticket, paused_at, now);
-                Ok(fire(ticket, event, Some(timers)))
+                self.with_clocks(ticket, applied, now).await
             }
             Pause::Requested => {
-                let timers = self.store.list_timers(&ticket.id).await?;
-                let event = ticket
+                let applied = ticket
                     .apply(
                         Command::DecidePause { approve: false },
                         SYSTEM_TIMER_ACTOR,
@@ -272,8 +270,7 @@ impl Escalator {
                         now,
                     )
                     .map_err(StoreError::internal)?;
-                let timers = wuzhang_domain::deadline::after_pause_decision(&timers, false);
-                Ok(fire(ticket, event, Some(timers)))
+                self.with_clocks(ticket, applied, now).await
             }
             Pause::None => Ok(TimerOutcome::Drop),
         }
@@ -296,7 +293,7 @@ impl Escalator {
         let links = self.chain(&ticket, now).await?;
         let (to, skipped) = next_above(&links, current, &ticket.subdistrict_code);
         let note = format!("{why}: {}", describe_move(current, &to, &skipped));
-        let event = ticket
+        let applied = ticket
             .apply(
                 Command::Escalate { to, auto: true },
                 SYSTEM_TIMER_ACTOR,
@@ -304,19 +301,38 @@ impl Escalator {
                 now,
             )
             .map_err(StoreError::internal)?;
-        let category = self
-            .reference
-            .get_category(&ticket.report.category_code)
-            .await?;
-        let clocks = Clocks::start(
-            &category,
-            &self.calendars.current(),
-            now,
-            self.config.warn_share,
-        )
-        .map_err(StoreError::internal)?;
-        let timers = clocks.apply(&mut ticket);
-        Ok(fire(ticket, event, Some(timers)))
+        self.with_clocks(ticket, applied, now).await
+    }
+
+    /// The change a fired timer writes: the ticket, its event and the timers its clock
+    /// effect leaves. What the effect reads comes from the store, but the category from
+    /// what the worker keeps (an escalation needs it, and a batch is mostly escalations).
+    async fn with_clocks(
+        &self,
+        mut ticket: Ticket,
+        applied: Applied,
+        now: OffsetDateTime,
+    ) -> Result<TimerOutcome, StoreError> {
+        let Applied { event, clocks } = applied;
+        let category = if clocks.needs().category {
+            Some(
+                self.reference
+                    .get_category(&ticket.report.category_code)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let readings = ClockReadings::read(self.store.as_ref(), &ticket, &clocks, category).await?;
+        let calendars = self.calendars.current();
+        let timers = clocks
+            .timers(
+                &mut ticket,
+                &readings.inputs(&calendars, self.config.warn_share),
+                now,
+            )
+            .map_err(StoreError::internal)?;
+        Ok(fire(ticket, event, timers))
     }
 
     /// The ticket's chain at `now`, from what the worker keeps (see [`KnownAreas`]),
@@ -474,14 +490,4 @@ fn fire(
         idempotency: None,
         add_follower: None,
     })
-}
-
-/// When the ticket's current pause was approved (its clocks stopped), from its history.
-pub async fn paused_at(store: &dyn Store, ticket: &Ticket) -> Result<OffsetDateTime, StoreError> {
-    let events = store.list_events(&ticket.id, 0, 100_000).await?;
-    Ok(events
-        .iter()
-        .rev()
-        .find(|e| e.event.kind == wuzhang_domain::event::EventKind::PauseApproved)
-        .map_or(ticket.updated_at, |e| e.event.at))
 }

@@ -156,7 +156,7 @@ async fn new_ticket(store: &dyn Store, at: OffsetDateTime) -> Ticket {
     store
         .create_ticket(&NewTicket {
             ticket: t,
-            events: vec![e1, e2],
+            events: vec![e1, e2.event],
             timers,
             idempotency: None,
             followed: None,
@@ -269,7 +269,7 @@ async fn an_accepted_ticket_escalates_only_when_the_resolve_deadline_passes() {
     store
         .update_ticket(&TicketChange {
             ticket: accepted,
-            events: vec![e],
+            events: vec![e.event],
             timers: None,
             idempotency: None,
             add_follower: None,
@@ -302,7 +302,9 @@ async fn a_paused_clock_does_not_escalate() {
     let mut p = t.clone();
     let asked = p
         .apply(
-            Command::RequestPause,
+            Command::RequestPause {
+                until: T0 + Duration::hours(4),
+            },
             "P006",
             "等配件",
             T0 + Duration::minutes(5),
@@ -311,7 +313,7 @@ async fn a_paused_clock_does_not_escalate() {
     let p = store
         .update_ticket(&TicketChange {
             ticket: p,
-            events: vec![asked],
+            events: vec![asked.event],
             timers: None,
             idempotency: None,
             add_follower: None,
@@ -330,7 +332,7 @@ async fn a_paused_clock_does_not_escalate() {
     store
         .update_ticket(&TicketChange {
             ticket: q,
-            events: vec![approved],
+            events: vec![approved.event],
             timers: None,
             idempotency: None,
             add_follower: None,

@@ -16,13 +16,15 @@ use wuzhang_domain::area::{AreaCode, BBox};
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
-use wuzhang_domain::deadline::{CalendarBook, Clocks};
+use wuzhang_domain::clocks::{ClockEffect, ClockInputs};
+use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_domain::event::TicketEvent;
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{
-    Assignment, Command, MAX_DESCRIPTION_CHARS, MAX_NOTE_CHARS, Rating, Report, Ticket, TicketId,
-    TicketState, check_text,
+    Applied, Assignment, Command, MAX_DESCRIPTION_CHARS, MAX_NOTE_CHARS, Rating, Report, Ticket,
+    TicketId, TicketState, check_text,
 };
+use wuzhang_domain::timer::Timer;
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_routing::{Location, Locator, locate::LocateQuery};
 use wuzhang_rpc::ApiError;
@@ -390,21 +392,23 @@ impl IntakeCore {
             &format!("duplicate of {}", original.id),
             now,
         )?;
+        let timers = self.clocks(&mut ticket, &merged.clocks, None, now)?;
         let joined = original.apply(
             Command::JoinReporter,
             INTAKE_ACTOR,
             &format!("report {id} merged into this ticket"),
             now,
         )?;
+        let followed_timers = self.clocks(&mut original, &joined.clocks, None, now)?;
         Ok(NewTicket {
             ticket,
-            events: vec![submitted, merged],
-            timers: Vec::new(),
+            events: vec![submitted, merged.event],
+            timers: timers.unwrap_or_default(),
             idempotency: None,
             followed: Some(TicketChange {
                 ticket: original,
-                events: vec![joined],
-                timers: None,
+                events: vec![joined.event],
+                timers: followed_timers,
                 idempotency: None,
                 add_follower: Some(reporter),
             }),
@@ -437,10 +441,12 @@ impl IntakeCore {
             )
         };
         let assigned = ticket.apply(Command::Assign(to), INTAKE_ACTOR, &note, now)?;
-        let mut events = vec![submitted, assigned];
+        let timers = self.clocks(&mut ticket, &assigned.clocks, Some(category), now)?;
+        let mut events = vec![submitted, assigned.event];
         if category.urgent {
-            // Urgent: the command center is told at once, in parallel with the owner.
-            events.push(ticket.apply(
+            // Urgent: the command center is told at once, in parallel with the owner. A
+            // note keeps the clocks (the domain's rule), so the timers stand.
+            let alerted = ticket.apply(
                 Command::Note,
                 INTAKE_ACTOR,
                 &format!(
@@ -448,20 +454,14 @@ impl IntakeCore {
                     location.subdistrict.code
                 ),
                 now,
-            )?);
+            )?;
+            debug_assert_eq!(alerted.clocks, ClockEffect::Keep);
+            events.push(alerted.event);
         }
-        let clocks = Clocks::start(
-            category,
-            &self.calendars.current(),
-            now,
-            self.config.warn_share,
-        )
-        .map_err(ApiError::internal)?;
-        let timers = clocks.apply(&mut ticket);
         Ok(NewTicket {
             ticket,
             events,
-            timers,
+            timers: timers.unwrap_or_default(),
             idempotency: None,
             followed: None,
         })
@@ -550,8 +550,8 @@ impl IntakeCore {
             ));
         }
         let now = self.clock.now();
-        let event = ticket.apply(Command::Cancel, &caller.subject, reason, now)?;
-        self.write(ticket, event, Some(Vec::new()), key, now).await
+        let applied = ticket.apply(Command::Cancel, &caller.subject, reason, now)?;
+        self.write(ticket, applied, key, now).await
     }
 
     /// Rates resolved or closed work, once.
@@ -582,18 +582,37 @@ impl IntakeCore {
             rating.comment.clone()
         };
         let now = self.clock.now();
-        let event = ticket.apply(Command::Rate(rating), &caller.subject, note.trim(), now)?;
-        self.write(ticket, event, None, key, now).await
+        let applied = ticket.apply(Command::Rate(rating), &caller.subject, note.trim(), now)?;
+        self.write(ticket, applied, key, now).await
     }
 
+    /// The timers a clock effect of intake leaves (`None`: as they stand). Intake's
+    /// commands need at most the category, which it has at hand.
+    fn clocks(
+        &self,
+        ticket: &mut Ticket,
+        effect: &ClockEffect,
+        category: Option<&Category>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<Timer>>, ApiError> {
+        let calendars = self.calendars.current();
+        let mut inputs = ClockInputs::new(&calendars, self.config.warn_share);
+        if let Some(c) = category {
+            inputs = inputs.category(c);
+        }
+        Ok(effect.timers(ticket, &inputs, now)?)
+    }
+
+    /// Writes a resident's command on their ticket with what it does to the clocks.
     async fn write(
         &self,
-        ticket: Ticket,
-        event: wuzhang_domain::event::NewEvent,
-        timers: Option<Vec<wuzhang_domain::timer::Timer>>,
+        mut ticket: Ticket,
+        applied: Applied,
         key: Option<Key>,
         now: OffsetDateTime,
     ) -> Result<Ticket, ApiError> {
+        let timers = self.clocks(&mut ticket, &applied.clocks, None, now)?;
+        let event = applied.event;
         let idempotency = key.map(|k| k.record(&to_wire(&ticket, Visibility::Reporter, now), now));
         let change = TicketChange {
             ticket,

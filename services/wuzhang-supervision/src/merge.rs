@@ -62,21 +62,26 @@ impl Supervision {
                 &format!("ticket {} merged into this one", duplicate.id),
                 now,
             )?;
+            // The duplicate's clocks stop; the other ticket's run on (the domain's rule).
+            let merged_timers = self
+                .commands
+                .clocks(&mut duplicate, &merged.clocks, now)
+                .await?;
+            let joined_timers = self.commands.clocks(&mut into, &joined.clocks, now).await?;
             let answer = convert::ticket(&duplicate, PhoneVisibility::Full, now);
             let reporter = duplicate.report.reporter_id.clone();
             let changes = [
                 TicketChange {
                     ticket: duplicate,
-                    events: vec![merged],
-                    // Its clocks stop; the other ticket's run on.
-                    timers: Some(Vec::new()),
+                    events: vec![merged.event],
+                    timers: merged_timers,
                     idempotency: Some(key.record(&answer, now)),
                     add_follower: None,
                 },
                 TicketChange {
                     ticket: into,
-                    events: vec![joined],
-                    timers: None,
+                    events: vec![joined.event],
+                    timers: joined_timers,
                     idempotency: None,
                     add_follower: Some(reporter),
                 },

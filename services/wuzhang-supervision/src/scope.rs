@@ -2,10 +2,10 @@
 
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
-use wuzhang_domain::ticket::{Command, Ticket, TicketId};
+use wuzhang_domain::ticket::{Applied, Command, Ticket, TicketId};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_rpc::ApiError;
-use wuzhang_rpc::command::{Call, Decided, TimerPlan, read_ticket};
+use wuzhang_rpc::command::{Call, read_ticket};
 
 use wuzhang_proto::v1 as pb;
 
@@ -34,7 +34,7 @@ impl Supervision {
     pub(crate) async fn command(
         &self,
         call: Call<'_, impl prost::Message>,
-        decide: impl FnOnce(&mut Ticket) -> Decided + Send,
+        decide: impl FnOnce(&mut Ticket, time::OffsetDateTime) -> Result<Applied, ApiError> + Send,
     ) -> Result<pb::Ticket, ApiError> {
         let caller = call.caller;
         let now = self.clock.now();
@@ -49,21 +49,16 @@ impl Supervision {
             .await
     }
 
-    /// Runs `command` with `note` as its event's note, leaving the clocks to `timers`.
+    /// Runs `command` with `note` as its event's note; the clocks follow the domain.
     pub(crate) async fn apply(
         &self,
         call: Call<'_, impl prost::Message>,
         command: Command,
         note: &str,
-        timers: TimerPlan,
     ) -> Result<pb::Ticket, ApiError> {
         let actor = call.caller.subject.clone();
-        let now = self.clock.now();
-        self.command(call, move |t| {
-            let event = t.apply(command, &actor, note, now).map_err(ApiError::from);
-            Decided::new(event, timers)
-        })
-        .await
+        self.command(call, move |t, now| Ok(t.apply(command, &actor, note, now)?))
+            .await
     }
 }
 

@@ -9,9 +9,7 @@ use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::PersonId;
 use wuzhang_domain::clock::truncate_to_micros;
-use wuzhang_domain::deadline::after_pause_decision;
 use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, SupervisionOrder, TicketId, check_text};
-use wuzhang_domain::timer::{Timer, TimerKind};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1::supervision_service_server::SupervisionService;
 use wuzhang_proto::v1::{
@@ -22,7 +20,7 @@ use wuzhang_proto::v1::{
 };
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
-use wuzhang_rpc::command::{Call, Decided, TimerPlan};
+use wuzhang_rpc::command::Call;
 use wuzhang_rpc::idempotency::Key;
 use wuzhang_rpc::request::{page, request_id};
 use wuzhang_store::{TicketOrder, TicketQuery};
@@ -126,11 +124,8 @@ impl SupervisionService for Supervision {
             )
             .into());
         }
-        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
-        // The order's own clock joins the ticket's (a later order replaces it); read
-        // before the change, the version check inside keeps it honest.
-        let mut timers = self.store.list_timers(&id).await.map_err(ApiError::from)?;
-        timers.retain(|t| t.kind != TimerKind::Supervision);
+        // The order's deadline joins the ticket's clocks, replacing an earlier order's
+        // (the domain's rule).
         let order = SupervisionOrder {
             severity,
             deadline: truncate_to_micros(deadline),
@@ -148,20 +143,7 @@ impl SupervisionService for Supervision {
         );
         let note = format!("{} ({}, by {})", r.note, severity.as_str(), order.deadline);
         let t = self
-            .command(call, |t| {
-                let event = t
-                    .apply(Command::Supervise(order), &caller.subject, note.trim(), now)
-                    .map_err(ApiError::from);
-                if let Some(level) = t.level() {
-                    timers.push(Timer::for_ticket(
-                        t,
-                        level,
-                        TimerKind::Supervision,
-                        truncate_to_micros(deadline),
-                    ));
-                }
-                Decided::new(event, TimerPlan::Set(timers))
-            })
+            .apply(call, Command::Supervise(order), note.trim())
             .await?;
         Ok(Response::new(t))
     }
@@ -183,14 +165,9 @@ impl SupervisionService for Supervision {
             r.expected_version,
         );
         // Passed: closed, no clock runs. Failed: 返工, the same owner's clocks start
-        // again from now.
-        let timers = if r.pass {
-            TimerPlan::Clear
-        } else {
-            TimerPlan::Restart
-        };
+        // again from now (the domain's rule).
         let t = self
-            .apply(call, Command::Verify { pass: r.pass }, &r.note, timers)
+            .apply(call, Command::Verify { pass: r.pass }, &r.note)
             .await?;
         Ok(Response::new(t))
     }
@@ -224,9 +201,7 @@ impl SupervisionService for Supervision {
             &r.ticket_id,
             r.expected_version,
         );
-        let t = self
-            .apply(call, Command::Reassign(to), &note, TimerPlan::Restart)
-            .await?;
+        let t = self.apply(call, Command::Reassign(to), &note).await?;
         Ok(Response::new(t))
     }
 
@@ -245,9 +220,7 @@ impl SupervisionService for Supervision {
             &r.ticket_id,
             r.expected_version,
         );
-        let t = self
-            .apply(call, Command::Close, &r.note, TimerPlan::Clear)
-            .await?;
+        let t = self.apply(call, Command::Close, &r.note).await?;
         Ok(Response::new(t))
     }
 
@@ -267,9 +240,7 @@ impl SupervisionService for Supervision {
             &r.ticket_id,
             r.expected_version,
         );
-        let t = self
-            .apply(call, Command::Reject, &r.reason, TimerPlan::Clear)
-            .await?;
+        let t = self.apply(call, Command::Reject, &r.reason).await?;
         Ok(Response::new(t))
     }
 
@@ -280,11 +251,6 @@ impl SupervisionService for Supervision {
         let caller = admit(principal(&request)?, CENTER, "DecidePause")?.clone();
         let r = request.into_inner();
         check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
-        // Read before the change; the version check inside keeps it honest (every timer
-        // change comes with a new ticket version).
-        let timers = self.store.list_timers(&id).await.map_err(ApiError::from)?;
-        let now = self.clock.now();
         let call = Call::new(
             &caller,
             "DecidePause",
@@ -294,18 +260,7 @@ impl SupervisionService for Supervision {
             r.expected_version,
         );
         let t = self
-            .command(call, |t| {
-                let event = t
-                    .apply(
-                        Command::DecidePause { approve: r.approve },
-                        &caller.subject,
-                        &r.note,
-                        now,
-                    )
-                    .map_err(ApiError::from);
-                let timers = after_pause_decision(&timers, r.approve);
-                Decided::new(event, TimerPlan::Set(timers))
-            })
+            .apply(call, Command::DecidePause { approve: r.approve }, &r.note)
             .await?;
         Ok(Response::new(t))
     }
@@ -326,9 +281,7 @@ impl SupervisionService for Supervision {
             r.expected_version,
         );
         // 返工: back to the owner who resolved it, with fresh clocks.
-        let t = self
-            .apply(call, Command::Reopen, &r.reason, TimerPlan::Restart)
-            .await?;
+        let t = self.apply(call, Command::Reopen, &r.reason).await?;
         Ok(Response::new(t))
     }
 

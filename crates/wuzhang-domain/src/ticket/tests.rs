@@ -76,7 +76,7 @@ fn ticket_in(state: TicketState) -> Ticket {
         }],
     };
     for c in path {
-        t.apply(c, "test", "", T0).unwrap();
+        let _ = t.apply(c, "test", "", T0).unwrap();
     }
     assert_eq!(t.state, state);
     t
@@ -133,7 +133,12 @@ fn every_command() -> Vec<(&'static str, Command)> {
         ("note", Command::Note),
         ("supervise", Command::Supervise(order())),
         ("warn", Command::Warn),
-        ("request_pause", Command::RequestPause),
+        (
+            "request_pause",
+            Command::RequestPause {
+                until: T0 + time::Duration::days(1),
+            },
+        ),
         ("approve_pause", Command::DecidePause { approve: true }),
         ("refuse_pause", Command::DecidePause { approve: false }),
         ("resume", Command::Resume),
@@ -206,7 +211,9 @@ fn every_state_accepts_exactly_its_commands() {
             let result = t.apply(command.clone(), "actor-1", "why", later);
             match spec.iter().find(|(n, _)| *n == name) {
                 Some((_, to)) => {
-                    let ev = result.unwrap_or_else(|e| panic!("{state} should {name}: {e}"));
+                    let ev = result
+                        .unwrap_or_else(|e| panic!("{state} should {name}: {e}"))
+                        .event;
                     assert_eq!(t.state, *to, "{state} --{name}-->");
                     assert_eq!(ev.from_state, Some(state));
                     assert_eq!(ev.to_state, *to);
@@ -243,7 +250,8 @@ fn event_kinds_name_what_happened() {
             "",
             T0,
         )
-        .unwrap();
+        .unwrap()
+        .event;
     assert_eq!(ev.kind, EventKind::AutoEscalated);
     assert_eq!(ev.level, Some(ChiefLevel::Lane));
     assert_eq!(
@@ -260,13 +268,15 @@ fn event_kinds_name_what_happened() {
             "",
             T0,
         )
-        .unwrap();
+        .unwrap()
+        .event;
     assert_eq!(ev.kind, EventKind::Escalated);
 
     let mut t = ticket_in(TicketState::Resolved);
     assert_eq!(
         t.apply(Command::Verify { pass: true }, "cc", "", T0)
             .unwrap()
+            .event
             .kind,
         EventKind::Verified
     );
@@ -274,11 +284,12 @@ fn event_kinds_name_what_happened() {
     assert_eq!(
         t2.apply(Command::Verify { pass: false }, "cc", "", T0)
             .unwrap()
+            .event
             .kind,
         EventKind::Reopened
     );
     assert_eq!(
-        t.apply(Command::Reopen, "cc", "", T0).unwrap().kind,
+        t.apply(Command::Reopen, "cc", "", T0).unwrap().event.kind,
         EventKind::Reopened
     );
 }
@@ -318,16 +329,17 @@ fn escalation_only_goes_up_and_stops_at_the_command_center() {
     assert!(matches!(err, TransitionError::NotUpward { .. }));
     let mut level = ChiefLevel::Grid;
     while let Some(up) = level.up() {
-        t.apply(
-            Command::Escalate {
-                to: at(up),
-                auto: true,
-            },
-            "system:timer",
-            "",
-            T0,
-        )
-        .unwrap();
+        let _ = t
+            .apply(
+                Command::Escalate {
+                    to: at(up),
+                    auto: true,
+                },
+                "system:timer",
+                "",
+                T0,
+            )
+            .unwrap();
         level = up;
     }
     assert_eq!(t.level(), Some(ChiefLevel::CommandCenter));
@@ -351,21 +363,22 @@ fn escalation_restarts_clocks_but_accepting_keeps_them() {
     let mut t = ticket_in(TicketState::Assigned);
     t.accept_due_at = Some(T0 + time::Duration::hours(1));
     t.resolve_due_at = Some(T0 + time::Duration::hours(24));
-    t.apply(Command::Accept, "p-grid", "", T0).unwrap();
+    let _ = t.apply(Command::Accept, "p-grid", "", T0).unwrap();
     assert!(
         t.resolve_due_at.is_some(),
         "accepting keeps the resolve clock"
     );
-    t.apply(
-        Command::Escalate {
-            to: at(ChiefLevel::Lane),
-            auto: false,
-        },
-        "p-grid",
-        "",
-        T0,
-    )
-    .unwrap();
+    let _ = t
+        .apply(
+            Command::Escalate {
+                to: at(ChiefLevel::Lane),
+                auto: false,
+            },
+            "p-grid",
+            "",
+            T0,
+        )
+        .unwrap();
     assert_eq!((t.accept_due_at, t.resolve_due_at), (None, None));
 }
 
@@ -383,29 +396,68 @@ fn pause_must_be_requested_then_decided_then_resumed() {
         t.apply(Command::DecidePause { approve: true }, "cc", "", T0),
         Err(TransitionError::PauseState { .. })
     ));
-    t.apply(Command::RequestPause, "p-grid", "waiting for parts", T0)
+    let _ = t
+        .apply(
+            Command::RequestPause {
+                until: T0 + time::Duration::days(1),
+            },
+            "p-grid",
+            "waiting for parts",
+            T0,
+        )
         .unwrap();
     assert_eq!(t.pause, Pause::Requested);
-    assert!(t.apply(Command::RequestPause, "p-grid", "", T0).is_err());
+    assert!(
+        t.apply(
+            Command::RequestPause {
+                until: T0 + time::Duration::days(1)
+            },
+            "p-grid",
+            "",
+            T0
+        )
+        .is_err()
+    );
     let ev = t
         .apply(Command::DecidePause { approve: false }, "cc", "", T0)
-        .unwrap();
+        .unwrap()
+        .event;
     assert_eq!((ev.kind, t.pause), (EventKind::PauseRefused, Pause::None));
-    t.apply(Command::RequestPause, "p-grid", "", T0).unwrap();
+    let _ = t
+        .apply(
+            Command::RequestPause {
+                until: T0 + time::Duration::days(1),
+            },
+            "p-grid",
+            "",
+            T0,
+        )
+        .unwrap();
     let ev = t
         .apply(Command::DecidePause { approve: true }, "cc", "", T0)
-        .unwrap();
+        .unwrap()
+        .event;
     assert_eq!(
         (ev.kind, t.pause),
         (EventKind::PauseApproved, Pause::Paused)
     );
-    let ev = t.apply(Command::Resume, "cc", "", T0).unwrap();
+    let ev = t.apply(Command::Resume, "cc", "", T0).unwrap().event;
     assert_eq!((ev.kind, t.pause), (EventKind::Resumed, Pause::None));
     // Resolving while paused ends the pause.
-    t.apply(Command::RequestPause, "p-grid", "", T0).unwrap();
-    t.apply(Command::DecidePause { approve: true }, "cc", "", T0)
+    let _ = t
+        .apply(
+            Command::RequestPause {
+                until: T0 + time::Duration::days(1),
+            },
+            "p-grid",
+            "",
+            T0,
+        )
         .unwrap();
-    t.apply(Command::Resolve, "p-grid", "", T0).unwrap();
+    let _ = t
+        .apply(Command::DecidePause { approve: true }, "cc", "", T0)
+        .unwrap();
+    let _ = t.apply(Command::Resolve, "p-grid", "", T0).unwrap();
     assert_eq!(t.pause, Pause::None);
 }
 
@@ -418,11 +470,12 @@ fn merge_and_rating_details() {
         Err(TransitionError::SelfMerge)
     );
     let mut t = ticket_in(TicketState::Resolved);
-    t.apply(Command::Rate(rating()), "resident-1", "", T0)
+    let _ = t
+        .apply(Command::Rate(rating()), "resident-1", "", T0)
         .unwrap();
     assert_eq!(t.rating.as_ref().map(|r| r.stars), Some(2));
     assert!(!t.rating.as_ref().unwrap().is_satisfied());
-    t.apply(Command::Reopen, "cc", "", T0).unwrap();
+    let _ = t.apply(Command::Reopen, "cc", "", T0).unwrap();
     assert_eq!(t.rating, None, "a reopened ticket waits for a new verdict");
     assert_eq!(
         t.level(),
@@ -480,7 +533,9 @@ fn any_command() -> impl Strategy<Value = Command> {
         Just(Command::Note),
         Just(Command::Supervise(order())),
         Just(Command::Warn),
-        Just(Command::RequestPause),
+        Just(Command::RequestPause {
+            until: T0 + time::Duration::days(1)
+        }),
         any::<bool>().prop_map(|approve| Command::DecidePause { approve }),
         Just(Command::Resume),
         Just(Command::JoinReporter),
@@ -501,7 +556,9 @@ proptest! {
             now += time::Duration::minutes(1);
             let before = t.clone();
             match t.apply(c.clone(), "actor", "", now) {
-                Ok(ev) => {
+                Ok(applied) => {
+                    let ev = applied.event;
+                    prop_assert_eq!(applied.clocks, c.clock_effect());
                     prop_assert!(!before.state.is_final(), "final state {} changed", before.state);
                     prop_assert_eq!(ev.from_state, Some(before.state));
                     prop_assert_eq!(ev.to_state, t.state);
@@ -527,7 +584,8 @@ fn a_supervision_order_is_kept_and_counted_while_open() {
     let mut t = ticket_in(TicketState::Assigned);
     let e = t
         .apply(Command::Supervise(order()), "cc-1", "督办", T0)
-        .unwrap();
+        .unwrap()
+        .event;
     assert_eq!(e.kind, EventKind::Supervised);
     assert_eq!(
         (t.supervision.as_ref(), t.supervision_count),
@@ -535,7 +593,8 @@ fn a_supervision_order_is_kept_and_counted_while_open() {
     );
     let mut second = order();
     second.severity = Severity::Critical;
-    t.apply(Command::Supervise(second.clone()), "cc-1", "再督办", T0)
+    let _ = t
+        .apply(Command::Supervise(second.clone()), "cc-1", "再督办", T0)
         .unwrap();
     assert_eq!((t.supervision, t.supervision_count), (Some(second), 2));
 }

@@ -148,7 +148,7 @@ fn tickets_show_what_the_viewer_may_see() {
         area_code: code("g1"),
         person_id: Some(PersonId::new("p1").unwrap()),
     };
-    t.apply(Command::Assign(a), "system", "", now).unwrap();
+    let _ = t.apply(Command::Assign(a), "system", "", now).unwrap();
     t.resolve_due_at = Some(now + Duration::hours(1));
 
     let full = ticket(&t, PhoneVisibility::Full, now);

@@ -1,0 +1,313 @@
+//! Every command × every clock: the effect it decides and the timers that come of it,
+//! from one standing set of timers, checked by hand.
+
+use time::Duration;
+use time::macros::datetime;
+
+use super::*;
+use crate::area::AreaCode;
+use crate::category::{CategoryCode, CategoryKind, DeadlineKind};
+use crate::chief::{ChiefLevel, PersonId};
+use crate::point::{Crs, GeoPoint};
+use crate::ticket::{
+    Assignment, Command, Pause, Rating, Report, Severity, SupervisionOrder, TicketId, TicketState,
+};
+use crate::timer::TimerKind as K;
+
+/// A Thursday morning in Beijing, far from holidays.
+const NOW: OffsetDateTime = datetime!(2026-10-15 02:00 UTC);
+/// When the ticket was assigned: its clocks ran from here.
+const ASSIGNED_AT: OffsetDateTime = datetime!(2026-10-15 01:00 UTC);
+
+fn category() -> Category {
+    Category {
+        code: CategoryCode::new("E0102").unwrap(),
+        name: "暴露垃圾".into(),
+        parent_code: None,
+        kind: CategoryKind::Event,
+        start_level: ChiefLevel::Grid,
+        accept_within: Duration::hours(2),
+        resolve_within: Duration::days(3),
+        deadline_kind: DeadlineKind::Natural,
+        urgent: false,
+        calendar_code: "cn".into(),
+        duplicate_radius_m: 0.0,
+        duplicate_window: Duration::ZERO,
+        active: true,
+    }
+}
+
+fn post(level: ChiefLevel, area: &str) -> Assignment {
+    Assignment {
+        level,
+        area_code: AreaCode::new(area).unwrap(),
+        person_id: Some(PersonId::new(format!("p-{area}")).unwrap()),
+    }
+}
+
+const ORDER_DUE: OffsetDateTime = datetime!(2026-10-16 02:00 UTC);
+const PAUSE_END: OffsetDateTime = datetime!(2026-10-15 06:00 UTC);
+
+fn order(deadline: OffsetDateTime) -> SupervisionOrder {
+    SupervisionOrder {
+        severity: Severity::Serious,
+        deadline,
+        note: String::new(),
+        issued_by: "cc".into(),
+        issued_at: ASSIGNED_AT,
+    }
+}
+
+/// A grid ticket in `state` with `pause`, carrying a supervision order, its clocks as
+/// started an hour ago.
+fn ticket(state: TicketState, pause: Pause) -> Ticket {
+    let p = GeoPoint::new(43.88, 125.35, Crs::Wgs84).unwrap();
+    let report = Report {
+        category_code: category().code,
+        description: "垃圾满溢".into(),
+        location: p,
+        original_location: p,
+        address: String::new(),
+        building_code: None,
+        unit_code: None,
+        media_urls: vec![],
+        contact_phone: None,
+        reporter_id: "resident-1".into(),
+        urgent: false,
+    };
+    let sub = AreaCode::new("220102001").unwrap();
+    let grid = AreaCode::new("220102001001001").unwrap();
+    let (mut t, _) = Ticket::submit(TicketId::new(ASSIGNED_AT), report, grid, sub, ASSIGNED_AT);
+    if state != TicketState::Submitted {
+        t.state = state;
+        t.assignment = Some(post(ChiefLevel::Grid, "220102001001001"));
+        t.supervision = Some(order(ORDER_DUE));
+        t.supervision_count = 1;
+    }
+    if state.is_open() && state != TicketState::Submitted {
+        t.accept_due_at =
+            (state == TicketState::Assigned).then_some(ASSIGNED_AT + Duration::hours(2));
+        t.resolve_due_at = Some(ASSIGNED_AT + Duration::days(3));
+    }
+    t.pause = pause;
+    t.check_invariants().unwrap();
+    t
+}
+
+/// One timer of each kind, at the grid level, as a working ticket would have them.
+fn standing(t: &Ticket) -> Vec<Timer> {
+    let at = |kind, due| Timer::for_ticket(t, ChiefLevel::Grid, kind, due);
+    vec![
+        at(K::Warning, ASSIGNED_AT + Duration::minutes(96)),
+        at(K::Accept, ASSIGNED_AT + Duration::hours(2)),
+        at(K::Resolve, ASSIGNED_AT + Duration::days(3)),
+        at(K::Supervision, ORDER_DUE),
+        at(K::Resume, PAUSE_END),
+    ]
+}
+
+/// What a row expects of the timers: kept as they stand, or exactly these (kind, level,
+/// due), in any order.
+enum Expect {
+    Kept,
+    Timers(Vec<(TimerKind, ChiefLevel, OffsetDateTime)>),
+}
+
+#[test]
+fn every_command_decides_its_clocks() {
+    use ChiefLevel::{Grid, Lane};
+    use Expect::{Kept, Timers};
+    use TicketState as S;
+    let fresh = |level| {
+        vec![
+            (K::Warning, level, NOW + Duration::minutes(96)),
+            (K::Accept, level, NOW + Duration::hours(2)),
+            (K::Resolve, level, NOW + Duration::days(3)),
+        ]
+    };
+    let resolve_due = ASSIGNED_AT + Duration::days(3);
+    let later_order = datetime!(2026-10-17 02:00 UTC);
+    let until = datetime!(2026-10-20 02:00 UTC);
+    let rating = Rating::new(5, false, String::new()).unwrap();
+    #[rustfmt::skip]
+    let rows: Vec<(&str, S, Pause, Command, ClockEffect, Expect)> = vec![
+        ("assign", S::Submitted, Pause::None, Command::Assign(post(Grid, "220102001001001")),
+            ClockEffect::Start, Timers(fresh(Grid))),
+        ("accept keeps resolve and the order", S::Assigned, Pause::None, Command::Accept,
+            ClockEffect::Accepted, Timers(vec![
+                (K::Resolve, Grid, resolve_due),
+                // 80% of the 71 hours left.
+                (K::Warning, Grid, NOW + Duration::minutes(71 * 60 * 8 / 10)),
+                (K::Supervision, Grid, ORDER_DUE),
+            ])),
+        ("resolve", S::Accepted, Pause::None, Command::Resolve, ClockEffect::Clear, Timers(vec![])),
+        ("escalate", S::Assigned, Pause::None,
+            Command::Escalate { to: post(Lane, "220102001001"), auto: false },
+            ClockEffect::Start, Timers(fresh(Lane))),
+        ("auto escalate", S::Accepted, Pause::None,
+            Command::Escalate { to: post(Lane, "220102001001"), auto: true },
+            ClockEffect::Start, Timers(fresh(Lane))),
+        ("reassign", S::Accepted, Pause::Paused, Command::Reassign(post(Lane, "220102001001")),
+            ClockEffect::Start, Timers(fresh(Lane))),
+        ("verify pass", S::Resolved, Pause::None, Command::Verify { pass: true },
+            ClockEffect::Clear, Timers(vec![])),
+        ("verify fail (返工)", S::Resolved, Pause::None, Command::Verify { pass: false },
+            ClockEffect::Start, Timers(fresh(Grid))),
+        ("close", S::Resolved, Pause::None, Command::Close, ClockEffect::Clear, Timers(vec![])),
+        ("reopen", S::Closed, Pause::None, Command::Reopen, ClockEffect::Start, Timers(fresh(Grid))),
+        ("reject", S::Assigned, Pause::None, Command::Reject, ClockEffect::Clear, Timers(vec![])),
+        ("cancel", S::Accepted, Pause::None, Command::Cancel, ClockEffect::Clear, Timers(vec![])),
+        ("merge", S::Assigned, Pause::None, Command::Merge { into: TicketId::new(NOW) },
+            ClockEffect::Clear, Timers(vec![])),
+        ("rate", S::Resolved, Pause::None, Command::Rate(rating), ClockEffect::Keep, Kept),
+        ("note", S::Accepted, Pause::None, Command::Note, ClockEffect::Keep, Kept),
+        ("warn", S::Assigned, Pause::None, Command::Warn, ClockEffect::Keep, Kept),
+        ("join reporter", S::Resolved, Pause::None, Command::JoinReporter, ClockEffect::Keep, Kept),
+        ("supervise replaces the order's deadline", S::Accepted, Pause::None,
+            Command::Supervise(order(later_order)),
+            ClockEffect::Supervise { deadline: later_order }, Timers(vec![
+                (K::Warning, Grid, ASSIGNED_AT + Duration::minutes(96)),
+                (K::Accept, Grid, ASSIGNED_AT + Duration::hours(2)),
+                (K::Resolve, Grid, resolve_due),
+                (K::Resume, Grid, PAUSE_END),
+                (K::Supervision, Grid, later_order),
+            ])),
+        ("request pause replaces its end", S::Assigned, Pause::None,
+            Command::RequestPause { until },
+            ClockEffect::PauseRequested { until }, Timers(vec![
+                (K::Warning, Grid, ASSIGNED_AT + Duration::minutes(96)),
+                (K::Accept, Grid, ASSIGNED_AT + Duration::hours(2)),
+                (K::Resolve, Grid, resolve_due),
+                (K::Supervision, Grid, ORDER_DUE),
+                (K::Resume, Grid, until),
+            ])),
+        ("approve pause: the clocks stop, the order stands", S::Assigned, Pause::Requested,
+            Command::DecidePause { approve: true },
+            ClockEffect::PauseDecided { approve: true }, Timers(vec![
+                (K::Supervision, Grid, ORDER_DUE),
+                (K::Resume, Grid, PAUSE_END),
+            ])),
+        ("refuse pause: the clocks run on", S::Assigned, Pause::Requested,
+            Command::DecidePause { approve: false },
+            ClockEffect::PauseDecided { approve: false }, Timers(vec![
+                (K::Warning, Grid, ASSIGNED_AT + Duration::minutes(96)),
+                (K::Accept, Grid, ASSIGNED_AT + Duration::hours(2)),
+                (K::Resolve, Grid, resolve_due),
+                (K::Supervision, Grid, ORDER_DUE),
+            ])),
+        // Paused half an hour ago (see `paused_at` below): the owner's clocks move on by
+        // half an hour, the order's deadline does not.
+        ("resume moves the clocks, not the order", S::Assigned, Pause::Paused, Command::Resume,
+            ClockEffect::Resumed, Timers(vec![
+                (K::Accept, Grid, ASSIGNED_AT + Duration::minutes(150)),
+                (K::Resolve, Grid, resolve_due + Duration::minutes(30)),
+                (K::Supervision, Grid, ORDER_DUE),
+            ])),
+    ];
+    let calendars = Calendars::default();
+    let category = category();
+    let mut seen = std::collections::HashSet::new();
+    for (name, state, pause, command, effect, expect) in rows {
+        seen.insert(command.verb());
+        let mut t = ticket(state, pause);
+        let timers = standing(&t);
+        let applied = t
+            .apply(command, "someone", "", NOW)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(applied.clocks, effect, "{name}");
+        let inputs = ClockInputs::new(&calendars, 0.8)
+            .category(&category)
+            .standing(&timers)
+            .paused_at(NOW - Duration::minutes(30));
+        let got = effect.timers(&mut t, &inputs, NOW).unwrap();
+        // The ticket's due times agree with its timers.
+        let due = |kind| {
+            got.as_ref()
+                .and_then(|ts| ts.iter().find(|x| x.kind == kind).map(|x| x.due_at))
+        };
+        if matches!(effect, ClockEffect::Start | ClockEffect::Resumed) {
+            assert_eq!(t.accept_due_at, due(K::Accept), "{name}: accept due");
+            assert_eq!(t.resolve_due_at, due(K::Resolve), "{name}: resolve due");
+        }
+        match expect {
+            Kept => assert_eq!(got, None, "{name}"),
+            Timers(want) => {
+                let mut got: Vec<_> = got
+                    .unwrap_or_else(|| panic!("{name}: timers kept"))
+                    .into_iter()
+                    .map(|t| (t.kind, t.level, t.due_at))
+                    .collect();
+                let mut want = want;
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{name}");
+            }
+        }
+        if effect == ClockEffect::Accepted {
+            assert_eq!(t.accept_due_at, None, "{name}");
+            assert_eq!(t.resolve_due_at, Some(resolve_due), "{name}");
+        }
+        if !t.state.is_open() {
+            assert_eq!((t.accept_due_at, t.resolve_due_at), (None, None), "{name}");
+        }
+        t.check_invariants()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // Every command has a row.
+    assert_eq!(seen.len(), 19, "{seen:?}");
+}
+
+#[test]
+fn a_resumed_order_past_its_deadline_does_not_come_back() {
+    let mut t = ticket(TicketState::Accepted, Pause::Paused);
+    t.supervision = Some(order(NOW - Duration::minutes(1)));
+    let applied = t.apply(Command::Resume, "p", "", NOW).unwrap();
+    let calendars = Calendars::default();
+    let inputs = ClockInputs::new(&calendars, 0.8).paused_at(NOW - Duration::hours(1));
+    let timers = applied
+        .clocks
+        .timers(&mut t, &inputs, NOW)
+        .unwrap()
+        .unwrap();
+    let kinds: Vec<_> = timers.iter().map(|t| t.kind).collect();
+    assert_eq!(kinds, [K::Resolve]);
+}
+
+#[test]
+fn an_effect_reads_only_what_it_says_it_needs() {
+    let calendars = Calendars::default();
+    let category = category();
+    let until = NOW + Duration::hours(5);
+    let effects = [
+        ClockEffect::Keep,
+        ClockEffect::Clear,
+        ClockEffect::Start,
+        ClockEffect::Accepted,
+        ClockEffect::Supervise { deadline: until },
+        ClockEffect::PauseRequested { until },
+        ClockEffect::PauseDecided { approve: true },
+        ClockEffect::Resumed,
+    ];
+    for effect in effects {
+        let needs = effect.needs();
+        let mut t = ticket(TicketState::Accepted, Pause::None);
+        let timers = standing(&t);
+        let mut inputs = ClockInputs::new(&calendars, 0.8);
+        if needs.category {
+            inputs = inputs.category(&category);
+        }
+        if needs.standing {
+            inputs = inputs.standing(&timers);
+        }
+        if needs.paused_at {
+            inputs = inputs.paused_at(NOW);
+        }
+        assert!(effect.timers(&mut t, &inputs, NOW).is_ok(), "{effect:?}");
+        // And what it needs, it cannot do without.
+        if needs != ClockNeeds::default() {
+            let bare = ClockInputs::new(&calendars, 0.8);
+            let err = effect.timers(&mut t, &bare, NOW).unwrap_err();
+            assert!(matches!(err, ClockError::Missing { .. }), "{effect:?}");
+        }
+    }
+}
