@@ -4,7 +4,9 @@
 
 use wuzhang_bench::points;
 use wuzhang_bench::postgis::Scratch;
-use wuzhang_e2e::{data_file, fresh_pg_url};
+#[path = "../harness.rs"]
+mod harness;
+use harness::{data_file, fresh_pg_url};
 use wuzhang_spatial::GridIndex;
 use wuzhang_spatial::synth::{changchun_grids, changchun_lattice};
 

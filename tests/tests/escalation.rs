@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
-use wuzhang_e2e::{Server, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report};
+#[path = "../harness.rs"]
+mod harness;
+use harness::{Server, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;

@@ -9,7 +9,9 @@ use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
-use wuzhang_e2e::{Server, authed, fresh_pg_url, seed_small_tree};
+#[path = "../harness.rs"]
+mod harness;
+use harness::{Server, authed, fresh_pg_url, seed_small_tree};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::{
@@ -832,18 +834,6 @@ async fn admin_edits_categories(w: &World) {
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
-async fn everything(w: &World) {
-    categories_are_there_from_the_start(w).await;
-    admin_edits_categories(w).await;
-    routes_to_the_right_chief(w).await;
-    retries_are_idempotent(w).await;
-    duplicates_merge(w).await;
-    cancel_and_rate_rules(w).await;
-    bad_input_writes_nothing(w).await;
-    uploads_photos(w).await;
-    open311_over_http(w).await;
-}
-
 /// A raw HTTP/1.1 request (so bytes that are not UTF-8 can be sent): status and body.
 async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -873,7 +863,7 @@ async fn open311_over_http(w: &World) {
     let base = format!("http://{addr}/open311/v2");
     let python = std::env::var("WUZHANG_OPEN311_PYTHON").unwrap_or_else(|_| "python3".into());
     let required = std::env::var("WUZHANG_REQUIRE_OPEN311").is_ok_and(|v| v == "1");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/open311/client_check.py");
+    let script = harness::tests_dir().join("open311/client_check.py");
     let has_client = std::process::Command::new(&python)
         .args(["-c", "import civicbot, georeport"])
         .status()
@@ -1023,20 +1013,47 @@ async fn open311_over_http(w: &World) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn intake_on_sqlite() {
-    let w = World::start(None).await;
-    everything(&w).await;
+/// Each scenario as a test of its own on each store, on a server of its own (the
+/// conformance suite's pattern): `cargo test -p wuzhang --test intake duplicates_merge`
+/// runs one, and a failure names it.
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let w = super::World::start(None).await;
+                    let _ = super::$name(&w).await;
+                }
+            )*
+        }
+
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = super::fresh_pg_url().await else {
+                        return;
+                    };
+                    let w = super::World::start(Some(url)).await;
+                    let _ = super::$name(&w).await;
+                }
+            )*
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn intake_on_postgres() {
-    let Some(url) = fresh_pg_url().await else {
-        return;
-    };
-    let w = World::start(Some(url)).await;
-    everything(&w).await;
-}
+scenarios!(
+    categories_are_there_from_the_start,
+    admin_edits_categories,
+    routes_to_the_right_chief,
+    retries_are_idempotent,
+    duplicates_merge,
+    cancel_and_rate_rules,
+    bad_input_writes_nothing,
+    uploads_photos,
+    open311_over_http,
+);
 
 /// The first answer survives a restart: the record is in the store, not in memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

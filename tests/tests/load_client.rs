@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use http::HeaderValue;
 use prost::Message;
 use wuzhang_bench::lean;
-use wuzhang_e2e::{Server, authed, seed_small_tree};
+#[path = "../harness.rs"]
+mod harness;
+use harness::{Server, authed, seed_small_tree};
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::{
     Crs, GeoPoint, ListMyIncidentsRequest, SubmitIncidentRequest, Ticket, TicketState,

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 use tonic::Code;
 use tonic_types::StatusExt;
-use wuzhang_e2e::{Server, authed, data_file, fixture, fresh_pg_url};
+#[path = "../harness.rs"]
+mod harness;
+use harness::{Server, authed, data_file, fixture, fresh_pg_url};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{

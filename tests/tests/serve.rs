@@ -6,7 +6,9 @@ use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use wuzhang_e2e::{Server, authed, fresh_pg_url};
+#[path = "../harness.rs"]
+mod harness;
+use harness::{Server, authed, fresh_pg_url};
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{GeoPoint, LocateRequest};
 

@@ -1,10 +1,15 @@
-//! Harness for end-to-end tests: starts the real `wuzhang` binary on port 0 with its own
-//! data directory (and, for Postgres, its own schema), mints tokens with the binary's own
+//! Harness for end-to-end tests, compiled into each of them (`mod harness`). They are
+//! integration tests of the `wuzhang` package (`services/wuzhang/Cargo.toml` lists them),
+//! so `cargo test` builds the binary they start and names it (`CARGO_BIN_EXE_wuzhang`).
+//! It starts the real `wuzhang` binary on port 0 with its own data directory (and, for Postgres, its own schema), mints tokens with the binary's own
 //! `token` command, and stops the process with SIGTERM as an operator would.
 //!
 //! Layout:
 //! - [`Server`]: a started binary; dropping it stops it.
 //! - [`fresh_pg_url`]: a Postgres URL on a new, empty schema, or a skip.
+
+// Each test file uses a part of the harness; it is not a public API.
+#![allow(dead_code, unreachable_pub)]
 
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
@@ -13,21 +18,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
-/// Where cargo put the `wuzhang` binary: next to this test's own executable.
+/// The `wuzhang` binary Cargo built for this very test run (the tests are integration
+/// tests of the binary's package, so Cargo builds it first and names it here: a stale
+/// build can never be picked up).
 pub fn binary_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/debug/deps/e2e-xxxx → target/debug/wuzhang
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target directory");
-    let bin = dir.join(format!("wuzhang{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build -p wuzhang`) first",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_wuzhang"))
+}
+
+/// The repository's `tests/` folder (fixtures, the Open311 client).
+pub fn tests_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests")
 }
 
 /// A running `wuzhang serve`.
@@ -258,17 +258,13 @@ pub fn secs_from_now(secs: i64) -> prost_types::Timestamp {
 
 /// A file under `tests/fixtures`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name);
+    let path = tests_dir().join("fixtures").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A file under the repository's `data/`.
 pub fn data_file(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../data")
-        .join(name);
+    let path = tests_dir().join("../data").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
