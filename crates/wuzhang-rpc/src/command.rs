@@ -22,7 +22,7 @@ use wuzhang_domain::timer::Timer;
 use wuzhang_store::{ClockReadings, Store, StoreError, TicketChange};
 
 use crate::ApiError;
-use crate::idempotency::{Key, once_recorded};
+use crate::idempotency::{Key, Recording, once};
 use crate::request::request_id;
 
 /// The request as the runner needs it.
@@ -141,34 +141,39 @@ impl TicketCommands {
             ));
         }
         let key = Key::new(call.caller, call.rpc, rid, call.request);
-        once_recorded(self.store.as_ref(), &key, || async {
-            let (mut ticket, standing) = load(id).await?;
-            if call.expected_version != 0 && ticket.version != call.expected_version {
-                return Err(stale(&ticket));
-            }
-            may_act(&ticket, &standing)?;
-            let now = self.clock.now();
-            let Applied { event, clocks } = decide(&mut ticket, now)?;
-            let timers = self.clocks(&mut ticket, &clocks, now).await?;
-            let answer = wire(&ticket, &standing);
-            let change = TicketChange {
-                ticket,
-                events: vec![event],
-                timers,
-                idempotency: Some(key.record(&answer, now)),
-                add_follower: None,
-            };
-            let stored = match self.store.update_ticket(&change).await {
-                Ok(t) => t,
-                Err(StoreError::Conflict { .. }) => {
-                    let current = self.store.get_ticket(&id).await?;
-                    return Err(stale(&current));
+        once(
+            self.store.as_ref(),
+            &key,
+            Recording::WithTheEffect,
+            || async {
+                let (mut ticket, standing) = load(id).await?;
+                if call.expected_version != 0 && ticket.version != call.expected_version {
+                    return Err(stale(&ticket));
                 }
-                Err(e) => return Err(e.into()),
-            };
-            (self.on_change)();
-            Ok(wire(&stored, &standing))
-        })
+                may_act(&ticket, &standing)?;
+                let now = self.clock.now();
+                let Applied { event, clocks } = decide(&mut ticket, now)?;
+                let timers = self.clocks(&mut ticket, &clocks, now).await?;
+                let answer = wire(&ticket, &standing);
+                let change = TicketChange {
+                    ticket,
+                    events: vec![event],
+                    timers,
+                    idempotency: Some(key.record(&answer, now)),
+                    add_follower: None,
+                };
+                let stored = match self.store.update_ticket(&change).await {
+                    Ok(t) => t,
+                    Err(StoreError::Conflict { .. }) => {
+                        let current = self.store.get_ticket(&id).await?;
+                        return Err(stale(&current));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                (self.on_change)();
+                Ok(wire(&stored, &standing))
+            },
+        )
         .await
     }
 }

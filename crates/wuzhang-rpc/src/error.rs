@@ -5,7 +5,7 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use wuzhang_domain::FieldError;
 use wuzhang_domain::clocks::ClockError;
 use wuzhang_domain::ticket::TransitionError;
-use wuzhang_store::StoreError;
+use wuzhang_store::{IdempotencyRecord, StoreError};
 
 /// What went wrong, by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -16,8 +16,10 @@ pub enum ApiError {
     /// Not there, or not visible to this caller (the two are deliberately the same).
     #[error("{0}")]
     NotFound(String),
-    #[error("{0} already exists")]
-    AlreadyExists(String),
+    /// The entity is kept so code can branch on it (a taken request id is a lost retry
+    /// race, not the caller's conflict).
+    #[error("{entity} {key} already exists")]
+    AlreadyExists { entity: &'static str, key: String },
     /// The object is in a state where this cannot happen (e.g. cancel a closed ticket).
     #[error("{0}")]
     FailedPrecondition(String),
@@ -68,11 +70,16 @@ impl ApiError {
         Self::Internal(e.into())
     }
 
+    /// The request id is taken: another request wrote its idempotency record first.
+    pub fn is_taken_request_id(&self) -> bool {
+        matches!(self, ApiError::AlreadyExists { entity, .. } if *entity == IdempotencyRecord::ENTITY)
+    }
+
     pub fn code(&self) -> Code {
         match self {
             ApiError::Invalid(_) => Code::InvalidArgument,
             ApiError::NotFound(_) => Code::NotFound,
-            ApiError::AlreadyExists(_) => Code::AlreadyExists,
+            ApiError::AlreadyExists { .. } => Code::AlreadyExists,
             ApiError::FailedPrecondition(_) => Code::FailedPrecondition,
             ApiError::Aborted(_) => Code::Aborted,
             ApiError::PermissionDenied(_) => Code::PermissionDenied,
@@ -89,7 +96,7 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) => H::BAD_REQUEST,
             ApiError::NotFound(_) => H::NOT_FOUND,
-            ApiError::AlreadyExists(_) | ApiError::Aborted(_) => H::CONFLICT,
+            ApiError::AlreadyExists { .. } | ApiError::Aborted(_) => H::CONFLICT,
             ApiError::FailedPrecondition(_) => H::UNPROCESSABLE_ENTITY,
             ApiError::PermissionDenied(_) => H::FORBIDDEN,
             ApiError::Unauthenticated(_) => H::UNAUTHORIZED,
@@ -153,9 +160,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { entity, key } => {
                 ApiError::not_found(format_args!("{entity} {key}"))
             }
-            StoreError::AlreadyExists { entity, key } => {
-                ApiError::AlreadyExists(format!("{entity} {key}"))
-            }
+            StoreError::AlreadyExists { entity, key } => ApiError::AlreadyExists { entity, key },
             e @ StoreError::Conflict { .. } => ApiError::Aborted(e.to_string()),
             StoreError::Invalid { field, reason } => ApiError::invalid(field, reason),
             e @ StoreError::Unavailable { .. } => ApiError::Unavailable(e.to_string()),

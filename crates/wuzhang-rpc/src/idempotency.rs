@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::future::Future;
 use wuzhang_domain::access::Principal;
 use wuzhang_domain::clock::Clock;
-use wuzhang_store::{IdempotencyRecord, Store, StoreError};
+use wuzhang_store::{IdempotencyRecord, Store};
 
 use crate::ApiError;
 
@@ -20,54 +20,6 @@ pub fn scope(principal: &Principal, rpc: &str) -> String {
 /// A digest of the request as sent (its encoding includes the request id).
 pub fn request_hash<M: Message>(request: &M) -> Vec<u8> {
     Sha256::digest(request.encode_to_vec()).to_vec()
-}
-
-/// Runs `run` once per (caller, RPC, request id): a retry of the same request returns the
-/// recorded answer; the same id with a different request is FAILED_PRECONDITION.
-///
-/// For mutations whose own write is idempotent (imports replace by code): the record is
-/// written after the effect, so a crash in between makes the retry run again, which
-/// changes nothing. Mutations that must not run twice write the record in their own
-/// transaction instead (tickets do).
-pub async fn once<Req, Resp, F, Fut>(
-    store: &dyn Store,
-    clock: &dyn Clock,
-    principal: &Principal,
-    rpc: &str,
-    request_id: &str,
-    request: &Req,
-    run: F,
-) -> Result<Resp, ApiError>
-where
-    Req: Message,
-    Resp: Message + Default,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Resp, ApiError>>,
-{
-    let scope = scope(principal, rpc);
-    let hash = request_hash(request);
-    if let Some(first) = store.get_idempotency(&scope, request_id).await? {
-        return replay(&first, &hash, request_id);
-    }
-    let response = run().await?;
-    let record = IdempotencyRecord {
-        scope,
-        request_id: request_id.to_owned(),
-        request_hash: hash.clone(),
-        response: response.encode_to_vec(),
-        created_at: clock.now(),
-    };
-    match store.put_idempotency(&record).await {
-        Ok(()) => Ok(response),
-        // A concurrent retry finished first: answer as it did.
-        Err(StoreError::AlreadyExists { .. }) => {
-            match store.get_idempotency(&record.scope, request_id).await? {
-                Some(first) => replay(&first, &hash, request_id),
-                None => Ok(response),
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn replay<Resp: Message + Default>(
@@ -122,50 +74,46 @@ impl Key {
     }
 }
 
-/// Runs a mutation that records its answer in its own transaction (see [`Key::record`])
-/// once per key: a recorded answer is replayed; another payload under the same id is
-/// FAILED_PRECONDITION; losing a race to a concurrent retry (the store's AlreadyExists for
-/// the key) replays the winner's answer.
-pub async fn once_recorded<Resp, F, Fut>(
-    store: &dyn Store,
-    key: &Key,
-    run: F,
-) -> Result<Resp, ApiError>
-where
-    Resp: Message + Default,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Resp, ApiError>>,
-{
-    if let Some(first) = store.get_idempotency(&key.scope, &key.request_id).await? {
-        return replay(&first, &key.request_hash, &key.request_id);
-    }
-    match run().await {
-        Err(ApiError::AlreadyExists(what)) if what.starts_with("idempotency") => {
-            match store.get_idempotency(&key.scope, &key.request_id).await? {
-                Some(first) => replay(&first, &key.request_hash, &key.request_id),
-                None => Err(ApiError::Aborted(
-                    "a concurrent retry is still running; try again".into(),
-                )),
-            }
-        }
-        other => other,
+/// When a mutation's answer is recorded under its key, which decides when [`once`] reads
+/// the record.
+#[derive(Clone, Copy)]
+pub enum Recording<'c> {
+    /// [`once`] writes the record after the effect, stamped by the clock. For mutations
+    /// whose own write is idempotent (imports replace by code): a crash in between makes
+    /// the retry run again, which changes nothing. The record is read first.
+    AfterTheEffect(&'c dyn Clock),
+    /// The mutation writes the record itself, in the transaction of its effect
+    /// ([`Key::record`]), so a taken key means nothing was written. The record is read
+    /// first.
+    WithTheEffect,
+    /// As `WithTheEffect`, but the run comes first and the record is read only when it
+    /// fails: that saves the read on every first attempt, which is nearly every request.
+    /// A retry of an answered request reaches the write, finds the key taken and
+    /// replays; a retry that fails earlier (the world changed since the first answer: a
+    /// category retired, an area gone) also replays when a record exists, so a recorded
+    /// answer always wins. Only for mutations with no effect outside that write: anything
+    /// the run does before it would happen again on every retry.
+    WithTheEffectOptimistic,
+}
+
+impl std::fmt::Debug for Recording<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Recording::AfterTheEffect(_) => "AfterTheEffect",
+            Recording::WithTheEffect => "WithTheEffect",
+            Recording::WithTheEffectOptimistic => "WithTheEffectOptimistic",
+        })
     }
 }
 
-/// Like [`once_recorded`], for mutations whose write takes the key in the same statement
-/// or transaction as the whole effect, so that a taken key means nothing was written:
-/// runs first and reads the record only when the run fails. That saves the read on every
-/// first attempt, which is nearly every request.
-///
-/// A retry of an answered request reaches the write, finds the key taken (AlreadyExists
-/// for the key) and replays; a retry that fails earlier (the world changed since the
-/// first answer: a category retired, an area gone) also replays when a record exists,
-/// so a recorded answer always wins, as with [`once_recorded`]. Only for mutations with
-/// no effect outside that write: anything the run does before it would happen again on
-/// every retry.
-pub async fn once_recorded_optimistic<Resp, F, Fut>(
+/// Runs a mutation once per key (caller, RPC, request id): a retry of the same request
+/// gets the recorded answer; the same id with another payload is FAILED_PRECONDITION;
+/// losing the race to a concurrent retry (the store refusing the taken key) replays the
+/// winner's answer, or is ABORTED while the winner has not answered yet.
+pub async fn once<Resp, F, Fut>(
     store: &dyn Store,
     key: &Key,
+    recording: Recording<'_>,
     run: F,
 ) -> Result<Resp, ApiError>
 where
@@ -173,19 +121,54 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Resp, ApiError>>,
 {
-    let err = match run().await {
-        Ok(answer) => return Ok(answer),
-        Err(e) => e,
-    };
-    let lost_race =
-        matches!(&err, ApiError::AlreadyExists(what) if what.starts_with("idempotency"));
-    match store.get_idempotency(&key.scope, &key.request_id).await {
-        Ok(Some(first)) => replay(&first, &key.request_hash, &key.request_id),
-        Ok(None) if lost_race => Err(ApiError::Aborted(
-            "a concurrent retry is still running; try again".into(),
-        )),
-        // No record: the error is this request's own. A failed read changes nothing
-        // about it either.
-        Ok(None) | Err(_) => Err(err),
+    let recorded = || store.get_idempotency(&key.scope, &key.request_id);
+    let replay_first =
+        |first: &IdempotencyRecord| replay(first, &key.request_hash, &key.request_id);
+    let still_running =
+        || ApiError::Aborted("a concurrent retry is still running; try again".into());
+    match recording {
+        Recording::AfterTheEffect(clock) => {
+            if let Some(first) = recorded().await? {
+                return replay_first(&first);
+            }
+            let answer = run().await?;
+            match store
+                .put_idempotency(&key.record(&answer, clock.now()))
+                .await
+            {
+                Ok(()) => Ok(answer),
+                // A concurrent retry finished first: answer as it did.
+                Err(e) if e.is_taken_request_id() => match recorded().await? {
+                    Some(first) => replay_first(&first),
+                    None => Ok(answer),
+                },
+                Err(e) => Err(e.into()),
+            }
+        }
+        Recording::WithTheEffect => {
+            if let Some(first) = recorded().await? {
+                return replay_first(&first);
+            }
+            match run().await {
+                Err(e) if e.is_taken_request_id() => match recorded().await? {
+                    Some(first) => replay_first(&first),
+                    None => Err(still_running()),
+                },
+                other => other,
+            }
+        }
+        Recording::WithTheEffectOptimistic => {
+            let err = match run().await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
+            };
+            match recorded().await {
+                Ok(Some(first)) => replay_first(&first),
+                Ok(None) if err.is_taken_request_id() => Err(still_running()),
+                // No record: the error is this request's own. A failed read changes
+                // nothing about it either.
+                Ok(None) | Err(_) => Err(err),
+            }
+        }
     }
 }

@@ -1,10 +1,20 @@
-//! `once_recorded_optimistic`: runs first, and a recorded answer still always wins.
+//! `once` with `Recording::WithTheEffectOptimistic`: runs first, and a recorded answer
+//! still always wins.
 
 use std::cell::Cell;
 use time::macros::datetime;
 use wuzhang_rpc::ApiError;
-use wuzhang_rpc::idempotency::{Key, once_recorded_optimistic};
+use wuzhang_rpc::idempotency::{Key, Recording, once};
+use wuzhang_store::IdempotencyRecord;
 use wuzhang_store::{SqliteStore, Store};
+
+/// What the store answers a write whose request id another request took first.
+fn taken_key() -> ApiError {
+    ApiError::AlreadyExists {
+        entity: IdempotencyRecord::ENTITY,
+        key: "x".into(),
+    }
+}
 
 fn key(hash: u8) -> Key {
     Key {
@@ -28,10 +38,15 @@ async fn a_first_request_runs_and_answers() {
     let store = SqliteStore::in_memory().await.unwrap();
     store.migrate().await.unwrap();
     let ran = Cell::new(0);
-    let answer = once_recorded_optimistic(&store, &key(1), || async {
-        ran.set(ran.get() + 1);
-        Ok("mine".to_owned())
-    })
+    let answer = once(
+        &store,
+        &key(1),
+        Recording::WithTheEffectOptimistic,
+        || async {
+            ran.set(ran.get() + 1);
+            Ok("mine".to_owned())
+        },
+    )
     .await
     .unwrap();
     assert_eq!((answer.as_str(), ran.get()), ("mine", 1));
@@ -40,12 +55,12 @@ async fn a_first_request_runs_and_answers() {
 #[tokio::test]
 async fn a_taken_key_replays_the_first_answer_or_refuses_another_payload() {
     let store = answered().await;
-    let taken = || async { Err::<String, _>(ApiError::AlreadyExists("idempotency x".into())) };
-    let answer = once_recorded_optimistic(&store, &key(1), taken)
+    let taken = || async { Err::<String, _>(taken_key()) };
+    let answer = once(&store, &key(1), Recording::WithTheEffectOptimistic, taken)
         .await
         .unwrap();
     assert_eq!(answer, "first");
-    let err = once_recorded_optimistic(&store, &key(2), taken)
+    let err = once(&store, &key(2), Recording::WithTheEffectOptimistic, taken)
         .await
         .unwrap_err();
     assert!(
@@ -57,9 +72,12 @@ async fn a_taken_key_replays_the_first_answer_or_refuses_another_payload() {
 #[tokio::test]
 async fn a_retry_that_fails_early_still_gets_the_first_answer() {
     let store = answered().await;
-    let answer = once_recorded_optimistic(&store, &key(1), || async {
-        Err::<String, _>(ApiError::FailedPrecondition("category retired".into()))
-    })
+    let answer = once(
+        &store,
+        &key(1),
+        Recording::WithTheEffectOptimistic,
+        || async { Err::<String, _>(ApiError::FailedPrecondition("category retired".into())) },
+    )
     .await
     .unwrap();
     assert_eq!(answer, "first");
@@ -69,15 +87,21 @@ async fn a_retry_that_fails_early_still_gets_the_first_answer() {
 async fn without_a_record_errors_are_the_requests_own() {
     let store = SqliteStore::in_memory().await.unwrap();
     store.migrate().await.unwrap();
-    let err = once_recorded_optimistic(&store, &key(1), || async {
-        Err::<String, _>(ApiError::FailedPrecondition("category retired".into()))
-    })
+    let err = once(
+        &store,
+        &key(1),
+        Recording::WithTheEffectOptimistic,
+        || async { Err::<String, _>(ApiError::FailedPrecondition("category retired".into())) },
+    )
     .await
     .unwrap_err();
     assert!(matches!(err, ApiError::FailedPrecondition(_)), "{err}");
-    let err = once_recorded_optimistic(&store, &key(1), || async {
-        Err::<String, _>(ApiError::AlreadyExists("idempotency x".into()))
-    })
+    let err = once(
+        &store,
+        &key(1),
+        Recording::WithTheEffectOptimistic,
+        || async { Err::<String, _>(taken_key()) },
+    )
     .await
     .unwrap_err();
     assert!(matches!(err, ApiError::Aborted(_)), "{err}");

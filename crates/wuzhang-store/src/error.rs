@@ -46,6 +46,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The request id is taken: another request wrote its idempotency record first.
+    pub fn is_taken_request_id(&self) -> bool {
+        matches!(self, Self::AlreadyExists { entity, .. } if *entity == crate::IdempotencyRecord::ENTITY)
+    }
+
     /// A rule broken by the request, naming the field so edges can report a field violation.
     pub fn invalid(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
         Self::Invalid {

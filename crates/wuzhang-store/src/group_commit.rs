@@ -167,5 +167,8 @@ pub(crate) fn accepted<'a>(batch: &'a [Job], outcomes: &[Result<()>]) -> Vec<&'a
 
 /// The answer to a job whose idempotency key is taken.
 pub(crate) fn idempotency_taken(r: &IdempotencyRecord) -> StoreError {
-    StoreError::already_exists("idempotency", format!("{}/{}", r.scope, r.request_id))
+    StoreError::already_exists(
+        IdempotencyRecord::ENTITY,
+        format!("{}/{}", r.scope, r.request_id),
+    )
 }

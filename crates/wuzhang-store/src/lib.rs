@@ -11,7 +11,7 @@
 //! - [`sqlite`]: SQLite with geometry as WKB (`migrations/sqlite`).
 //! - [`connect`](mod@connect): open a store from a URL ([`connect()`], [`redact`]).
 //! - [`clocks`]: what a ticket's clock effect reads before it becomes timers.
-//! - [`reference`]: [`ReferenceCache`], the roster and categories cached in front of a
+//! - [`reference`](mod@reference): [`ReferenceCache`], the roster and categories cached in front of a
 //!   store, following its change counters.
 //!
 //! Private helpers shared by both backends, so they accept, refuse and return the same

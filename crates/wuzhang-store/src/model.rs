@@ -174,6 +174,16 @@ pub struct IdempotencyRecord {
     pub created_at: OffsetDateTime,
 }
 
+impl IdempotencyRecord {
+    /// The entity a taken key is refused as ([`StoreError::AlreadyExists`]); callers tell
+    /// a lost retry race from other conflicts by it
+    /// ([`StoreError::is_taken_request_id`]).
+    ///
+    /// [`StoreError::AlreadyExists`]: crate::StoreError::AlreadyExists
+    /// [`StoreError::is_taken_request_id`]: crate::StoreError::is_taken_request_id
+    pub const ENTITY: &'static str = "idempotency";
+}
+
 /// An event with its place in the global log, for subdistrict-wide streams.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedEvent {

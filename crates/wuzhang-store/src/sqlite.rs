@@ -507,7 +507,13 @@ async fn insert_idempotency(conn: &mut SqliteConnection, r: &IdempotencyRecord) 
     bind_idempotency(sqlx::query(IDEMPOTENCY_INSERT_ONE.as_str()), r)
         .execute(conn)
         .await
-        .map_err(|e| unique_as(e, "idempotency", format!("{}/{}", r.scope, r.request_id)))?;
+        .map_err(|e| {
+            unique_as(
+                e,
+                IdempotencyRecord::ENTITY,
+                format!("{}/{}", r.scope, r.request_id),
+            )
+        })?;
     Ok(())
 }
 

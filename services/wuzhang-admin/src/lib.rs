@@ -30,6 +30,7 @@ use wuzhang_proto::v1::{
 };
 use wuzhang_proto::v1::{Crs, FeatureIssue, GeoPoint, RowIssue, import_areas_request};
 use wuzhang_rpc::access::admit;
+use wuzhang_rpc::idempotency::{Key, Recording};
 use wuzhang_rpc::{ApiError, idempotency, request};
 use wuzhang_store::Store;
 
@@ -98,11 +99,8 @@ impl AdminService for Admin {
         };
         let response = idempotency::once(
             self.store.as_ref(),
-            self.clock.as_ref(),
-            who,
-            "ImportAreas",
-            request_id,
-            r,
+            &Key::new(who, "ImportAreas", request_id, r),
+            Recording::AfterTheEffect(self.clock.as_ref()),
             || async {
                 let outcome =
                     imports::import_areas(self.store.as_ref(), bytes, &options, r.dry_run).await?;
@@ -134,11 +132,8 @@ impl AdminService for Admin {
         }
         let response = idempotency::once(
             self.store.as_ref(),
-            self.clock.as_ref(),
-            who,
-            "ImportRoster",
-            request_id,
-            r,
+            &Key::new(who, "ImportRoster", request_id, r),
+            Recording::AfterTheEffect(self.clock.as_ref()),
             || async {
                 let outcome = imports::import_roster(
                     self.store.as_ref(),
@@ -201,11 +196,8 @@ impl AdminService for Admin {
         }
         let response = idempotency::once(
             self.store.as_ref(),
-            self.clock.as_ref(),
-            who,
-            "UpsertCategory",
-            request_id,
-            r,
+            &Key::new(who, "UpsertCategory", request_id, r),
+            Recording::AfterTheEffect(self.clock.as_ref()),
             || async {
                 self.store.upsert_category(&category).await.map_err(|e| {
                     match ApiError::from(e) {
@@ -286,11 +278,8 @@ impl AdminService for Admin {
         }
         let response = idempotency::once(
             self.store.as_ref(),
-            self.clock.as_ref(),
-            who,
-            "SetCalendar",
-            request_id,
-            r,
+            &Key::new(who, "SetCalendar", request_id, r),
+            Recording::AfterTheEffect(self.clock.as_ref()),
             || async {
                 let now = self.clock.now();
                 self.store

@@ -25,7 +25,7 @@ use wuzhang_proto::v1::{
 };
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::access::admit;
-use wuzhang_rpc::idempotency::{self, Key, once_recorded, once_recorded_optimistic};
+use wuzhang_rpc::idempotency::{self, Key, Recording};
 use wuzhang_rpc::request::{page, request_id};
 
 use crate::core::{IntakeCore, RawSubmission, Submission, Visibility, to_wire};
@@ -88,13 +88,18 @@ impl IntakeService for Intake {
         // Optimistic: the ticket, a merge into an original and the key are written in
         // one transaction (a taken key writes nothing), and nothing before that write is
         // visible, so a retry costs a read only when it comes back refused.
-        let answer = once_recorded_optimistic(self.core.store().as_ref(), &key, || async {
-            let t = self
-                .core
-                .submit(&caller, submission, Some(key.clone()))
-                .await?;
-            Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
-        })
+        let answer = idempotency::once(
+            self.core.store().as_ref(),
+            &key,
+            Recording::WithTheEffectOptimistic,
+            || async {
+                let t = self
+                    .core
+                    .submit(&caller, submission, Some(key.clone()))
+                    .await?;
+                Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
+            },
+        )
         .await?;
         Ok(Response::new(answer))
     }
@@ -162,13 +167,18 @@ impl IntakeService for Intake {
         let rid = request_id(&req.request_id)?;
         let id = ticket_id(&req.ticket_id)?;
         let key = Key::new(&caller, "CancelIncident", rid, &req);
-        let answer = once_recorded(self.core.store().as_ref(), &key, || async {
-            let t = self
-                .core
-                .cancel(&caller, &id, &req.reason, Some(key.clone()))
-                .await?;
-            Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
-        })
+        let answer = idempotency::once(
+            self.core.store().as_ref(),
+            &key,
+            Recording::WithTheEffect,
+            || async {
+                let t = self
+                    .core
+                    .cancel(&caller, &id, &req.reason, Some(key.clone()))
+                    .await?;
+                Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
+            },
+        )
         .await?;
         Ok(Response::new(answer))
     }
@@ -186,13 +196,18 @@ impl IntakeService for Intake {
         let rating =
             Rating::new(stars, req.not_solved, req.comment.clone()).map_err(ApiError::from)?;
         let key = Key::new(&caller, "RateIncident", rid, &req);
-        let answer = once_recorded(self.core.store().as_ref(), &key, || async {
-            let t = self
-                .core
-                .rate(&caller, &id, rating, Some(key.clone()))
-                .await?;
-            Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
-        })
+        let answer = idempotency::once(
+            self.core.store().as_ref(),
+            &key,
+            Recording::WithTheEffect,
+            || async {
+                let t = self
+                    .core
+                    .rate(&caller, &id, rating, Some(key.clone()))
+                    .await?;
+                Ok(to_wire(&t, Visibility::Reporter, self.core.clock().now()))
+            },
+        )
         .await?;
         Ok(Response::new(answer))
     }
@@ -266,11 +281,8 @@ impl IntakeService for Intake {
         // The same id with other bytes is another request; the same bytes are the same media.
         let answer = idempotency::once(
             self.core.store().as_ref(),
-            self.core.clock().as_ref(),
-            &caller,
-            "UploadMedia",
-            &rid,
-            &media,
+            &Key::new(&caller, "UploadMedia", &rid, &media),
+            Recording::AfterTheEffect(self.core.clock().as_ref()),
             || async { Ok(media.clone()) },
         )
         .await?;

@@ -8,7 +8,7 @@ use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1 as pb;
 use wuzhang_rpc::ApiError;
 use wuzhang_rpc::command::stale;
-use wuzhang_rpc::idempotency::{Key, once_recorded};
+use wuzhang_rpc::idempotency::{Key, Recording, once};
 use wuzhang_store::{StoreError, TicketChange};
 
 use crate::Supervision;
@@ -30,73 +30,78 @@ impl Supervision {
         key: &Key,
         m: Merge<'_>,
     ) -> Result<pb::Ticket, ApiError> {
-        once_recorded(self.store.as_ref(), key, || async {
-            let mut duplicate = self.in_command(caller, &m.duplicate).await?;
-            if m.expected_version != 0 && duplicate.version != m.expected_version {
-                return Err(stale(&duplicate));
-            }
-            let mut into = self.in_command(caller, &m.into).await?;
-            if into.subdistrict_code != duplicate.subdistrict_code {
-                return Err(ApiError::FailedPrecondition(format!(
-                    "ticket {} is of subdistrict {}, the duplicate of {}: merge within one \
-                     subdistrict",
-                    into.id, into.subdistrict_code, duplicate.subdistrict_code
-                )));
-            }
-            if !into.state.is_open() {
-                return Err(ApiError::FailedPrecondition(format!(
-                    "ticket {} is {}: only an open ticket takes in a duplicate",
-                    into.id, into.state
-                )));
-            }
-            let now = self.clock.now();
-            let merged = duplicate.apply(
-                Command::Merge { into: into.id },
-                &caller.subject,
-                m.note,
-                now,
-            )?;
-            let joined = into.apply(
-                Command::JoinReporter,
-                &caller.subject,
-                &format!("ticket {} merged into this one", duplicate.id),
-                now,
-            )?;
-            // The duplicate's clocks stop; the other ticket's run on (the domain's rule).
-            let merged_timers = self
-                .commands
-                .clocks(&mut duplicate, &merged.clocks, now)
-                .await?;
-            let joined_timers = self.commands.clocks(&mut into, &joined.clocks, now).await?;
-            let answer = convert::ticket(&duplicate, PhoneVisibility::Full, now);
-            let reporter = duplicate.report.reporter_id.clone();
-            let changes = [
-                TicketChange {
-                    ticket: duplicate,
-                    events: vec![merged.event],
-                    timers: merged_timers,
-                    idempotency: Some(key.record(&answer, now)),
-                    add_follower: None,
-                },
-                TicketChange {
-                    ticket: into,
-                    events: vec![joined.event],
-                    timers: joined_timers,
-                    idempotency: None,
-                    add_follower: Some(reporter),
-                },
-            ];
-            let stored = match self.store.update_tickets(&changes).await {
-                Ok(mut stored) => stored.remove(0),
-                Err(StoreError::Conflict { .. }) => {
-                    let current = self.store.get_ticket(&m.duplicate).await?;
-                    return Err(stale(&current));
+        once(
+            self.store.as_ref(),
+            key,
+            Recording::WithTheEffect,
+            || async {
+                let mut duplicate = self.in_command(caller, &m.duplicate).await?;
+                if m.expected_version != 0 && duplicate.version != m.expected_version {
+                    return Err(stale(&duplicate));
                 }
-                Err(e) => return Err(e.into()),
-            };
-            self.commands.changed();
-            Ok(convert::ticket(&stored, PhoneVisibility::Full, now))
-        })
+                let mut into = self.in_command(caller, &m.into).await?;
+                if into.subdistrict_code != duplicate.subdistrict_code {
+                    return Err(ApiError::FailedPrecondition(format!(
+                        "ticket {} is of subdistrict {}, the duplicate of {}: merge within one \
+                     subdistrict",
+                        into.id, into.subdistrict_code, duplicate.subdistrict_code
+                    )));
+                }
+                if !into.state.is_open() {
+                    return Err(ApiError::FailedPrecondition(format!(
+                        "ticket {} is {}: only an open ticket takes in a duplicate",
+                        into.id, into.state
+                    )));
+                }
+                let now = self.clock.now();
+                let merged = duplicate.apply(
+                    Command::Merge { into: into.id },
+                    &caller.subject,
+                    m.note,
+                    now,
+                )?;
+                let joined = into.apply(
+                    Command::JoinReporter,
+                    &caller.subject,
+                    &format!("ticket {} merged into this one", duplicate.id),
+                    now,
+                )?;
+                // The duplicate's clocks stop; the other ticket's run on (the domain's rule).
+                let merged_timers = self
+                    .commands
+                    .clocks(&mut duplicate, &merged.clocks, now)
+                    .await?;
+                let joined_timers = self.commands.clocks(&mut into, &joined.clocks, now).await?;
+                let answer = convert::ticket(&duplicate, PhoneVisibility::Full, now);
+                let reporter = duplicate.report.reporter_id.clone();
+                let changes = [
+                    TicketChange {
+                        ticket: duplicate,
+                        events: vec![merged.event],
+                        timers: merged_timers,
+                        idempotency: Some(key.record(&answer, now)),
+                        add_follower: None,
+                    },
+                    TicketChange {
+                        ticket: into,
+                        events: vec![joined.event],
+                        timers: joined_timers,
+                        idempotency: None,
+                        add_follower: Some(reporter),
+                    },
+                ];
+                let stored = match self.store.update_tickets(&changes).await {
+                    Ok(mut stored) => stored.remove(0),
+                    Err(StoreError::Conflict { .. }) => {
+                        let current = self.store.get_ticket(&m.duplicate).await?;
+                        return Err(stale(&current));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                self.commands.changed();
+                Ok(convert::ticket(&stored, PhoneVisibility::Full, now))
+            },
+        )
         .await
     }
 }

@@ -22,7 +22,7 @@ use wuzhang_store::Store;
 
 use crate::config::ServiceName;
 
-/// What a running server is made of; built once by [`crate::app::App`] and shared by
+/// What a running server is made of; built once by [`crate::app::build`] and shared by
 /// every service.
 #[derive(Debug, Clone)]
 pub struct ServerParts {

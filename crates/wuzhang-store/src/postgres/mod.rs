@@ -318,7 +318,13 @@ async fn insert_idempotency(conn: &mut PgConnection, r: &IdempotencyRecord) -> R
     .bind(truncate_to_micros(r.created_at))
     .execute(conn)
     .await
-    .map_err(|e| unique_as(e, "idempotency", format!("{}/{}", r.scope, r.request_id)))?;
+    .map_err(|e| {
+        unique_as(
+            e,
+            IdempotencyRecord::ENTITY,
+            format!("{}/{}", r.scope, r.request_id),
+        )
+    })?;
     Ok(())
 }
 
