@@ -22,10 +22,10 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{debug, warn};
+use wuzhang_app::ApiError;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::event::{EventKind, TicketEvent};
 use wuzhang_domain::ticket::TicketId;
-use wuzhang_rpc::ApiError;
 use wuzhang_store::{LoggedEvent, Store};
 
 /// Events one watcher may have waiting before it is cut off (and must resume from its

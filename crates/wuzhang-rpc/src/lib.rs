@@ -1,24 +1,13 @@
-//! The gRPC edge every service shares: [`ApiError`], the one error type handlers return,
-//! classified by what the caller can do and mapped to `tonic::Status` (with
-//! `google.rpc.BadRequest` details naming the bad field) in exactly one place; and the
-//! small checks every request makes (request ids, page sizes).
+//! The gRPC edge: where a call's [`ApiError`] becomes a `tonic::Status`, in exactly one
+//! place ([`status`]), with `google.rpc.BadRequest` details naming each bad field. Every
+//! service's handlers run their body through [`grpc`], so the body works in the
+//! application's terms (`wuzhang-app`) and never builds a `Status` itself; [`caller`]
+//! reads who the authenticator let in.
 //!
 //! Layout:
-//! - [`access`]: which roles an RPC admits.
-//! - [`categories`]: category listings with the usual filters.
-//! - [`chain`]: the chain above a ticket, read from the store.
-//! - [`command`]: one command on one ticket, as every mutating ticket RPC runs it.
-//! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the
-//!   mappings to gRPC and HTTP status.
-//! - [`idempotency`]: a retried mutation gets its first answer.
-//! - [`request`]: checks on fields every API shares.
+//! - [`status`]: the mapping, and [`grpc`] / [`caller`] for handlers.
 
-pub mod access;
-pub mod categories;
-pub mod chain;
-pub mod command;
-pub mod error;
-pub mod idempotency;
-pub mod request;
+pub mod status;
 
-pub use error::ApiError;
+pub use status::{Failure, caller, code, grpc, status};
+pub use wuzhang_app::ApiError;

@@ -2,12 +2,12 @@
 //! them, and the `SetCalendar` / `GetCalendar` conversions.
 
 use time::{Date, Month, Time};
+use wuzhang_app::ApiError;
 use wuzhang_domain::FieldError;
 use wuzhang_domain::calendar::{CalendarYear, WorkingPeriod};
 use wuzhang_domain::deadline::Calendars;
 use wuzhang_proto::convert;
 use wuzhang_proto::v1::{Calendar, LocalDate, LocalTime, SetCalendarRequest};
-use wuzhang_rpc::ApiError;
 use wuzhang_store::{Store, StoredCalendarYear};
 
 /// The shipped calendars with every stored year over them.

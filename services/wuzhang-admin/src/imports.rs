@@ -3,12 +3,12 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use wuzhang_app::ApiError;
 use wuzhang_domain::FieldError;
 use wuzhang_domain::area::{AreaCode, AreaLevel};
 use wuzhang_import::Repairs;
 use wuzhang_import::areas::{AreaOptions, FeatureIssue, IssueKind};
 use wuzhang_import::roster::RowIssue;
-use wuzhang_rpc::ApiError;
 use wuzhang_store::Store;
 
 /// What an area import did (or, dry, would do).

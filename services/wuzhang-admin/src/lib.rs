@@ -15,7 +15,9 @@ pub mod imports;
 
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
-use wuzhang_auth::principal;
+use wuzhang_app::access::admit;
+use wuzhang_app::idempotency::{Key, Recording};
+use wuzhang_app::{ApiError, idempotency, request};
 use wuzhang_domain::access::Role;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::clock::Clock;
@@ -29,9 +31,7 @@ use wuzhang_proto::v1::{
     ListCategoriesResponse, SetCalendarRequest, UpsertCategoryRequest,
 };
 use wuzhang_proto::v1::{Crs, FeatureIssue, GeoPoint, RowIssue, import_areas_request};
-use wuzhang_rpc::access::admit;
-use wuzhang_rpc::idempotency::{Key, Recording};
-use wuzhang_rpc::{ApiError, idempotency, request};
+use wuzhang_rpc::{caller, grpc};
 use wuzhang_store::Store;
 
 /// The `AdminService` over a store.
@@ -76,252 +76,274 @@ impl AdminService for Admin {
         &self,
         request: Request<ImportAreasRequest>,
     ) -> Result<Response<ImportAreasResponse>, Status> {
-        let who = admit(principal(&request)?, &[Role::Admin], "ImportAreas")?;
-        let r = request.get_ref();
-        let request_id = request::request_id(&r.request_id)?;
-        let bytes: &[u8] = match &r.source {
-            Some(import_areas_request::Source::Geojson(b)) => b,
-            Some(import_areas_request::Source::GeojsonText(t)) => t.as_bytes(),
-            None => return Err(ApiError::invalid("geojson", "is required").into()),
-        };
-        let options = AreaOptions {
-            default_level: convert::area_level_from_wire("default_level", r.default_level)
-                .map_err(ApiError::from)?,
-            default_parent_code: match r.default_parent_code.as_str() {
-                "" => None,
-                c => Some(
-                    AreaCode::new(c)
-                        .map_err(|e| ApiError::invalid("default_parent_code", e.reason))?,
-                ),
-            },
-            repair: r.repair,
-            ..AreaOptions::default()
-        };
-        let response = idempotency::once(
-            self.store.as_ref(),
-            &Key::new(who, "ImportAreas", request_id, r),
-            Recording::AfterTheEffect(self.clock.as_ref()),
-            || async {
-                let outcome =
-                    imports::import_areas(self.store.as_ref(), bytes, &options, r.dry_run).await?;
-                if !outcome.dry_run && !outcome.issues.is_empty() {
-                    return Err(ApiError::Invalid(imports::area_violations(&outcome.issues)));
-                }
-                Ok(ImportAreasResponse {
-                    imported: count(outcome.imported),
-                    issues: outcome.issues.iter().map(feature_issue).collect(),
-                    repaired: outcome.repaired.iter().map(feature_issue).collect(),
-                    dry_run: outcome.dry_run,
-                    replaced: count(outcome.replaced),
-                })
-            },
-        )
-        .await?;
-        Ok(Response::new(response))
+        grpc(async move {
+            let who = admit(caller(&request)?, &[Role::Admin], "ImportAreas")?;
+            let r = request.get_ref();
+            let request_id = request::request_id(&r.request_id)?;
+            let bytes: &[u8] = match &r.source {
+                Some(import_areas_request::Source::Geojson(b)) => b,
+                Some(import_areas_request::Source::GeojsonText(t)) => t.as_bytes(),
+                None => return Err(ApiError::invalid("geojson", "is required").into()),
+            };
+            let options = AreaOptions {
+                default_level: convert::area_level_from_wire("default_level", r.default_level)
+                    .map_err(ApiError::from)?,
+                default_parent_code: match r.default_parent_code.as_str() {
+                    "" => None,
+                    c => Some(
+                        AreaCode::new(c)
+                            .map_err(|e| ApiError::invalid("default_parent_code", e.reason))?,
+                    ),
+                },
+                repair: r.repair,
+                ..AreaOptions::default()
+            };
+            let response = idempotency::once(
+                self.store.as_ref(),
+                &Key::new(who, "ImportAreas", request_id, r),
+                Recording::AfterTheEffect(self.clock.as_ref()),
+                || async {
+                    let outcome =
+                        imports::import_areas(self.store.as_ref(), bytes, &options, r.dry_run)
+                            .await?;
+                    if !outcome.dry_run && !outcome.issues.is_empty() {
+                        return Err(ApiError::Invalid(imports::area_violations(&outcome.issues)));
+                    }
+                    Ok(ImportAreasResponse {
+                        imported: count(outcome.imported),
+                        issues: outcome.issues.iter().map(feature_issue).collect(),
+                        repaired: outcome.repaired.iter().map(feature_issue).collect(),
+                        dry_run: outcome.dry_run,
+                        replaced: count(outcome.replaced),
+                    })
+                },
+            )
+            .await?;
+            Ok(Response::new(response))
+        })
+        .await
     }
 
     async fn import_roster(
         &self,
         request: Request<ImportRosterRequest>,
     ) -> Result<Response<ImportRosterResponse>, Status> {
-        let who = admit(principal(&request)?, &[Role::Admin], "ImportRoster")?;
-        let r = request.get_ref();
-        let request_id = request::request_id(&r.request_id)?;
-        if r.csv.is_empty() {
-            return Err(ApiError::invalid("csv", "is required").into());
-        }
-        let response = idempotency::once(
-            self.store.as_ref(),
-            &Key::new(who, "ImportRoster", request_id, r),
-            Recording::AfterTheEffect(self.clock.as_ref()),
-            || async {
-                let outcome = imports::import_roster(
-                    self.store.as_ref(),
-                    &r.csv,
-                    r.dry_run,
-                    wuzhang_import::roster::MAX_ROSTER_FILE_BYTES,
-                )
-                .await?;
-                if !outcome.dry_run && !outcome.issues.is_empty() {
-                    return Err(ApiError::Invalid(imports::roster_violations(
-                        &outcome.issues,
-                    )));
-                }
-                Ok(ImportRosterResponse {
-                    persons: count(outcome.persons),
-                    posts: count(outcome.posts),
-                    vacancies: count(outcome.vacancies),
-                    issues: outcome
-                        .issues
-                        .iter()
-                        .map(|i| RowIssue {
-                            line: i32::try_from(i.line).unwrap_or(i32::MAX),
-                            field: i.field.clone(),
-                            reason: i.reason.clone(),
-                        })
-                        .collect(),
-                    dry_run: outcome.dry_run,
-                })
-            },
-        )
-        .await?;
-        Ok(Response::new(response))
+        grpc(async move {
+            let who = admit(caller(&request)?, &[Role::Admin], "ImportRoster")?;
+            let r = request.get_ref();
+            let request_id = request::request_id(&r.request_id)?;
+            if r.csv.is_empty() {
+                return Err(ApiError::invalid("csv", "is required").into());
+            }
+            let response = idempotency::once(
+                self.store.as_ref(),
+                &Key::new(who, "ImportRoster", request_id, r),
+                Recording::AfterTheEffect(self.clock.as_ref()),
+                || async {
+                    let outcome = imports::import_roster(
+                        self.store.as_ref(),
+                        &r.csv,
+                        r.dry_run,
+                        wuzhang_import::roster::MAX_ROSTER_FILE_BYTES,
+                    )
+                    .await?;
+                    if !outcome.dry_run && !outcome.issues.is_empty() {
+                        return Err(ApiError::Invalid(imports::roster_violations(
+                            &outcome.issues,
+                        )));
+                    }
+                    Ok(ImportRosterResponse {
+                        persons: count(outcome.persons),
+                        posts: count(outcome.posts),
+                        vacancies: count(outcome.vacancies),
+                        issues: outcome
+                            .issues
+                            .iter()
+                            .map(|i| RowIssue {
+                                line: i32::try_from(i.line).unwrap_or(i32::MAX),
+                                field: i.field.clone(),
+                                reason: i.reason.clone(),
+                            })
+                            .collect(),
+                        dry_run: outcome.dry_run,
+                    })
+                },
+            )
+            .await?;
+            Ok(Response::new(response))
+        })
+        .await
     }
 
     async fn upsert_category(
         &self,
         request: Request<UpsertCategoryRequest>,
     ) -> Result<Response<Category>, Status> {
-        let who = admit(principal(&request)?, &[Role::Admin], "UpsertCategory")?;
-        let r = request.get_ref();
-        let request_id = request::request_id(&r.request_id)?;
-        let wire = r
-            .category
-            .as_ref()
-            .ok_or_else(|| ApiError::invalid("category", "is required"))?;
-        let category = wuzhang_domain::category::Category::try_from(wire)
-            .map_err(|e| ApiError::from(e.within("category")))?;
-        if let Some(parent) = &category.parent_code {
-            match self.store.get_category(parent).await {
-                Ok(_) => {}
-                Err(wuzhang_store::StoreError::NotFound { .. }) => {
-                    return Err(ApiError::invalid(
-                        "category.parent_code",
-                        format!("no category {parent}"),
-                    )
-                    .into());
-                }
-                Err(e) => return Err(ApiError::from(e).into()),
-            }
-        }
-        let response = idempotency::once(
-            self.store.as_ref(),
-            &Key::new(who, "UpsertCategory", request_id, r),
-            Recording::AfterTheEffect(self.clock.as_ref()),
-            || async {
-                self.store.upsert_category(&category).await.map_err(|e| {
-                    match ApiError::from(e) {
-                        ApiError::Invalid(v) => {
-                            ApiError::Invalid(v.into_iter().map(|f| f.within("category")).collect())
-                        }
-                        other => other,
+        grpc(async move {
+            let who = admit(caller(&request)?, &[Role::Admin], "UpsertCategory")?;
+            let r = request.get_ref();
+            let request_id = request::request_id(&r.request_id)?;
+            let wire = r
+                .category
+                .as_ref()
+                .ok_or_else(|| ApiError::invalid("category", "is required"))?;
+            let category = wuzhang_domain::category::Category::try_from(wire)
+                .map_err(|e| ApiError::from(e.within("category")))?;
+            if let Some(parent) = &category.parent_code {
+                match self.store.get_category(parent).await {
+                    Ok(_) => {}
+                    Err(wuzhang_store::StoreError::NotFound { .. }) => {
+                        return Err(ApiError::invalid(
+                            "category.parent_code",
+                            format!("no category {parent}"),
+                        )
+                        .into());
                     }
-                })?;
-                Ok(Category::from(&category))
-            },
-        )
-        .await?;
-        Ok(Response::new(response))
+                    Err(e) => return Err(ApiError::from(e).into()),
+                }
+            }
+            let response = idempotency::once(
+                self.store.as_ref(),
+                &Key::new(who, "UpsertCategory", request_id, r),
+                Recording::AfterTheEffect(self.clock.as_ref()),
+                || async {
+                    self.store.upsert_category(&category).await.map_err(
+                        |e| match ApiError::from(e) {
+                            ApiError::Invalid(v) => ApiError::Invalid(
+                                v.into_iter().map(|f| f.within("category")).collect(),
+                            ),
+                            other => other,
+                        },
+                    )?;
+                    Ok(Category::from(&category))
+                },
+            )
+            .await?;
+            Ok(Response::new(response))
+        })
+        .await
     }
 
     async fn get_category(
         &self,
         request: Request<GetCategoryRequest>,
     ) -> Result<Response<Category>, Status> {
-        admit(principal(&request)?, &[Role::Admin], "GetCategory")?;
-        let code = wuzhang_domain::category::CategoryCode::new(&request.get_ref().code)
-            .map_err(|e| ApiError::invalid("code", e.reason))?;
-        let category = self
-            .store
-            .get_category(&code)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(Category::from(&category)))
+        grpc(async move {
+            admit(caller(&request)?, &[Role::Admin], "GetCategory")?;
+            let code = wuzhang_domain::category::CategoryCode::new(&request.get_ref().code)
+                .map_err(|e| ApiError::invalid("code", e.reason))?;
+            let category = self
+                .store
+                .get_category(&code)
+                .await
+                .map_err(ApiError::from)?;
+            Ok(Response::new(Category::from(&category)))
+        })
+        .await
     }
 
     async fn list_categories(
         &self,
         request: Request<ListCategoriesRequest>,
     ) -> Result<Response<ListCategoriesResponse>, Status> {
-        admit(principal(&request)?, &[Role::Admin], "ListCategories")?;
-        let r = request.get_ref();
-        let parent = match r.parent_code.as_str() {
-            "" => None,
-            p => Some(
-                wuzhang_domain::category::CategoryCode::new(p)
-                    .map_err(|e| ApiError::invalid("parent_code", e.reason))?,
-            ),
-        };
-        let size = match request::page_size(r.page_size)? {
-            0 => 100,
-            n => n.min(500),
-        };
-        let page = wuzhang_store::PageRequest {
-            size,
-            token: (!r.page_token.is_empty()).then(|| r.page_token.clone()),
-        };
-        let (categories, next, total) = wuzhang_rpc::categories::list(
-            self.store.as_ref(),
-            r.include_inactive,
-            parent.as_ref(),
-            &page,
-        )
-        .await?;
-        Ok(Response::new(ListCategoriesResponse {
-            categories: categories.iter().map(Category::from).collect(),
-            next_page_token: next.unwrap_or_default(),
-            total_size: i32::try_from(total).unwrap_or(i32::MAX),
-        }))
+        grpc(async move {
+            admit(caller(&request)?, &[Role::Admin], "ListCategories")?;
+            let r = request.get_ref();
+            let parent = match r.parent_code.as_str() {
+                "" => None,
+                p => Some(
+                    wuzhang_domain::category::CategoryCode::new(p)
+                        .map_err(|e| ApiError::invalid("parent_code", e.reason))?,
+                ),
+            };
+            let size = match request::page_size(r.page_size)? {
+                0 => 100,
+                n => n.min(500),
+            };
+            let page = wuzhang_store::PageRequest {
+                size,
+                token: (!r.page_token.is_empty()).then(|| r.page_token.clone()),
+            };
+            let (categories, next, total) = wuzhang_app::categories::list(
+                self.store.as_ref(),
+                r.include_inactive,
+                parent.as_ref(),
+                &page,
+            )
+            .await?;
+            Ok(Response::new(ListCategoriesResponse {
+                categories: categories.iter().map(Category::from).collect(),
+                next_page_token: next.unwrap_or_default(),
+                total_size: i32::try_from(total).unwrap_or(i32::MAX),
+            }))
+        })
+        .await
     }
 
     async fn set_calendar(
         &self,
         request: Request<SetCalendarRequest>,
     ) -> Result<Response<Calendar>, Status> {
-        let who = admit(principal(&request)?, &[Role::Admin], "SetCalendar")?;
-        let r = request.get_ref();
-        let request_id = request::request_id(&r.request_id)?;
-        let year = calendars::year_of(r).map_err(ApiError::from)?;
-        // A calendar keeps one zone for all its years.
-        if let Some(cal) = self.calendars.current().calendar(&year.code) {
-            cal.clone().set_year(year.clone()).map_err(ApiError::from)?;
-        }
-        let response = idempotency::once(
-            self.store.as_ref(),
-            &Key::new(who, "SetCalendar", request_id, r),
-            Recording::AfterTheEffect(self.clock.as_ref()),
-            || async {
-                let now = self.clock.now();
-                self.store
-                    .upsert_calendar_year(&calendars::stored(&year, now))
-                    .await?;
-                self.calendars
-                    .replace(calendars::load(self.store.as_ref()).await?);
-                Ok(calendars::to_wire(&year, Some(now)))
-            },
-        )
-        .await?;
-        Ok(Response::new(response))
+        grpc(async move {
+            let who = admit(caller(&request)?, &[Role::Admin], "SetCalendar")?;
+            let r = request.get_ref();
+            let request_id = request::request_id(&r.request_id)?;
+            let year = calendars::year_of(r).map_err(ApiError::from)?;
+            // A calendar keeps one zone for all its years.
+            if let Some(cal) = self.calendars.current().calendar(&year.code) {
+                cal.clone().set_year(year.clone()).map_err(ApiError::from)?;
+            }
+            let response = idempotency::once(
+                self.store.as_ref(),
+                &Key::new(who, "SetCalendar", request_id, r),
+                Recording::AfterTheEffect(self.clock.as_ref()),
+                || async {
+                    let now = self.clock.now();
+                    self.store
+                        .upsert_calendar_year(&calendars::stored(&year, now))
+                        .await?;
+                    self.calendars
+                        .replace(calendars::load(self.store.as_ref()).await?);
+                    Ok(calendars::to_wire(&year, Some(now)))
+                },
+            )
+            .await?;
+            Ok(Response::new(response))
+        })
+        .await
     }
 
     async fn get_calendar(
         &self,
         request: Request<GetCalendarRequest>,
     ) -> Result<Response<Calendar>, Status> {
-        admit(principal(&request)?, &[Role::Admin], "GetCalendar")?;
-        let r = request.get_ref();
-        let code = if r.calendar_code.is_empty() {
-            wuzhang_domain::category::DEFAULT_CALENDAR
-        } else {
-            r.calendar_code.as_str()
-        };
-        let stored = self
-            .store
-            .list_calendar_years()
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .find(|y| y.code == code && y.year == r.year);
-        let current = self.calendars.current();
-        let year = current
-            .calendar(code)
-            .and_then(|c| c.year(r.year))
-            .ok_or_else(|| {
-                ApiError::not_found(format!("calendar {code} has no data for {}", r.year))
-            })?;
-        Ok(Response::new(calendars::to_wire(
-            year,
-            stored.map(|s| s.updated_at),
-        )))
+        grpc(async move {
+            admit(caller(&request)?, &[Role::Admin], "GetCalendar")?;
+            let r = request.get_ref();
+            let code = if r.calendar_code.is_empty() {
+                wuzhang_domain::category::DEFAULT_CALENDAR
+            } else {
+                r.calendar_code.as_str()
+            };
+            let stored = self
+                .store
+                .list_calendar_years()
+                .await
+                .map_err(ApiError::from)?
+                .into_iter()
+                .find(|y| y.code == code && y.year == r.year);
+            let current = self.calendars.current();
+            let year = current
+                .calendar(code)
+                .and_then(|c| c.year(r.year))
+                .ok_or_else(|| {
+                    ApiError::not_found(format!("calendar {code} has no data for {}", r.year))
+                })?;
+            Ok(Response::new(calendars::to_wire(
+                year,
+                stored.map(|s| s.updated_at),
+            )))
+        })
+        .await
     }
 }

@@ -12,7 +12,10 @@
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
-use wuzhang_auth::principal;
+use wuzhang_app::ApiError;
+use wuzhang_app::access::admit;
+use wuzhang_app::command::{Call, TicketCommands, read_ticket};
+use wuzhang_app::request::page;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::ChiefLevel;
@@ -25,14 +28,11 @@ use wuzhang_domain::ticket::{
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1 as pb;
 use wuzhang_proto::v1::escalation_service_server::EscalationService;
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::access::admit;
-use wuzhang_rpc::command::{Call, TicketCommands, read_ticket};
-use wuzhang_rpc::request::page;
+use wuzhang_rpc::{caller, grpc};
 use wuzhang_store::{Store, StoreError, TicketOrder, TicketQuery};
 
+use wuzhang_app::chain::ticket_chain as chain;
 use wuzhang_domain::chain::{describe_move, next_above};
-use wuzhang_rpc::chain::ticket_chain as chain;
 
 const DESK: &[Role] = &[Role::Chief, Role::CommandCenter, Role::Admin];
 const MAX_MEDIA_URLS: usize = 9;
@@ -235,242 +235,270 @@ impl EscalationService for Escalation {
         &self,
         request: Request<pb::ListInboxRequest>,
     ) -> Result<Response<pb::ListInboxResponse>, Status> {
-        let caller = admit(principal(&request)?, DESK, "ListInbox")?.clone();
-        let r = request.into_inner();
-        let mut areas = match caller.role {
-            Role::Chief => self.posts(&caller).await?.0,
-            Role::CommandCenter => caller.scope.clone(),
-            _ => Vec::new(),
-        };
-        if !r.area_code.is_empty() {
-            let a = AreaCode::new(&r.area_code)
-                .map_err(|e| ApiError::invalid("area_code", e.reason))?;
-            if caller.role != Role::Admin && !areas.contains(&a) {
-                return Err(ApiError::invalid("area_code", "is not one of your posts").into());
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "ListInbox")?.clone();
+            let r = request.into_inner();
+            let mut areas = match caller.role {
+                Role::Chief => self.posts(&caller).await?.0,
+                Role::CommandCenter => caller.scope.clone(),
+                _ => Vec::new(),
+            };
+            if !r.area_code.is_empty() {
+                let a = AreaCode::new(&r.area_code)
+                    .map_err(|e| ApiError::invalid("area_code", e.reason))?;
+                if caller.role != Role::Admin && !areas.contains(&a) {
+                    return Err(ApiError::invalid("area_code", "is not one of your posts").into());
+                }
+                areas = vec![a];
             }
-            areas = vec![a];
-        }
-        if areas.is_empty() && caller.role != Role::Admin {
-            return Ok(Response::new(pb::ListInboxResponse::default()));
-        }
-        let mut states = convert::all_set("states", &r.states, convert::ticket_state_from_wire)
-            .map_err(ApiError::from)?;
-        if states.is_empty() {
-            states = vec![TicketState::Assigned, TicketState::Accepted];
-        }
-        let level = convert::chief_level_from_wire("level", r.level).map_err(ApiError::from)?;
-        let now = self.clock.now();
-        let query = TicketQuery {
-            // A command center's inbox is what its desk owns; a chief's, their posts'.
-            assignee_area_codes: areas,
-            states,
-            level,
-            overdue_at: r.overdue_only.then_some(now),
-            order: TicketOrder::DueSoonest,
-            ..Default::default()
-        };
-        let page = page(r.page_size, &r.page_token, 50, 500)?;
-        let tickets = self
-            .store
-            .list_tickets(&query, &page)
-            .await
-            .map_err(ApiError::from)?;
-        let total = self
-            .store
-            .count_tickets(&query)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(pb::ListInboxResponse {
-            tickets: tickets
-                .items
-                .iter()
-                .map(|t| self.wire(t, Standing::Owner))
-                .collect(),
-            next_page_token: tickets.next_token.unwrap_or_default(),
-            total_size: i32::try_from(total).unwrap_or(i32::MAX),
-        }))
+            if areas.is_empty() && caller.role != Role::Admin {
+                return Ok(Response::new(pb::ListInboxResponse::default()));
+            }
+            let mut states = convert::all_set("states", &r.states, convert::ticket_state_from_wire)
+                .map_err(ApiError::from)?;
+            if states.is_empty() {
+                states = vec![TicketState::Assigned, TicketState::Accepted];
+            }
+            let level = convert::chief_level_from_wire("level", r.level).map_err(ApiError::from)?;
+            let now = self.clock.now();
+            let query = TicketQuery {
+                // A command center's inbox is what its desk owns; a chief's, their posts'.
+                assignee_area_codes: areas,
+                states,
+                level,
+                overdue_at: r.overdue_only.then_some(now),
+                order: TicketOrder::DueSoonest,
+                ..Default::default()
+            };
+            let page = page(r.page_size, &r.page_token, 50, 500)?;
+            let tickets = self
+                .store
+                .list_tickets(&query, &page)
+                .await
+                .map_err(ApiError::from)?;
+            let total = self
+                .store
+                .count_tickets(&query)
+                .await
+                .map_err(ApiError::from)?;
+            Ok(Response::new(pb::ListInboxResponse {
+                tickets: tickets
+                    .items
+                    .iter()
+                    .map(|t| self.wire(t, Standing::Owner))
+                    .collect(),
+                next_page_token: tickets.next_token.unwrap_or_default(),
+                total_size: i32::try_from(total).unwrap_or(i32::MAX),
+            }))
+        })
+        .await
     }
 
     async fn get_ticket(
         &self,
         request: Request<pb::GetTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = admit(principal(&request)?, DESK, "GetTicket")?.clone();
-        let id: TicketId = request
-            .get_ref()
-            .ticket_id
-            .parse()
-            .map_err(ApiError::from)?;
-        let (ticket, standing) = self.visible(&caller, &id).await?;
-        let mut wire = self.wire(&ticket, standing);
-        let events = self
-            .store
-            .list_events(&id, 0, 10_000)
-            .await
-            .map_err(ApiError::from)?;
-        wire.events = events.iter().map(Into::into).collect();
-        Ok(Response::new(wire))
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "GetTicket")?.clone();
+            let id: TicketId = request
+                .get_ref()
+                .ticket_id
+                .parse()
+                .map_err(ApiError::from)?;
+            let (ticket, standing) = self.visible(&caller, &id).await?;
+            let mut wire = self.wire(&ticket, standing);
+            let events = self
+                .store
+                .list_events(&id, 0, 10_000)
+                .await
+                .map_err(ApiError::from)?;
+            wire.events = events.iter().map(Into::into).collect();
+            Ok(Response::new(wire))
+        })
+        .await
     }
 
     async fn accept_ticket(
         &self,
         request: Request<pb::AcceptTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = admit(principal(&request)?, DESK, "AcceptTicket")?.clone();
-        let r = request.into_inner();
-        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-        let actor = caller.subject.clone();
-        let note = r.note.clone();
-        let t = self
-            .act(
-                &caller,
-                "AcceptTicket",
-                &r,
-                (&r.request_id, &r.ticket_id, r.expected_version),
-                true,
-                move |t, now| Ok(t.apply(Command::Accept, &actor, &note, now)?),
-            )
-            .await?;
-        Ok(Response::new(t))
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "AcceptTicket")?.clone();
+            let r = request.into_inner();
+            check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+            let actor = caller.subject.clone();
+            let note = r.note.clone();
+            let t = self
+                .act(
+                    &caller,
+                    "AcceptTicket",
+                    &r,
+                    (&r.request_id, &r.ticket_id, r.expected_version),
+                    true,
+                    move |t, now| Ok(t.apply(Command::Accept, &actor, &note, now)?),
+                )
+                .await?;
+            Ok(Response::new(t))
+        })
+        .await
     }
 
     async fn resolve_ticket(
         &self,
         request: Request<pb::ResolveTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = admit(principal(&request)?, DESK, "ResolveTicket")?.clone();
-        let r = request.into_inner();
-        let note = note_with_media("note", &r.note, &r.media_urls)?;
-        let actor = caller.subject.clone();
-        let t = self
-            .act(
-                &caller,
-                "ResolveTicket",
-                &r,
-                (&r.request_id, &r.ticket_id, r.expected_version),
-                true,
-                move |t, now| Ok(t.apply(Command::Resolve, &actor, &note, now)?),
-            )
-            .await?;
-        Ok(Response::new(t))
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "ResolveTicket")?.clone();
+            let r = request.into_inner();
+            let note = note_with_media("note", &r.note, &r.media_urls)?;
+            let actor = caller.subject.clone();
+            let t = self
+                .act(
+                    &caller,
+                    "ResolveTicket",
+                    &r,
+                    (&r.request_id, &r.ticket_id, r.expected_version),
+                    true,
+                    move |t, now| Ok(t.apply(Command::Resolve, &actor, &note, now)?),
+                )
+                .await?;
+            Ok(Response::new(t))
+        })
+        .await
     }
 
     async fn escalate_ticket(
         &self,
         request: Request<pb::EscalateTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = admit(principal(&request)?, DESK, "EscalateTicket")?.clone();
-        let r = request.into_inner();
-        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
-        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
-        // Where it would go, read before the change; the version check inside keeps it honest.
-        let current = read_ticket(self.store.as_ref(), &id).await?;
-        let links = chain(self.store.as_ref(), &current, self.clock.now())
-            .await
-            .map_err(ApiError::from)?;
-        let from = current.level();
-        let actor = caller.subject.clone();
-        let reason = r.reason.clone();
-        let sub = current.subdistrict_code.clone();
-        let t = self
-            .act(
-                &caller,
-                "EscalateTicket",
-                &r,
-                (&r.request_id, &r.ticket_id, r.expected_version),
-                true,
-                move |t, now| {
-                    let from = from.ok_or_else(|| {
-                        ApiError::FailedPrecondition("the ticket has no owner yet".into())
-                    })?;
-                    let (to, skipped) = next_above(&links, from, &sub);
-                    let note = format!("{reason} ({})", describe_move(from, &to, &skipped));
-                    Ok(t.apply(Command::Escalate { to, auto: false }, &actor, &note, now)?)
-                },
-            )
-            .await?;
-        Ok(Response::new(t))
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "EscalateTicket")?.clone();
+            let r = request.into_inner();
+            check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+            let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+            // Where it would go, read before the change; the version check inside keeps it honest.
+            let current = read_ticket(self.store.as_ref(), &id).await?;
+            let links = chain(self.store.as_ref(), &current, self.clock.now())
+                .await
+                .map_err(ApiError::from)?;
+            let from = current.level();
+            let actor = caller.subject.clone();
+            let reason = r.reason.clone();
+            let sub = current.subdistrict_code.clone();
+            let t = self
+                .act(
+                    &caller,
+                    "EscalateTicket",
+                    &r,
+                    (&r.request_id, &r.ticket_id, r.expected_version),
+                    true,
+                    move |t, now| {
+                        let from = from.ok_or_else(|| {
+                            ApiError::FailedPrecondition("the ticket has no owner yet".into())
+                        })?;
+                        let (to, skipped) = next_above(&links, from, &sub);
+                        let note = format!("{reason} ({})", describe_move(from, &to, &skipped));
+                        Ok(t.apply(Command::Escalate { to, auto: false }, &actor, &note, now)?)
+                    },
+                )
+                .await?;
+            Ok(Response::new(t))
+        })
+        .await
     }
 
     async fn add_note(
         &self,
         request: Request<pb::AddNoteRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = admit(principal(&request)?, DESK, "AddNote")?.clone();
-        let r = request.into_inner();
-        if r.note.trim().is_empty() && r.media_urls.is_empty() {
-            return Err(ApiError::invalid("note", "must not be empty").into());
-        }
-        let note = note_with_media("note", &r.note, &r.media_urls)?;
-        let actor = caller.subject.clone();
-        let t = self
-            .act(
-                &caller,
-                "AddNote",
-                &r,
-                (&r.request_id, &r.ticket_id, r.expected_version),
-                false,
-                move |t, now| Ok(t.apply(Command::Note, &actor, &note, now)?),
-            )
-            .await?;
-        Ok(Response::new(t))
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "AddNote")?.clone();
+            let r = request.into_inner();
+            if r.note.trim().is_empty() && r.media_urls.is_empty() {
+                return Err(ApiError::invalid("note", "must not be empty").into());
+            }
+            let note = note_with_media("note", &r.note, &r.media_urls)?;
+            let actor = caller.subject.clone();
+            let t = self
+                .act(
+                    &caller,
+                    "AddNote",
+                    &r,
+                    (&r.request_id, &r.ticket_id, r.expected_version),
+                    false,
+                    move |t, now| Ok(t.apply(Command::Note, &actor, &note, now)?),
+                )
+                .await?;
+            Ok(Response::new(t))
+        })
+        .await
     }
 
     async fn request_pause(
         &self,
         request: Request<pb::RequestPauseRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = admit(principal(&request)?, DESK, "RequestPause")?.clone();
-        let r = request.into_inner();
-        check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
-        let now = self.clock.now();
-        let until = r
-            .until
-            .as_ref()
-            .ok_or_else(|| ApiError::invalid("until", "is required"))?;
-        let until = convert::from_timestamp("until", until).map_err(ApiError::from)?;
-        if until <= now || until > now + time::Duration::days(90) {
-            return Err(
-                ApiError::invalid("until", "must be in the future, at most 90 days ahead").into(),
-            );
-        }
-        // The clocks keep running until the command center decides; the pause's end joins
-        // them (the domain's rule).
-        let until = truncate_to_micros(until);
-        let actor = caller.subject.clone();
-        let note = format!("{} (until {until})", r.reason);
-        let t = self
-            .act(
-                &caller,
-                "RequestPause",
-                &r,
-                (&r.request_id, &r.ticket_id, r.expected_version),
-                true,
-                move |t, now| Ok(t.apply(Command::RequestPause { until }, &actor, &note, now)?),
-            )
-            .await?;
-        Ok(Response::new(t))
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "RequestPause")?.clone();
+            let r = request.into_inner();
+            check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+            let now = self.clock.now();
+            let until = r
+                .until
+                .as_ref()
+                .ok_or_else(|| ApiError::invalid("until", "is required"))?;
+            let until = convert::from_timestamp("until", until).map_err(ApiError::from)?;
+            if until <= now || until > now + time::Duration::days(90) {
+                return Err(ApiError::invalid(
+                    "until",
+                    "must be in the future, at most 90 days ahead",
+                )
+                .into());
+            }
+            // The clocks keep running until the command center decides; the pause's end joins
+            // them (the domain's rule).
+            let until = truncate_to_micros(until);
+            let actor = caller.subject.clone();
+            let note = format!("{} (until {until})", r.reason);
+            let t = self
+                .act(
+                    &caller,
+                    "RequestPause",
+                    &r,
+                    (&r.request_id, &r.ticket_id, r.expected_version),
+                    true,
+                    move |t, now| {
+                        Ok(t.apply(Command::RequestPause { until }, &actor, &note, now)?)
+                    },
+                )
+                .await?;
+            Ok(Response::new(t))
+        })
+        .await
     }
 
     async fn resume_ticket(
         &self,
         request: Request<pb::ResumeTicketRequest>,
     ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = admit(principal(&request)?, DESK, "ResumeTicket")?.clone();
-        let r = request.into_inner();
-        check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-        let actor = caller.subject.clone();
-        let note = r.note.clone();
-        let t = self
-            .act(
-                &caller,
-                "ResumeTicket",
-                &r,
-                (&r.request_id, &r.ticket_id, r.expected_version),
-                true,
-                move |t, now| Ok(t.apply(Command::Resume, &actor, &note, now)?),
-            )
-            .await?;
-        Ok(Response::new(t))
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "ResumeTicket")?.clone();
+            let r = request.into_inner();
+            check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
+            let actor = caller.subject.clone();
+            let note = r.note.clone();
+            let t = self
+                .act(
+                    &caller,
+                    "ResumeTicket",
+                    &r,
+                    (&r.request_id, &r.ticket_id, r.expected_version),
+                    true,
+                    move |t, now| Ok(t.apply(Command::Resume, &actor, &note, now)?),
+                )
+                .await?;
+            Ok(Response::new(t))
+        })
+        .await
     }
 }

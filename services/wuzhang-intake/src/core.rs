@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 use tracing::{debug, info};
+use wuzhang_app::ApiError;
+use wuzhang_app::idempotency::Key;
 use wuzhang_domain::FieldError;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::{AreaCode, BBox};
@@ -27,8 +29,6 @@ use wuzhang_domain::ticket::{
 use wuzhang_domain::timer::Timer;
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_routing::{Location, Locator, locate::LocateQuery};
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::idempotency::Key;
 use wuzhang_store::{
     NewTicket, Page, PageRequest, ReferenceCache, Store, StoreError, TicketChange, TicketOrder,
     TicketQuery,
@@ -251,7 +251,7 @@ impl IntakeCore {
         &self.clock
     }
 
-    pub fn hub(&self) -> &EventHub {
+    pub(crate) fn hub(&self) -> &EventHub {
         &self.hub
     }
 

@@ -15,6 +15,3 @@ pub mod open311;
 
 pub use core::{IntakeConfig, IntakeCore};
 pub use grpc::Intake;
-/// The live feed this crate's watchers ride on (it lives in `wuzhang-feed`, shared with
-/// the command center's stream).
-pub use wuzhang_feed::EventHub;

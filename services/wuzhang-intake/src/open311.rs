@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use wuzhang_app::ApiError;
 use wuzhang_domain::FieldError;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::category::Category;
@@ -24,7 +25,6 @@ use wuzhang_open311::{
     BackendError, NewServiceRequest, Open311Backend, Open311Client, RequestFilter, RequestStatus,
     ServiceRequest, TokenStatus,
 };
-use wuzhang_rpc::ApiError;
 use wuzhang_store::{PageRequest, TicketOrder, TicketQuery};
 
 use crate::core::{IntakeCore, RawSubmission, Submission};
@@ -54,7 +54,7 @@ impl Open311Intake {
     }
 
     async fn category_names(&self) -> Result<HashMap<String, String>, BackendError> {
-        Ok(wuzhang_rpc::categories::all(self.core.store().as_ref())
+        Ok(wuzhang_app::categories::all(self.core.store().as_ref())
             .await
             .map_err(backend_error)?
             .into_iter()
@@ -195,7 +195,7 @@ impl Open311Backend for Open311Intake {
     }
 
     async fn services(&self) -> Result<Vec<Category>, BackendError> {
-        Ok(wuzhang_rpc::categories::all(self.core.store().as_ref())
+        Ok(wuzhang_app::categories::all(self.core.store().as_ref())
             .await
             .map_err(backend_error)?
             .into_iter()

@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use wuzhang_app::ApiError;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::chief::{ChiefLevel, Person, PersonId};
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::point::GeoPoint;
-use wuzhang_rpc::ApiError;
 use wuzhang_store::{ReferenceCache, Store, StoreError};
 
 use crate::AreaIndex;

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
-use wuzhang_auth::principal;
+use wuzhang_app::ApiError;
+use wuzhang_app::access::admit;
+use wuzhang_app::request::page_size;
 use wuzhang_domain::FieldError;
 use wuzhang_domain::access::Role;
 use wuzhang_domain::area::{AreaCode, BBox};
@@ -14,9 +16,7 @@ use wuzhang_proto::v1::{
     ListPostsResponse, LocateBatchRequest, LocateBatchResponse, LocateBatchResult, LocateError,
     LocateRequest, LocateResponse, list_areas_request, locate_batch_result,
 };
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::access::admit;
-use wuzhang_rpc::request::page_size;
+use wuzhang_rpc::{caller, grpc};
 use wuzhang_store::{AreaQuery, PageRequest, Store};
 
 use crate::locate::{LocateQuery, Location, Locator};
@@ -122,147 +122,165 @@ impl RoutingService for Routing {
         &self,
         request: Request<LocateRequest>,
     ) -> Result<Response<LocateResponse>, Status> {
-        admit(principal(&request)?, EVERYONE, "Locate")?;
-        let r = request.get_ref();
-        let query = LocateQuery {
-            point: point("point", r.point.as_ref()).map_err(ApiError::from)?,
-            building_code: optional_code("building_code", &r.building_code)
-                .map_err(ApiError::from)?,
-            unit_code: optional_code("unit_code", &r.unit_code).map_err(ApiError::from)?,
-        };
-        let loc = self.locator.locate(&query).await?;
-        Ok(Response::new(response(loc)))
+        grpc(async move {
+            admit(caller(&request)?, EVERYONE, "Locate")?;
+            let r = request.get_ref();
+            let query = LocateQuery {
+                point: point("point", r.point.as_ref()).map_err(ApiError::from)?,
+                building_code: optional_code("building_code", &r.building_code)
+                    .map_err(ApiError::from)?,
+                unit_code: optional_code("unit_code", &r.unit_code).map_err(ApiError::from)?,
+            };
+            let loc = self.locator.locate(&query).await?;
+            Ok(Response::new(response(loc)))
+        })
+        .await
     }
 
     async fn locate_batch(
         &self,
         request: Request<LocateBatchRequest>,
     ) -> Result<Response<LocateBatchResponse>, Status> {
-        admit(principal(&request)?, EVERYONE, "LocateBatch")?;
-        let points = &request.get_ref().points;
-        if points.is_empty() {
-            return Err(ApiError::invalid("points", "must not be empty").into());
-        }
-        if points.len() > MAX_BATCH {
-            return Err(ApiError::invalid(
-                "points",
-                format!("at most {MAX_BATCH} points per batch"),
-            )
-            .into());
-        }
-        let mut results = Vec::with_capacity(points.len());
-        for (i, p) in points.iter().enumerate() {
-            let field = format!("points[{i}]");
-            let outcome = match point(&field, Some(p)) {
-                Err(e) => locate_batch_result::Outcome::Error(LocateError {
-                    code: tonic::Code::InvalidArgument as i32,
-                    message: e.reason.clone(),
-                    field: e.field,
-                }),
-                Ok(point) => {
-                    let q = LocateQuery {
-                        point,
-                        building_code: None,
-                        unit_code: None,
-                    };
-                    match self.locator.locate(&q).await {
-                        Ok(loc) => locate_batch_result::Outcome::Location(response(loc)),
-                        // One bad point does not sink the batch; an outage does.
-                        Err(e @ (ApiError::Unavailable(_) | ApiError::Internal(_))) => {
-                            return Err(e.into());
+        grpc(async move {
+            admit(caller(&request)?, EVERYONE, "LocateBatch")?;
+            let points = &request.get_ref().points;
+            if points.is_empty() {
+                return Err(ApiError::invalid("points", "must not be empty").into());
+            }
+            if points.len() > MAX_BATCH {
+                return Err(ApiError::invalid(
+                    "points",
+                    format!("at most {MAX_BATCH} points per batch"),
+                )
+                .into());
+            }
+            let mut results = Vec::with_capacity(points.len());
+            for (i, p) in points.iter().enumerate() {
+                let field = format!("points[{i}]");
+                let outcome = match point(&field, Some(p)) {
+                    Err(e) => locate_batch_result::Outcome::Error(LocateError {
+                        code: tonic::Code::InvalidArgument as i32,
+                        message: e.reason.clone(),
+                        field: e.field,
+                    }),
+                    Ok(point) => {
+                        let q = LocateQuery {
+                            point,
+                            building_code: None,
+                            unit_code: None,
+                        };
+                        match self.locator.locate(&q).await {
+                            Ok(loc) => locate_batch_result::Outcome::Location(response(loc)),
+                            // One bad point does not sink the batch; an outage does.
+                            Err(e @ (ApiError::Unavailable(_) | ApiError::Internal(_))) => {
+                                return Err(e.into());
+                            }
+                            Err(e) => locate_batch_result::Outcome::Error(LocateError {
+                                code: wuzhang_rpc::code(&e) as i32,
+                                message: e.to_string(),
+                                field: String::new(),
+                            }),
                         }
-                        Err(e) => locate_batch_result::Outcome::Error(LocateError {
-                            code: e.code() as i32,
-                            message: e.to_string(),
-                            field: String::new(),
-                        }),
                     }
-                }
-            };
-            results.push(LocateBatchResult {
-                index: i as i32,
-                outcome: Some(outcome),
-            });
-        }
-        Ok(Response::new(LocateBatchResponse { results }))
+                };
+                results.push(LocateBatchResult {
+                    index: i as i32,
+                    outcome: Some(outcome),
+                });
+            }
+            Ok(Response::new(LocateBatchResponse { results }))
+        })
+        .await
     }
 
     async fn get_area(&self, request: Request<GetAreaRequest>) -> Result<Response<Area>, Status> {
-        admit(principal(&request)?, EVERYONE, "GetArea")?;
-        let r = request.get_ref();
-        let code =
-            AreaCode::new(r.code.as_str()).map_err(|e| ApiError::invalid("code", e.reason))?;
-        Ok(Response::new(
-            self.area_message(&code, r.include_geometry).await?,
-        ))
+        grpc(async move {
+            admit(caller(&request)?, EVERYONE, "GetArea")?;
+            let r = request.get_ref();
+            let code =
+                AreaCode::new(r.code.as_str()).map_err(|e| ApiError::invalid("code", e.reason))?;
+            Ok(Response::new(
+                self.area_message(&code, r.include_geometry).await?,
+            ))
+        })
+        .await
     }
 
     async fn list_areas(
         &self,
         request: Request<ListAreasRequest>,
     ) -> Result<Response<ListAreasResponse>, Status> {
-        admit(principal(&request)?, EVERYONE, "ListAreas")?;
-        let r = request.get_ref();
-        let mut query = AreaQuery {
-            level: convert::area_level_from_wire("level", r.level).map_err(ApiError::from)?,
-            ..AreaQuery::default()
-        };
-        match &r.filter {
-            Some(list_areas_request::Filter::ParentCode(p)) => {
-                query.parent_code = Some(
-                    AreaCode::new(p.as_str())
-                        .map_err(|e| ApiError::invalid("parent_code", e.reason))?,
-                );
-            }
-            Some(list_areas_request::Filter::Bbox(b)) => {
-                query.bbox = Some(BBox::try_from(b).map_err(ApiError::from)?);
-            }
-            None => {}
-        }
-        let mut size = page_size(r.page_size)?;
-        if r.include_geometry {
-            size = if size == 0 {
-                MAX_PAGE_WITH_GEOMETRY
-            } else {
-                size.min(MAX_PAGE_WITH_GEOMETRY)
+        grpc(async move {
+            admit(caller(&request)?, EVERYONE, "ListAreas")?;
+            let r = request.get_ref();
+            let mut query = AreaQuery {
+                level: convert::area_level_from_wire("level", r.level).map_err(ApiError::from)?,
+                ..AreaQuery::default()
             };
-        }
-        let page_token = (!r.page_token.is_empty()).then(|| r.page_token.clone());
-        let page = self
-            .store
-            .list_areas(
-                &query,
-                &PageRequest {
-                    size,
-                    token: page_token,
-                },
-            )
-            .await
-            .map_err(ApiError::from)?;
-        let mut areas = Vec::with_capacity(page.items.len());
-        for a in &page.items {
-            areas.push(if r.include_geometry {
-                self.area_message(&a.code, true).await?
-            } else {
-                Area::from(a)
-            });
-        }
-        Ok(Response::new(ListAreasResponse {
-            areas,
-            next_page_token: page.next_token.unwrap_or_default(),
-            total_size: 0,
-        }))
+            match &r.filter {
+                Some(list_areas_request::Filter::ParentCode(p)) => {
+                    query.parent_code = Some(
+                        AreaCode::new(p.as_str())
+                            .map_err(|e| ApiError::invalid("parent_code", e.reason))?,
+                    );
+                }
+                Some(list_areas_request::Filter::Bbox(b)) => {
+                    query.bbox = Some(BBox::try_from(b).map_err(ApiError::from)?);
+                }
+                None => {}
+            }
+            let mut size = page_size(r.page_size)?;
+            if r.include_geometry {
+                size = if size == 0 {
+                    MAX_PAGE_WITH_GEOMETRY
+                } else {
+                    size.min(MAX_PAGE_WITH_GEOMETRY)
+                };
+            }
+            let page_token = (!r.page_token.is_empty()).then(|| r.page_token.clone());
+            let page = self
+                .store
+                .list_areas(
+                    &query,
+                    &PageRequest {
+                        size,
+                        token: page_token,
+                    },
+                )
+                .await
+                .map_err(ApiError::from)?;
+            let mut areas = Vec::with_capacity(page.items.len());
+            for a in &page.items {
+                areas.push(if r.include_geometry {
+                    self.area_message(&a.code, true).await?
+                } else {
+                    Area::from(a)
+                });
+            }
+            Ok(Response::new(ListAreasResponse {
+                areas,
+                next_page_token: page.next_token.unwrap_or_default(),
+                total_size: 0,
+            }))
+        })
+        .await
     }
 
     async fn list_posts(
         &self,
         request: Request<ListPostsRequest>,
     ) -> Result<Response<ListPostsResponse>, Status> {
-        admit(
-            principal(&request)?,
-            &[Role::Chief, Role::CommandCenter, Role::Admin],
-            "ListPosts",
-        )?;
-        Err(ApiError::unimplemented("ListPosts", "the command center issue, not yet filed").into())
+        grpc(async move {
+            admit(
+                caller(&request)?,
+                &[Role::Chief, Role::CommandCenter, Role::Admin],
+                "ListPosts",
+            )?;
+            Err(
+                ApiError::unimplemented("ListPosts", "the command center issue, not yet filed")
+                    .into(),
+            )
+        })
+        .await
     }
 }

@@ -28,11 +28,11 @@ mod scope;
 mod service;
 
 use std::sync::Arc;
+use wuzhang_app::command::TicketCommands;
 use wuzhang_domain::access::Role;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_feed::EventHub;
-use wuzhang_rpc::command::TicketCommands;
 use wuzhang_store::Store;
 
 /// Who the command center's RPCs admit.

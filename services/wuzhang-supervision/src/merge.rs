@@ -2,13 +2,13 @@
 //! `duplicate_of` names the other), the other gains the duplicate's reporter as a follower,
 //! both in one transaction, once per request id.
 
+use wuzhang_app::ApiError;
+use wuzhang_app::command::stale;
+use wuzhang_app::idempotency::{Key, Recording, once};
 use wuzhang_domain::access::Principal;
 use wuzhang_domain::ticket::{Command, TicketId};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1 as pb;
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::command::stale;
-use wuzhang_rpc::idempotency::{Key, Recording, once};
 use wuzhang_store::{StoreError, TicketChange};
 
 use crate::Supervision;

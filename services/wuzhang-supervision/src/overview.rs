@@ -1,6 +1,7 @@
 //! The dashboard's snapshot of one subdistrict.
 
 use std::collections::HashMap;
+use wuzhang_app::ApiError;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::DEFAULT_CALENDAR;
 use wuzhang_domain::chief::ChiefLevel;
@@ -8,7 +9,6 @@ use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{Pause, TicketState};
 use wuzhang_proto::convert;
 use wuzhang_proto::v1::{GridLoad, Overview, StateCount, Vacancy};
-use wuzhang_rpc::ApiError;
 use wuzhang_store::{AreaQuery, PageRequest, Store, StoreError, TicketGrouping, TicketQuery};
 
 use crate::Supervision;

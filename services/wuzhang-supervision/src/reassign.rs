@@ -1,10 +1,10 @@
 //! Where a reassignment sends a ticket: a post of its chain, or a named area and person.
 
+use wuzhang_app::ApiError;
+use wuzhang_app::chain::ticket_chain;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::ticket::{Assignment, Ticket};
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::chain::ticket_chain;
 use wuzhang_store::StoreError;
 
 use crate::Supervision;

@@ -1,11 +1,11 @@
 //! Which tickets and subdistricts a caller commands, and one command on a ticket in scope.
 
+use wuzhang_app::ApiError;
+use wuzhang_app::command::{Call, read_ticket};
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::ticket::{Applied, Command, Ticket, TicketId};
 use wuzhang_proto::convert::{self, PhoneVisibility};
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::command::{Call, read_ticket};
 
 use wuzhang_proto::v1 as pb;
 

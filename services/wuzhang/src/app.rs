@@ -5,7 +5,8 @@ use std::sync::Arc;
 use wuzhang_auth::{Authenticator, Keys};
 use wuzhang_domain::clock::{Clock, SystemClock};
 use wuzhang_domain::deadline::CalendarBook;
-use wuzhang_intake::{EventHub, IntakeConfig, IntakeCore};
+use wuzhang_feed::EventHub;
+use wuzhang_intake::{IntakeConfig, IntakeCore};
 use wuzhang_routing::{AreaIndex, Locator};
 use wuzhang_store::{PageRequest, ReferenceCache, Store};
 
@@ -95,6 +96,8 @@ pub async fn build_with_clock(
     let media_location = config.media_store();
     let media = wuzhang_media::open(&media_location)
         .with_context(|| format!("cannot open the media store {media_location}"))?;
+    // One live-event hub for the process: intake wakes it, the command center follows
+    // it, the server runs its reader.
     let hub = EventHub::new();
     // Deadlines count on these: the shipped calendars with the administrator's years.
     let calendars = Arc::new(CalendarBook::new(
@@ -108,7 +111,7 @@ pub async fn build_with_clock(
         locator.clone(),
         reference,
         Arc::clone(&calendars),
-        hub,
+        hub.clone(),
         IntakeConfig::default(),
     );
     Ok(ServerParts {
@@ -119,6 +122,7 @@ pub async fn build_with_clock(
             i64::try_from(config.idempotency_ttl_hours).unwrap_or(i64::MAX / 3600),
         ),
         intake,
+        hub,
         calendars,
         timer_workers: config.timer_workers,
         timer_poll: std::time::Duration::from_millis(config.timer_poll_ms),

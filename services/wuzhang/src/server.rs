@@ -40,6 +40,9 @@ pub struct ServerParts {
     pub idempotency_ttl: time::Duration,
     /// Intake for any transport (gRPC and Open311 share it).
     pub intake: wuzhang_intake::IntakeCore,
+    /// The process's live-event hub; the server runs its reader, every service that
+    /// changes tickets wakes it, the command center's streams follow it.
+    pub hub: wuzhang_feed::EventHub,
     /// Working calendars deadlines count on.
     pub calendars: Arc<wuzhang_domain::deadline::CalendarBook>,
     /// Timer worker tasks to run here.
@@ -89,6 +92,7 @@ pub async fn run(
         event_poll,
         idempotency_ttl,
         intake: intake_core,
+        hub,
         calendars,
         timer_workers,
         timer_poll,
@@ -109,12 +113,9 @@ pub async fn run(
             let _ = stop_rx.wait_for(|stop| *stop).await;
         });
     let enabled = |s: ServiceName| services.contains(&s);
-    let hub_reader =
-        intake_core
-            .hub()
-            .spawn_reader(Arc::clone(&store), event_poll, stop_tx.subscribe());
+    let hub_reader = hub.spawn_reader(Arc::clone(&store), event_poll, stop_tx.subscribe());
     let wake = {
-        let hub = intake_core.hub().clone();
+        let hub = hub.clone();
         move || hub.wake()
     };
     // One worker, cloned: the clones share the areas and posts it keeps, so N workers read
@@ -212,7 +213,7 @@ pub async fn run(
                 Arc::clone(&store),
                 Arc::clone(&clock),
                 Arc::clone(&calendars),
-                intake_core.hub().clone(),
+                hub.clone(),
             )
             .on_change(wake.clone()),
             authenticator.clone(),

@@ -1,7 +1,7 @@
-//! [`ApiError`] and the one mapping from it to `tonic::Status` and to HTTP status codes.
+//! [`ApiError`]: what went wrong, by what the caller can do about it, whatever channel the
+//! call came by. Each edge maps it once: gRPC in `wuzhang-rpc` (`status`), HTTP here
+//! ([`ApiError::http_status`]) for the HTTP gateway.
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 use wuzhang_domain::FieldError;
 use wuzhang_domain::clocks::ClockError;
 use wuzhang_domain::ticket::TransitionError;
@@ -45,7 +45,8 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-fn describe(v: &[FieldError]) -> String {
+/// The violations as one line, for messages.
+pub fn describe(v: &[FieldError]) -> String {
     v.iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
@@ -75,21 +76,6 @@ impl ApiError {
         matches!(self, ApiError::AlreadyExists { entity, .. } if *entity == IdempotencyRecord::ENTITY)
     }
 
-    pub fn code(&self) -> Code {
-        match self {
-            ApiError::Invalid(_) => Code::InvalidArgument,
-            ApiError::NotFound(_) => Code::NotFound,
-            ApiError::AlreadyExists { .. } => Code::AlreadyExists,
-            ApiError::FailedPrecondition(_) => Code::FailedPrecondition,
-            ApiError::Aborted(_) => Code::Aborted,
-            ApiError::PermissionDenied(_) => Code::PermissionDenied,
-            ApiError::Unauthenticated(_) => Code::Unauthenticated,
-            ApiError::Unavailable(_) => Code::Unavailable,
-            ApiError::Unimplemented { .. } => Code::Unimplemented,
-            ApiError::Internal(_) => Code::Internal,
-        }
-    }
-
     /// The HTTP status for the same error, for the HTTP gateway.
     pub fn http_status(&self) -> http::StatusCode {
         use http::StatusCode as H;
@@ -103,33 +89,6 @@ impl ApiError {
             ApiError::Unavailable(_) => H::SERVICE_UNAVAILABLE,
             ApiError::Unimplemented { .. } => H::NOT_IMPLEMENTED,
             ApiError::Internal(_) => H::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl From<ApiError> for Status {
-    fn from(e: ApiError) -> Status {
-        let code = e.code();
-        match e {
-            ApiError::Invalid(violations) => {
-                let message = format!("invalid request: {}", describe(&violations));
-                let details = ErrorDetails::with_bad_request(
-                    violations
-                        .into_iter()
-                        .map(|v| FieldViolation::new(v.field, v.reason))
-                        .collect::<Vec<_>>(),
-                );
-                Status::with_error_details(code, message, details)
-            }
-            ApiError::Internal(source) => {
-                tracing::error!(error = %source, "internal error");
-                Status::new(code, "internal error")
-            }
-            ApiError::Unavailable(ref reason) => {
-                tracing::warn!(%reason, "unavailable");
-                Status::new(code, e.to_string())
-            }
-            other => Status::new(code, other.to_string()),
         }
     }
 }
@@ -174,71 +133,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn invalid_carries_bad_request_details() {
-        let status = Status::from(ApiError::Invalid(vec![
-            FieldError::new("location.lat", "must be a finite number"),
-            FieldError::new("description", "must not be empty"),
-        ]));
-        assert_eq!(status.code(), Code::InvalidArgument);
-        assert!(status.message().contains("location.lat"));
-        let br = status
-            .get_details_bad_request()
-            .expect("bad request details");
-        let fields: Vec<_> = br
-            .field_violations
-            .iter()
-            .map(|v| v.field.as_str())
-            .collect();
-        assert_eq!(fields, ["location.lat", "description"]);
-    }
-
-    #[test]
-    fn store_errors_map_by_what_the_caller_can_do() {
-        let cases = [
-            (StoreError::not_found("ticket", "t1"), Code::NotFound),
-            (
-                StoreError::AlreadyExists {
-                    entity: "area",
-                    key: "a".into(),
-                },
-                Code::AlreadyExists,
-            ),
-            (
-                StoreError::Conflict {
-                    entity: "ticket",
-                    key: "t".into(),
-                    current_version: 3,
-                },
-                Code::Aborted,
-            ),
-            (
-                StoreError::invalid("parent_code", "missing"),
-                Code::InvalidArgument,
-            ),
-            (StoreError::internal("boom"), Code::Internal),
-        ];
-        for (e, code) in cases {
-            assert_eq!(Status::from(ApiError::from(e)).code(), code);
-        }
-    }
-
-    #[test]
-    fn internal_errors_do_not_leak() {
-        let status = Status::from(ApiError::internal("password=hunter2 in connection string"));
-        assert_eq!(status.message(), "internal error");
+    fn store_errors_keep_what_the_caller_can_do() {
+        let taken = ApiError::from(StoreError::AlreadyExists {
+            entity: IdempotencyRecord::ENTITY,
+            key: "a".into(),
+        });
+        assert!(taken.is_taken_request_id());
+        let other = ApiError::from(StoreError::AlreadyExists {
+            entity: "area",
+            key: "a".into(),
+        });
+        assert!(matches!(
+            other,
+            ApiError::AlreadyExists { entity: "area", .. }
+        ));
+        assert!(!other.is_taken_request_id());
+        assert!(matches!(
+            ApiError::from(StoreError::invalid("parent_code", "missing")),
+            ApiError::Invalid(v) if v[0].field == "parent_code"
+        ));
+        assert!(matches!(
+            ApiError::from(StoreError::Conflict {
+                entity: "ticket",
+                key: "t".into(),
+                current_version: 3,
+            }),
+            ApiError::Aborted(_)
+        ));
     }
 
     #[test]
     fn unimplemented_names_the_issue() {
-        let status = Status::from(ApiError::unimplemented("SubmitIncident", "issue #4"));
-        assert_eq!(status.code(), Code::Unimplemented);
+        let e = ApiError::unimplemented("SubmitIncident", "issue #4");
         assert_eq!(
-            status.message(),
+            e.to_string(),
             "SubmitIncident is not implemented yet (issue #4)"
         );
-        assert_eq!(
-            ApiError::unimplemented("X", "issue #1").http_status(),
-            http::StatusCode::NOT_IMPLEMENTED
-        );
+        assert_eq!(e.http_status(), http::StatusCode::NOT_IMPLEMENTED);
     }
 }

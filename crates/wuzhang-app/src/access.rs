@@ -35,7 +35,7 @@ mod tests {
         };
         assert!(admit(&resident, &[Role::Resident, Role::Admin], "SubmitIncident").is_ok());
         let err = admit(&resident, &[Role::CommandCenter], "VerifyTicket").unwrap_err();
-        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        assert!(matches!(err, ApiError::PermissionDenied(_)));
         assert_eq!(err.to_string(), "role resident may not call VerifyTicket");
     }
 }

@@ -3,8 +3,8 @@
 
 use std::cell::Cell;
 use time::macros::datetime;
-use wuzhang_rpc::ApiError;
-use wuzhang_rpc::idempotency::{Key, Recording, once};
+use wuzhang_app::ApiError;
+use wuzhang_app::idempotency::{Key, Recording, once};
 use wuzhang_store::IdempotencyRecord;
 use wuzhang_store::{SqliteStore, Store};
 
