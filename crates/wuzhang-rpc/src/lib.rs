@@ -1,11 +1,11 @@
 //! The gRPC edge: where a call's [`ApiError`] becomes a `tonic::Status`, in exactly one
-//! place ([`status`]), with `google.rpc.BadRequest` details naming each bad field. Every
+//! place ([`status()`]), with `google.rpc.BadRequest` details naming each bad field. Every
 //! service's handlers run their body through [`grpc`], so the body works in the
 //! application's terms (`wuzhang-app`) and never builds a `Status` itself; [`caller`]
 //! reads who the authenticator let in.
 //!
 //! Layout:
-//! - [`status`]: the mapping, and [`grpc`] / [`caller`] for handlers.
+//! - [`status`](mod@status): the mapping, and [`grpc`] / [`caller`] for handlers.
 
 pub mod status;
 
