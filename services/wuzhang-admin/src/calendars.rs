@@ -120,3 +120,75 @@ pub fn stored(y: &CalendarYear, at: time::OffsetDateTime) -> StoredCalendarYear 
         updated_at: at,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wuzhang_proto::v1::WorkingPeriod as WirePeriod;
+
+    fn day(year: i32, month: i32, day: i32) -> LocalDate {
+        LocalDate { year, month, day }
+    }
+
+    fn at(hours: i32, minutes: i32) -> Option<LocalTime> {
+        Some(LocalTime { hours, minutes })
+    }
+
+    fn request() -> SetCalendarRequest {
+        SetCalendarRequest {
+            request_id: "r1".into(),
+            calendar_code: "changchun".into(),
+            year: 2027,
+            holidays: vec![day(2027, 10, 1), day(2027, 10, 4)],
+            makeup_workdays: vec![day(2027, 10, 9)],
+            working_hours: vec![WirePeriod {
+                start: at(8, 30),
+                end: at(17, 0),
+            }],
+            time_zone: "Asia/Shanghai".into(),
+        }
+    }
+
+    #[test]
+    fn a_year_round_trips_through_the_wire() {
+        let year = year_of(&request()).unwrap();
+        assert_eq!(year.holidays.len(), 2);
+        let wire = to_wire(&year, None);
+        let back = year_of(&SetCalendarRequest {
+            request_id: "r2".into(),
+            calendar_code: wire.code,
+            year: wire.year,
+            holidays: wire.holidays,
+            makeup_workdays: wire.makeup_workdays,
+            working_hours: wire.working_hours,
+            time_zone: wire.time_zone,
+        })
+        .unwrap();
+        assert_eq!(back, year);
+        let kept = stored(&year, time::macros::datetime!(2027-01-01 0:00 UTC));
+        assert_eq!(CalendarYear::from_document(&kept.document).unwrap(), year);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_field() {
+        type Spoil = fn(&mut SetCalendarRequest);
+        let cases: [(&str, Spoil); 5] = [
+            ("holidays[1].month", |r| r.holidays[1].month = 13),
+            // 31 November: each part in range, the date not there.
+            ("holidays[0]", |r| r.holidays[0] = day(2027, 11, 31)),
+            ("makeup_workdays[0].day", |r| r.makeup_workdays[0].day = -1),
+            ("working_hours[0].end", |r| {
+                r.working_hours[0].end = at(24, 0)
+            }),
+            ("working_hours[0].start", |r| {
+                r.working_hours[0].start = None
+            }),
+        ];
+        for (field, spoil) in cases {
+            let mut r = request();
+            spoil(&mut r);
+            let err = year_of(&r).unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+        }
+    }
+}

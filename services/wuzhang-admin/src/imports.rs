@@ -241,3 +241,64 @@ pub fn roster_violations(issues: &[RowIssue]) -> Vec<FieldError> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(index: usize, kind: IssueKind) -> FeatureIssue {
+        FeatureIssue {
+            index,
+            code: Some("220102001".into()),
+            kind,
+            reason: "what is wrong".into(),
+            location: None,
+        }
+    }
+
+    #[test]
+    fn area_issues_name_the_feature_and_its_property() {
+        let fields: Vec<String> = area_violations(&[
+            issue(0, IssueKind::NotAFeature),
+            issue(3, IssueKind::DuplicateCode),
+            issue(4, IssueKind::Cycle),
+            issue(7, IssueKind::UnclosedRing),
+        ])
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+        assert_eq!(
+            fields,
+            [
+                "geojson.features[0]",
+                "geojson.features[3].properties.code",
+                "geojson.features[4].properties.parent_code",
+                "geojson.features[7].geometry",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_list_is_cut_and_counted() {
+        let issues: Vec<_> = (0..MAX_VIOLATIONS + 5)
+            .map(|i| issue(i, IssueKind::Name))
+            .collect();
+        let v = area_violations(&issues);
+        assert_eq!(v.len(), MAX_VIOLATIONS + 1);
+        let last = v.last().unwrap();
+        assert_eq!(
+            (last.field.as_str(), last.reason.as_str()),
+            ("geojson", "5 more problems not listed")
+        );
+        let rows: Vec<_> = (0..MAX_VIOLATIONS + 2)
+            .map(|i| RowIssue {
+                line: i as u64 + 2,
+                field: "phone".into(),
+                reason: "not a phone number".into(),
+            })
+            .collect();
+        let v = roster_violations(&rows);
+        assert_eq!(v[0].field, "csv.line[2].phone");
+        assert_eq!(v.last().unwrap().reason, "2 more problems not listed");
+    }
+}

@@ -684,17 +684,12 @@ fn start_assignment(location: &Location, start: ChiefLevel) -> Assignment {
 
 /// Metres between two WGS84 points (haversine; plenty for radii of metres to kilometres).
 pub fn metres(a: GeoPoint, b: GeoPoint) -> f64 {
-    const R: f64 = 6_371_008.8;
-    let (la1, la2) = (a.lat().to_radians(), b.lat().to_radians());
-    let dlat = la2 - la1;
-    let dlng = (b.lng() - a.lng()).to_radians();
-    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlng / 2.0).sin().powi(2);
-    2.0 * R * h.sqrt().asin()
+    wuzhang_spatial::distance::haversine_m(a.lng(), a.lat(), b.lng(), b.lat())
 }
 
 /// A box that holds every point within `radius_m` of `p`.
 fn box_around(p: GeoPoint, radius_m: f64) -> BBox {
-    let dlat = radius_m / 111_000.0 * 1.01;
+    let dlat = radius_m / wuzhang_spatial::distance::METRES_PER_DEGREE * 1.01;
     let dlng = dlat / p.lat().to_radians().cos().max(0.01);
     BBox {
         min_lng: p.lng() - dlng,

@@ -97,3 +97,60 @@ pub(crate) fn subdistricts_of(caller: &Principal, named: &str) -> Result<Vec<Are
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn center(scope: &[&str]) -> Principal {
+        Principal {
+            subject: "cc-1".into(),
+            role: Role::CommandCenter,
+            scope: scope.iter().map(|c| AreaCode::new(*c).unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_listing_covers_the_subdistricts_commanded() {
+        let one = center(&["220102001"]);
+        assert_eq!(
+            subdistricts_of(&one, "").unwrap(),
+            [AreaCode::new("220102001").unwrap()]
+        );
+        assert_eq!(subdistricts_of(&one, "220102001").unwrap().len(), 1);
+        // Another subdistrict does not exist for this caller.
+        assert!(matches!(
+            subdistricts_of(&one, "220102002"),
+            Err(ApiError::NotFound(_))
+        ));
+        // Commanding two, the caller must say which.
+        let two = center(&["220102001", "220102002"]);
+        let err = subdistricts_of(&two, "").unwrap_err();
+        assert!(matches!(&err, ApiError::Invalid(v) if v[0].field == "subdistrict_code"));
+        assert_eq!(subdistricts_of(&two, "220102002").unwrap().len(), 1);
+        // An administrator naming none sees all.
+        let admin = Principal {
+            subject: "admin".into(),
+            role: Role::Admin,
+            scope: vec![],
+        };
+        assert!(subdistricts_of(&admin, "").unwrap().is_empty());
+        assert!(matches!(
+            subdistricts_of(&one, "not a code!"),
+            Err(ApiError::Invalid(v)) if v[0].field == "subdistrict_code"
+        ));
+    }
+
+    #[test]
+    fn an_optional_field_is_absent_when_empty_and_named_when_bad() {
+        assert_eq!(optional("", AreaCode::new, "grid_code").unwrap(), None);
+        assert_eq!(
+            optional("220102001001", AreaCode::new, "grid_code").unwrap(),
+            Some(AreaCode::new("220102001001").unwrap())
+        );
+        assert!(matches!(
+            optional("bad code", AreaCode::new, "grid_code"),
+            Err(ApiError::Invalid(v)) if v[0].field == "grid_code"
+        ));
+    }
+}
