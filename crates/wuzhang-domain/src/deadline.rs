@@ -245,25 +245,10 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::category::{CategoryCode, CategoryKind};
     use crate::chief::ChiefLevel;
 
     fn category(kind: DeadlineKind) -> Category {
-        Category {
-            code: CategoryCode::new("E0102").unwrap(),
-            name: "暴露垃圾".into(),
-            parent_code: None,
-            kind: CategoryKind::Event,
-            start_level: ChiefLevel::Grid,
-            accept_within: Duration::hours(2),
-            resolve_within: Duration::days(3),
-            deadline_kind: kind,
-            urgent: false,
-            calendar_code: "nowhere".into(),
-            duplicate_radius_m: 0.0,
-            duplicate_window: Duration::ZERO,
-            active: true,
-        }
+        crate::testing::category(kind, "nowhere")
     }
 
     #[test]
@@ -286,79 +271,7 @@ mod tests {
         assert!(working.warn_at < working.accept_due);
     }
 
-    /// An assigned grid ticket of `category(kind)`, reported at `now`.
-    fn grid_ticket(now: OffsetDateTime) -> Ticket {
-        use crate::area::AreaCode;
-        use crate::point::{Crs, GeoPoint};
-        use crate::ticket::{Assignment, Report, TicketId};
-        let p = GeoPoint::new(43.88, 125.35, Crs::Wgs84).unwrap();
-        let report = Report {
-            category_code: category(DeadlineKind::Natural).code,
-            description: "路灯不亮".into(),
-            location: p,
-            original_location: p,
-            address: String::new(),
-            building_code: None,
-            unit_code: None,
-            media_urls: vec![],
-            contact_phone: None,
-            reporter_id: "resident-1".into(),
-            urgent: false,
-        };
-        let sub = AreaCode::new("220102001").unwrap();
-        let grid = AreaCode::new("220102001001001").unwrap();
-        let (mut ticket, _) = Ticket::submit(TicketId::new(now), report, grid.clone(), sub, now);
-        ticket.assignment = Some(Assignment {
-            level: ChiefLevel::Grid,
-            area_code: grid,
-            person_id: None,
-        });
-        ticket
-    }
-
-    #[test]
-    fn a_supervision_deadline_outlasts_pauses() {
-        use crate::ticket::{Severity, SupervisionOrder, TicketState};
-        let now = datetime!(2026-10-08 09:00 UTC);
-        let mut ticket = grid_ticket(now);
-        ticket.state = TicketState::Assigned;
-        ticket.accept_due_at = Some(now + Duration::hours(2));
-        ticket.resolve_due_at = Some(now + Duration::days(3));
-        let order_due = now + Duration::days(1);
-        ticket.supervision = Some(SupervisionOrder {
-            severity: Severity::Serious,
-            deadline: order_due,
-            note: String::new(),
-            issued_by: "cc-1".into(),
-            issued_at: now,
-        });
-        let at = |kind, due| Timer::for_ticket(&ticket, ChiefLevel::Grid, kind, due);
-        let timers = vec![
-            at(TimerKind::Accept, now + Duration::hours(2)),
-            at(TimerKind::Supervision, order_due),
-            at(TimerKind::Resume, now + Duration::hours(5)),
-        ];
-        let kinds = |ts: &[Timer]| ts.iter().map(|t| t.kind).collect::<Vec<_>>();
-        assert_eq!(
-            kinds(&after_pause_decision(&timers, true)),
-            [TimerKind::Supervision, TimerKind::Resume]
-        );
-        assert_eq!(
-            kinds(&after_pause_decision(&timers, false)),
-            [TimerKind::Accept, TimerKind::Supervision]
-        );
-        // Resumed an hour later: the clocks move on by the hour, the order's does not.
-        let resumed = resume(&mut ticket, now, now + Duration::hours(1));
-        let supervision: Vec<_> = resumed
-            .iter()
-            .filter(|t| t.kind == TimerKind::Supervision)
-            .map(|t| t.due_at)
-            .collect();
-        assert_eq!(supervision, [order_due]);
-        // Once its deadline has passed, resuming does not bring it back.
-        let late = resume(&mut ticket, now, order_due + Duration::hours(1));
-        assert!(late.iter().all(|t| t.kind != TimerKind::Supervision));
-    }
+    use crate::testing::grid_ticket;
 
     #[test]
     fn the_resolve_warning_after_acceptance_falls_in_working_time() {

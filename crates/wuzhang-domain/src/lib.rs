@@ -32,6 +32,8 @@ pub mod deadline;
 pub mod event;
 pub mod point;
 pub mod taxonomy;
+#[cfg(test)]
+mod testing;
 pub mod ticket;
 pub mod timer;
 

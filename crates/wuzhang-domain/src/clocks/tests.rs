@@ -5,13 +5,10 @@ use time::Duration;
 use time::macros::datetime;
 
 use super::*;
-use crate::area::AreaCode;
-use crate::category::{CategoryCode, CategoryKind, DeadlineKind};
-use crate::chief::{ChiefLevel, PersonId};
-use crate::point::{Crs, GeoPoint};
-use crate::ticket::{
-    Assignment, Command, Pause, Rating, Report, Severity, SupervisionOrder, TicketId, TicketState,
-};
+use crate::category::DeadlineKind;
+use crate::chief::ChiefLevel;
+use crate::testing::post;
+use crate::ticket::{Command, Pause, Rating, Severity, SupervisionOrder, TicketId, TicketState};
 use crate::timer::TimerKind as K;
 
 /// A Thursday morning in Beijing, far from holidays.
@@ -20,29 +17,7 @@ const NOW: OffsetDateTime = datetime!(2026-10-15 02:00 UTC);
 const ASSIGNED_AT: OffsetDateTime = datetime!(2026-10-15 01:00 UTC);
 
 fn category() -> Category {
-    Category {
-        code: CategoryCode::new("E0102").unwrap(),
-        name: "暴露垃圾".into(),
-        parent_code: None,
-        kind: CategoryKind::Event,
-        start_level: ChiefLevel::Grid,
-        accept_within: Duration::hours(2),
-        resolve_within: Duration::days(3),
-        deadline_kind: DeadlineKind::Natural,
-        urgent: false,
-        calendar_code: "cn".into(),
-        duplicate_radius_m: 0.0,
-        duplicate_window: Duration::ZERO,
-        active: true,
-    }
-}
-
-fn post(level: ChiefLevel, area: &str) -> Assignment {
-    Assignment {
-        level,
-        area_code: AreaCode::new(area).unwrap(),
-        person_id: Some(PersonId::new(format!("p-{area}")).unwrap()),
-    }
+    crate::testing::category(DeadlineKind::Natural, "cn")
 }
 
 const ORDER_DUE: OffsetDateTime = datetime!(2026-10-16 02:00 UTC);
@@ -61,26 +36,11 @@ fn order(deadline: OffsetDateTime) -> SupervisionOrder {
 /// A grid ticket in `state` with `pause`, carrying a supervision order, its clocks as
 /// started an hour ago.
 fn ticket(state: TicketState, pause: Pause) -> Ticket {
-    let p = GeoPoint::new(43.88, 125.35, Crs::Wgs84).unwrap();
-    let report = Report {
-        category_code: category().code,
-        description: "垃圾满溢".into(),
-        location: p,
-        original_location: p,
-        address: String::new(),
-        building_code: None,
-        unit_code: None,
-        media_urls: vec![],
-        contact_phone: None,
-        reporter_id: "resident-1".into(),
-        urgent: false,
-    };
-    let sub = AreaCode::new("220102001").unwrap();
-    let grid = AreaCode::new("220102001001001").unwrap();
-    let (mut t, _) = Ticket::submit(TicketId::new(ASSIGNED_AT), report, grid, sub, ASSIGNED_AT);
+    let mut t = crate::testing::grid_ticket(ASSIGNED_AT);
+    t.assignment = None;
     if state != TicketState::Submitted {
         t.state = state;
-        t.assignment = Some(post(ChiefLevel::Grid, "220102001001001"));
+        t.assignment = Some(crate::testing::grid_post());
         t.supervision = Some(order(ORDER_DUE));
         t.supervision_count = 1;
     }

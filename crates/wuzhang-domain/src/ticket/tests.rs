@@ -1,5 +1,4 @@
 use super::*;
-use crate::point::Crs;
 use proptest::prelude::*;
 use time::macros::datetime;
 
@@ -26,20 +25,7 @@ fn at(level: ChiefLevel) -> Assignment {
 }
 
 fn new_ticket() -> Ticket {
-    let p = GeoPoint::new(43.88, 125.32, Crs::Wgs84).unwrap();
-    let report = Report {
-        category_code: CategoryCode::new("0101").unwrap(),
-        description: "垃圾满溢".into(),
-        location: p,
-        original_location: p,
-        address: String::new(),
-        building_code: None,
-        unit_code: None,
-        media_urls: vec![],
-        contact_phone: None,
-        reporter_id: "resident-1".into(),
-        urgent: false,
-    };
+    let report = crate::testing::report();
     let id = TicketId::new(T0);
     let (t, ev) = Ticket::submit(id, report, code("g1"), code("220102001"), T0);
     assert_eq!(ev.kind, EventKind::Submitted);
