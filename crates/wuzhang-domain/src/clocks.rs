@@ -8,7 +8,8 @@
 //! change (the chief's desk, the command center, intake, the timer worker) reads what the
 //! effect [`needs`](ClockEffect::needs) — the category, the timers standing now, when a
 //! pause began — and [`ClockEffect::timers`] turns it into the ticket's timers and due
-//! times. No caller chooses clocks of its own.
+//! times. No caller chooses clocks of its own. The other half, what a timer asks of its
+//! ticket when it comes due (warn, escalate, end a pause, or nothing), is [`due`].
 //!
 //! Rules that cost two bug fixes when they were spread over the handlers:
 //! - accepting ends the accept clock; the resolve clock runs on, with a new warning, and a
@@ -24,8 +25,9 @@ use time::OffsetDateTime;
 
 use crate::calendar::CalendarError;
 use crate::category::Category;
+use crate::chief::ChiefLevel;
 use crate::deadline::{Calendars, Clocks, after_accept, after_pause_decision, resume};
-use crate::ticket::Ticket;
+use crate::ticket::{Command, Pause, Ticket, TicketState};
 use crate::timer::{Timer, TimerKind};
 
 /// What a command does to its ticket's timers.
@@ -209,6 +211,85 @@ impl ClockEffect {
             }
         };
         Ok(Some(timers))
+    }
+}
+
+/// What a due timer asks of its ticket: the other half of the clock rules, which the timer
+/// worker carries out (it reads the chain for an escalation; everything else is a
+/// command on the ticket, whose own clock effect follows as for any other command).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Due {
+    /// Nothing: the timer is stale (the ticket has left its level, the work is done or
+    /// not yet assigned, its clock stands still in a pause), or the ticket is at the top of
+    /// the chain, where a passed deadline leaves it overdue.
+    Drop,
+    /// Up the chain to the next staffed post; `why` says which deadline passed.
+    Escalate { why: String },
+    /// A command on the ticket, by the timer.
+    Apply { command: Command, note: String },
+}
+
+/// What `timer`, now due, asks of `ticket` (as stored when it fired).
+pub fn due(timer: &Timer, ticket: &Ticket) -> Due {
+    let working = matches!(ticket.state, TicketState::Assigned | TicketState::Accepted);
+    if !working {
+        return Due::Drop;
+    }
+    if timer.kind == TimerKind::Resume {
+        // A pause's end belongs to the ticket, not to a level.
+        return match ticket.pause {
+            Pause::Paused => Due::Apply {
+                command: Command::Resume,
+                note: "pause ended as asked".into(),
+            },
+            Pause::Requested => Due::Apply {
+                command: Command::DecidePause { approve: false },
+                note: "the pause was not decided before its end; the clocks ran on".into(),
+            },
+            Pause::None => Due::Drop,
+        };
+    }
+    if ticket.level() != Some(timer.level) || ticket.pause == Pause::Paused {
+        return Due::Drop;
+    }
+    let accepted = ticket.state == TicketState::Accepted;
+    match timer.kind {
+        TimerKind::Warning => {
+            let (what, deadline) = if accepted {
+                ("resolve", ticket.resolve_due_at)
+            } else {
+                ("accept", ticket.accept_due_at)
+            };
+            let note = match deadline {
+                Some(d) => format!("{what} deadline at {d} is near"),
+                None => format!("{what} deadline is near"),
+            };
+            Due::Apply {
+                command: Command::Warn,
+                note,
+            }
+        }
+        // Accepted in time: the accept deadline no longer matters.
+        TimerKind::Accept if accepted => Due::Drop,
+        TimerKind::Accept | TimerKind::Resolve
+            if ticket.level() == Some(ChiefLevel::CommandCenter) =>
+        {
+            Due::Drop
+        }
+        TimerKind::Accept | TimerKind::Resolve => Due::Escalate {
+            why: format!("{} deadline passed", timer.kind.as_str()),
+        },
+        // A supervision order's deadline passed with the work still owed: the owner and
+        // the command center are told, in the log, as with a deadline warning. The order
+        // stays on the ticket; evaluation reads the log.
+        TimerKind::Supervision => Due::Apply {
+            command: Command::Warn,
+            note: match &ticket.supervision {
+                Some(o) => format!("supervision deadline at {} passed", o.deadline),
+                None => "supervision deadline passed".to_owned(),
+            },
+        },
+        TimerKind::Resume => Due::Drop,
     }
 }
 

@@ -33,10 +33,11 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
+use wuzhang_domain::clocks::{self, Due};
 use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_domain::event::SYSTEM_TIMER_ACTOR;
-use wuzhang_domain::ticket::{Applied, Command, Pause, Ticket, TicketState};
-use wuzhang_domain::timer::{Timer, TimerKind};
+use wuzhang_domain::ticket::{Applied, Command, Ticket};
+use wuzhang_domain::timer::Timer;
 use wuzhang_store::{
     ClockReadings, FireReport, ReferenceCache, Store, StoreError, TicketChange, TimerHandler,
     TimerOutcome,
@@ -180,103 +181,27 @@ impl Escalator {
         self
     }
 
-    /// What a due timer does to its ticket (see the module docs).
+    /// What a due timer does to its ticket (see the module docs): the domain says
+    /// ([`clocks::due`]), the worker carries it out.
     pub async fn decide(
         &self,
         timer: Timer,
         mut ticket: Ticket,
     ) -> Result<TimerOutcome, StoreError> {
-        let working = matches!(ticket.state, TicketState::Assigned | TicketState::Accepted);
         let now = self.clock.now();
-        if timer.kind == TimerKind::Resume && working {
-            return self.end_pause(ticket, now).await;
-        }
-        if !working || ticket.level() != Some(timer.level) || ticket.pause == Pause::Paused {
-            return Ok(TimerOutcome::Drop);
-        }
-        match timer.kind {
-            TimerKind::Warning => {
-                let what = if ticket.state == TicketState::Assigned {
-                    "accept"
-                } else {
-                    "resolve"
-                };
-                let due = if what == "accept" {
-                    ticket.accept_due_at
-                } else {
-                    ticket.resolve_due_at
-                };
-                let note = match due {
-                    Some(d) => format!("{what} deadline at {d} is near"),
-                    None => format!("{what} deadline is near"),
-                };
+        match clocks::due(&timer, &ticket) {
+            Due::Drop => Ok(TimerOutcome::Drop),
+            Due::Escalate { why } => self.escalate(ticket, &why, now).await,
+            Due::Apply { command, note } => {
                 let applied = ticket
-                    .apply(Command::Warn, SYSTEM_TIMER_ACTOR, &note, now)
+                    .apply(command, SYSTEM_TIMER_ACTOR, &note, now)
                     .map_err(StoreError::internal)?;
                 self.with_clocks(ticket, applied, now).await
             }
-            TimerKind::Accept if ticket.state == TicketState::Accepted => Ok(TimerOutcome::Drop),
-            TimerKind::Accept | TimerKind::Resolve => {
-                let what = if timer.kind == TimerKind::Accept {
-                    "accept"
-                } else {
-                    "resolve"
-                };
-                self.escalate(ticket, &format!("{what} deadline passed"), now)
-                    .await
-            }
-            // A supervision order's deadline passed with the work still owed: the owner and
-            // the command center are told, in the log, as with a deadline warning. The
-            // order stays on the ticket; evaluation reads the log.
-            TimerKind::Supervision => {
-                let note = match &ticket.supervision {
-                    Some(o) => format!("supervision deadline at {} passed", o.deadline),
-                    None => "supervision deadline passed".to_owned(),
-                };
-                let applied = ticket
-                    .apply(Command::Warn, SYSTEM_TIMER_ACTOR, &note, now)
-                    .map_err(StoreError::internal)?;
-                self.with_clocks(ticket, applied, now).await
-            }
-            TimerKind::Resume => Ok(TimerOutcome::Drop),
         }
     }
 
-    /// A pause's end time came: an approved pause ends and the clocks run again, shifted
-    /// by the time they stood; a request nobody decided lapses.
-    async fn end_pause(
-        &self,
-        mut ticket: Ticket,
-        now: OffsetDateTime,
-    ) -> Result<TimerOutcome, StoreError> {
-        match ticket.pause {
-            Pause::Paused => {
-                let applied = ticket
-                    .apply(
-                        Command::Resume,
-                        SYSTEM_TIMER_ACTOR,
-                        "pause ended as asked",
-                        now,
-                    )
-                    .map_err(StoreError::internal)?;
-                self.with_clocks(ticket, applied, now).await
-            }
-            Pause::Requested => {
-                let applied = ticket
-                    .apply(
-                        Command::DecidePause { approve: false },
-                        SYSTEM_TIMER_ACTOR,
-                        "the pause was not decided before its end; the clocks ran on",
-                        now,
-                    )
-                    .map_err(StoreError::internal)?;
-                self.with_clocks(ticket, applied, now).await
-            }
-            Pause::None => Ok(TimerOutcome::Drop),
-        }
-    }
-
-    /// One level up with new clocks; at the command center the ticket stays, overdue.
+    /// One level up with new clocks (the domain keeps a ticket at the command center).
     async fn escalate(
         &self,
         mut ticket: Ticket,

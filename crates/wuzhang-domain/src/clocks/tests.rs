@@ -271,3 +271,75 @@ fn an_effect_reads_only_what_it_says_it_needs() {
         }
     }
 }
+
+/// Every timer kind against the tickets it may find: what the worker is asked to do.
+#[test]
+fn a_due_timer_asks_what_its_clock_rule_says() {
+    use ChiefLevel::{CommandCenter, Grid, Lane};
+    use TicketState as S;
+    enum Want {
+        Drop,
+        Escalate(&'static str),
+        Warn(&'static str),
+        Resume,
+        Lapse,
+    }
+    #[rustfmt::skip]
+    let rows: Vec<(&str, TimerKind, ChiefLevel, S, Pause, Want)> = vec![
+        ("warning before accept", K::Warning, Grid, S::Assigned, Pause::None, Want::Warn("accept deadline at")),
+        ("warning before resolve", K::Warning, Grid, S::Accepted, Pause::None, Want::Warn("resolve deadline at")),
+        ("accept passed", K::Accept, Grid, S::Assigned, Pause::None, Want::Escalate("accept deadline passed")),
+        ("accept passed, but accepted", K::Accept, Grid, S::Accepted, Pause::None, Want::Drop),
+        ("resolve passed", K::Resolve, Grid, S::Accepted, Pause::None, Want::Escalate("resolve deadline passed")),
+        ("resolve passed, still unaccepted", K::Resolve, Grid, S::Assigned, Pause::None, Want::Escalate("resolve deadline passed")),
+        ("another level's timer", K::Accept, Lane, S::Assigned, Pause::None, Want::Drop),
+        ("a paused clock", K::Resolve, Grid, S::Accepted, Pause::Paused, Want::Drop),
+        ("asked to pause, clocks run on", K::Resolve, Grid, S::Accepted, Pause::Requested, Want::Escalate("resolve deadline passed")),
+        ("resolved already", K::Resolve, Grid, S::Resolved, Pause::None, Want::Drop),
+        ("closed", K::Warning, Grid, S::Closed, Pause::None, Want::Drop),
+        ("order's deadline", K::Supervision, Grid, S::Accepted, Pause::None, Want::Warn("supervision deadline at")),
+        ("order's deadline in a pause", K::Supervision, Grid, S::Assigned, Pause::Paused, Want::Drop),
+        ("pause ends", K::Resume, Lane, S::Accepted, Pause::Paused, Want::Resume),
+        ("pause never decided", K::Resume, Grid, S::Assigned, Pause::Requested, Want::Lapse),
+        ("pause already over", K::Resume, Grid, S::Assigned, Pause::None, Want::Drop),
+        ("pause end of a closed ticket", K::Resume, Grid, S::Resolved, Pause::None, Want::Drop),
+    ];
+    for (name, kind, level, state, pause, want) in rows {
+        let t = ticket(state, pause);
+        let timer = Timer::for_ticket(&t, level, kind, NOW);
+        let got = due(&timer, &t);
+        match (want, got) {
+            (Want::Drop, Due::Drop) => {}
+            (Want::Escalate(why), Due::Escalate { why: got }) => assert_eq!(got, why, "{name}"),
+            (
+                Want::Warn(start),
+                Due::Apply {
+                    command: Command::Warn,
+                    note,
+                },
+            ) => {
+                assert!(note.starts_with(start), "{name}: {note}");
+            }
+            (
+                Want::Resume,
+                Due::Apply {
+                    command: Command::Resume,
+                    ..
+                },
+            ) => {}
+            (
+                Want::Lapse,
+                Due::Apply {
+                    command: Command::DecidePause { approve: false },
+                    ..
+                },
+            ) => {}
+            (_, got) => panic!("{name}: got {got:?}"),
+        }
+    }
+    // At the top of the chain a passed deadline leaves the ticket where it is, overdue.
+    let mut top = ticket(S::Assigned, Pause::None);
+    top.assignment = Some(post(CommandCenter, "220102001"));
+    let timer = Timer::for_ticket(&top, CommandCenter, K::Accept, NOW);
+    assert_eq!(due(&timer, &top), Due::Drop);
+}
