@@ -153,19 +153,14 @@ impl Escalation {
     }
 
     /// Checks, applies the command `decide` makes and writes it with its clocks, once per
-    /// request id. `ids` are the request's `request_id`, `ticket_id` and
-    /// `expected_version`.
+    /// request id. `must_own`: only whoever acts for the owning post may.
     async fn act(
         &self,
-        caller: &Principal,
-        rpc: &'static str,
-        request: &impl prost::Message,
-        ids: (&str, &str, i64),
+        call: Call<'_, impl prost::Message>,
         must_own: bool,
         decide: impl FnOnce(&mut Ticket, time::OffsetDateTime) -> Result<Applied, ApiError> + Send,
     ) -> Result<pb::Ticket, ApiError> {
-        let (rid, ticket_id, expected_version) = ids;
-        let call = Call::new(caller, rpc, rid, request, ticket_id, expected_version);
+        let (caller, rpc) = (call.caller, call.rpc);
         self.commands
             .run(
                 call,
@@ -190,6 +185,35 @@ impl Escalation {
             )
             .await
     }
+
+    /// Runs `command` with `note`, as the caller: the shape of most of the desk's commands.
+    async fn apply(
+        &self,
+        call: Call<'_, impl prost::Message>,
+        must_own: bool,
+        command: Command,
+        note: String,
+    ) -> Result<pb::Ticket, ApiError> {
+        let actor = call.caller.subject.clone();
+        self.act(call, must_own, move |t, now| {
+            Ok(t.apply(command, &actor, &note, now)?)
+        })
+        .await
+    }
+}
+
+/// The [`Call`] of a ticket command request `r` by `caller`.
+macro_rules! call {
+    ($caller:expr, $rpc:literal, $r:expr) => {
+        Call::new(
+            $caller,
+            $rpc,
+            &$r.request_id,
+            &$r,
+            &$r.ticket_id,
+            $r.expected_version,
+        )
+    };
 }
 
 fn rpc_verb(rpc: &str) -> &'static str {
@@ -326,16 +350,12 @@ impl EscalationService for Escalation {
             let caller = admit(caller(&request)?, DESK, "AcceptTicket")?.clone();
             let r = request.into_inner();
             check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-            let actor = caller.subject.clone();
-            let note = r.note.clone();
             let t = self
-                .act(
-                    &caller,
-                    "AcceptTicket",
-                    &r,
-                    (&r.request_id, &r.ticket_id, r.expected_version),
+                .apply(
+                    call!(&caller, "AcceptTicket", r),
                     true,
-                    move |t, now| Ok(t.apply(Command::Accept, &actor, &note, now)?),
+                    Command::Accept,
+                    r.note.clone(),
                 )
                 .await?;
             Ok(Response::new(t))
@@ -351,15 +371,12 @@ impl EscalationService for Escalation {
             let caller = admit(caller(&request)?, DESK, "ResolveTicket")?.clone();
             let r = request.into_inner();
             let note = note_with_media("note", &r.note, &r.media_urls)?;
-            let actor = caller.subject.clone();
             let t = self
-                .act(
-                    &caller,
-                    "ResolveTicket",
-                    &r,
-                    (&r.request_id, &r.ticket_id, r.expected_version),
+                .apply(
+                    call!(&caller, "ResolveTicket", r),
                     true,
-                    move |t, now| Ok(t.apply(Command::Resolve, &actor, &note, now)?),
+                    Command::Resolve,
+                    note,
                 )
                 .await?;
             Ok(Response::new(t))
@@ -386,21 +403,14 @@ impl EscalationService for Escalation {
             let reason = r.reason.clone();
             let sub = current.subdistrict_code.clone();
             let t = self
-                .act(
-                    &caller,
-                    "EscalateTicket",
-                    &r,
-                    (&r.request_id, &r.ticket_id, r.expected_version),
-                    true,
-                    move |t, now| {
-                        let from = from.ok_or_else(|| {
-                            ApiError::FailedPrecondition("the ticket has no owner yet".into())
-                        })?;
-                        let (to, skipped) = next_above(&links, from, &sub);
-                        let note = format!("{reason} ({})", describe_move(from, &to, &skipped));
-                        Ok(t.apply(Command::Escalate { to, auto: false }, &actor, &note, now)?)
-                    },
-                )
+                .act(call!(&caller, "EscalateTicket", r), true, move |t, now| {
+                    let from = from.ok_or_else(|| {
+                        ApiError::FailedPrecondition("the ticket has no owner yet".into())
+                    })?;
+                    let (to, skipped) = next_above(&links, from, &sub);
+                    let note = format!("{reason} ({})", describe_move(from, &to, &skipped));
+                    Ok(t.apply(Command::Escalate { to, auto: false }, &actor, &note, now)?)
+                })
                 .await?;
             Ok(Response::new(t))
         })
@@ -418,16 +428,8 @@ impl EscalationService for Escalation {
                 return Err(ApiError::invalid("note", "must not be empty").into());
             }
             let note = note_with_media("note", &r.note, &r.media_urls)?;
-            let actor = caller.subject.clone();
             let t = self
-                .act(
-                    &caller,
-                    "AddNote",
-                    &r,
-                    (&r.request_id, &r.ticket_id, r.expected_version),
-                    false,
-                    move |t, now| Ok(t.apply(Command::Note, &actor, &note, now)?),
-                )
+                .apply(call!(&caller, "AddNote", r), false, Command::Note, note)
                 .await?;
             Ok(Response::new(t))
         })
@@ -458,19 +460,10 @@ impl EscalationService for Escalation {
             // The clocks keep running until the command center decides; the pause's end joins
             // them (the domain's rule).
             let until = truncate_to_micros(until);
-            let actor = caller.subject.clone();
             let note = format!("{} (until {until})", r.reason);
+            let call = call!(&caller, "RequestPause", r);
             let t = self
-                .act(
-                    &caller,
-                    "RequestPause",
-                    &r,
-                    (&r.request_id, &r.ticket_id, r.expected_version),
-                    true,
-                    move |t, now| {
-                        Ok(t.apply(Command::RequestPause { until }, &actor, &note, now)?)
-                    },
-                )
+                .apply(call, true, Command::RequestPause { until }, note)
                 .await?;
             Ok(Response::new(t))
         })
@@ -485,16 +478,12 @@ impl EscalationService for Escalation {
             let caller = admit(caller(&request)?, DESK, "ResumeTicket")?.clone();
             let r = request.into_inner();
             check_text("note", &r.note, MAX_NOTE_CHARS, false).map_err(ApiError::from)?;
-            let actor = caller.subject.clone();
-            let note = r.note.clone();
             let t = self
-                .act(
-                    &caller,
-                    "ResumeTicket",
-                    &r,
-                    (&r.request_id, &r.ticket_id, r.expected_version),
+                .apply(
+                    call!(&caller, "ResumeTicket", r),
                     true,
-                    move |t, now| Ok(t.apply(Command::Resume, &actor, &note, now)?),
+                    Command::Resume,
+                    r.note.clone(),
                 )
                 .await?;
             Ok(Response::new(t))
