@@ -41,7 +41,10 @@ use crate::firing::{Claimed, plan};
 use crate::group_commit::{
     GroupCommit, Job, WriteBatch, accepted, idempotency_taken, refuse_repeats,
 };
-use crate::interface::{Backend, Store, TimerHandler};
+use crate::interface::{
+    AreaStore, Backend, CategoryStore, IdempotencyStore, RosterStore, Store, TicketStore,
+    TimerHandler, TimerStore,
+};
 use crate::model::ReferenceCounters;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
@@ -1015,8 +1018,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    // ------------------------------------------------------------------------ areas
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
+        let (roster, categories): (i64, i64) =
+            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(ReferenceCounters { roster, categories })
+    }
 
+    fn reference_writes_here(&self) -> u64 {
+        self.reference_writes.load(Ordering::Acquire)
+    }
+}
+
+#[async_trait]
+impl AreaStore for SqliteStore {
     #[tracing::instrument(skip_all, level = "debug", fields(count = areas.len()))]
     async fn upsert_areas(&self, areas: &[AreaRecord]) -> Result<i64> {
         let batch = validate::area_batch(areas)?;
@@ -1072,11 +1089,6 @@ impl Store for SqliteStore {
         .await?
         .ok_or_else(|| StoreError::not_found("area", code))?;
         area_columns(&row, false)?.into_area()
-    }
-
-    async fn make_valid(&self, _geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {
-        // No spatial functions here: the caller repairs in process.
-        Ok(None)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
@@ -1196,6 +1208,11 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn make_valid(&self, _geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {
+        // No spatial functions here: the caller repairs in process.
+        Ok(None)
+    }
+
     #[tracing::instrument(skip_all, level = "debug")]
     async fn area_change_counter(&self) -> Result<i64> {
         Ok(
@@ -1204,9 +1221,10 @@ impl Store for SqliteStore {
                 .await?,
         )
     }
+}
 
-    // ------------------------------------------------------------------------ roster
-
+#[async_trait]
+impl RosterStore for SqliteStore {
     #[tracing::instrument(skip_all, level = "debug", fields(persons = persons.len(), posts = posts.len()))]
     async fn upsert_roster(&self, persons: &[Person], posts: &[Post]) -> Result<()> {
         let needs = validate::roster_batch(persons, posts)?;
@@ -1306,9 +1324,10 @@ impl Store for SqliteStore {
         .await?;
         rows.iter().map(post).collect()
     }
+}
 
-    // ------------------------------------------------------------------------ categories
-
+#[async_trait]
+impl CategoryStore for SqliteStore {
     #[tracing::instrument(skip_all, level = "debug", fields(code = %category.code))]
     async fn upsert_category(&self, category: &Category) -> Result<()> {
         let c = CategoryColumns::new(category)?;
@@ -1385,23 +1404,6 @@ impl Store for SqliteStore {
         }))
     }
 
-    // ------------------------------------------------------------------------ reference changes
-
-    #[tracing::instrument(skip_all, level = "debug")]
-    async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
-        let (roster, categories): (i64, i64) =
-            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(ReferenceCounters { roster, categories })
-    }
-
-    fn reference_writes_here(&self) -> u64 {
-        self.reference_writes.load(Ordering::Acquire)
-    }
-
-    // ------------------------------------------------------------------------ tickets
-
     #[tracing::instrument(skip_all, level = "debug", fields(code = %year.code, year = year.year))]
     async fn upsert_calendar_year(&self, year: &StoredCalendarYear) -> Result<()> {
         sqlx::query(
@@ -1436,7 +1438,10 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+}
 
+#[async_trait]
+impl TicketStore for SqliteStore {
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket> {
         let new = NewTicket {
@@ -1636,9 +1641,10 @@ impl Store for SqliteStore {
             .map(|r| event(r).map(|(cursor, event)| LoggedEvent { cursor, event }))
             .collect()
     }
+}
 
-    // ------------------------------------------------------------------------ timers
-
+#[async_trait]
+impl TimerStore for SqliteStore {
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
     async fn list_timers(&self, id: &TicketId) -> Result<Vec<Timer>> {
         let rows = sqlx::query(
@@ -1751,9 +1757,10 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(plan.report)
     }
+}
 
-    // ------------------------------------------------------------------------ idempotency
-
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
     #[tracing::instrument(skip_all, level = "debug", fields(%scope, %request_id))]
     async fn get_idempotency(
         &self,

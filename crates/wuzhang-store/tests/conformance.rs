@@ -3520,6 +3520,7 @@ mod sqlite_wal {
     use sqlx::sqlite::SqliteConnectOptions;
     use time::Duration;
     use tokio::sync::mpsc;
+    use wuzhang_store::prelude::*;
     use wuzhang_store::{SqliteStore, Store};
 
     const WRITERS: i64 = 4;

@@ -31,7 +31,10 @@ use crate::codec::{
     from_micros, normalize_idempotency, normalize_ticket, to_micros,
 };
 use crate::error::{Result, StoreError, unique_as};
-use crate::interface::{Backend, Store, TimerHandler};
+use crate::interface::{
+    AreaStore, Backend, CategoryStore, IdempotencyStore, RosterStore, Store, TicketStore,
+    TimerHandler, TimerStore,
+};
 use crate::model::ReferenceCounters;
 use crate::model::{
     AreaQuery, AreaRecord, FireReport, IdempotencyRecord, LoggedEvent, NewTicket, Page,
@@ -612,8 +615,22 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    // ------------------------------------------------------------------------ areas
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
+        let (roster, categories): (i64, i64) =
+            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(ReferenceCounters { roster, categories })
+    }
 
+    fn reference_writes_here(&self) -> u64 {
+        self.reference_writes.load(Ordering::Acquire)
+    }
+}
+
+#[async_trait]
+impl AreaStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(count = areas.len()))]
     async fn upsert_areas(&self, areas: &[AreaRecord]) -> Result<i64> {
         let batch = validate::area_batch(areas)?;
@@ -699,31 +716,6 @@ impl Store for PostgresStore {
         .await?
         .ok_or_else(|| StoreError::not_found("area", code))?;
         area_columns(&row, false)?.into_area()
-    }
-
-    #[tracing::instrument(skip_all, level = "debug", fields(count = geometries.len()))]
-    async fn make_valid(&self, geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {
-        if geometries.is_empty() {
-            return Ok(Some(Vec::new()));
-        }
-        // `method=structure` (GEOS ≥ 3.10) unions shells and subtracts holes. The default
-        // `linework` method keeps self-overlapping spikes as extra area, which on the real
-        // Changchun boundaries made neighbouring districts overlap by up to 17,000 m².
-        let rows = sqlx::query(
-            "SELECT ST_AsBinary(ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(w, 4326), 'method=structure'), 3))) \
-             FROM UNNEST($1::bytea[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
-        )
-        .bind(geometries)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| match e {
-            // Unparseable WKB is the caller's input, not our failure.
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("XX000") => {
-                StoreError::invalid("geometry_wkb", db.message().to_owned())
-            }
-            other => other.into(),
-        })?;
-        Ok(Some(rows.iter().map(|r| r.get::<Vec<u8>, _>(0)).collect()))
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
@@ -853,6 +845,31 @@ impl Store for PostgresStore {
             .collect()
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(count = geometries.len()))]
+    async fn make_valid(&self, geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {
+        if geometries.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        // `method=structure` (GEOS ≥ 3.10) unions shells and subtracts holes. The default
+        // `linework` method keeps self-overlapping spikes as extra area, which on the real
+        // Changchun boundaries made neighbouring districts overlap by up to 17,000 m².
+        let rows = sqlx::query(
+            "SELECT ST_AsBinary(ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(w, 4326), 'method=structure'), 3))) \
+             FROM UNNEST($1::bytea[]) WITH ORDINALITY AS t(w, i) ORDER BY i",
+        )
+        .bind(geometries)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| match e {
+            // Unparseable WKB is the caller's input, not our failure.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("XX000") => {
+                StoreError::invalid("geometry_wkb", db.message().to_owned())
+            }
+            other => other.into(),
+        })?;
+        Ok(Some(rows.iter().map(|r| r.get::<Vec<u8>, _>(0)).collect()))
+    }
+
     #[tracing::instrument(skip_all, level = "debug")]
     async fn area_change_counter(&self) -> Result<i64> {
         Ok(
@@ -861,9 +878,10 @@ impl Store for PostgresStore {
                 .await?,
         )
     }
+}
 
-    // ------------------------------------------------------------------------ roster
-
+#[async_trait]
+impl RosterStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(persons = persons.len(), posts = posts.len()))]
     async fn upsert_roster(&self, persons: &[Person], posts: &[Post]) -> Result<()> {
         let needs = validate::roster_batch(persons, posts)?;
@@ -981,9 +999,10 @@ impl Store for PostgresStore {
         .await?;
         rows.iter().map(post).collect()
     }
+}
 
-    // ------------------------------------------------------------------------ categories
-
+#[async_trait]
+impl CategoryStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(code = %category.code))]
     async fn upsert_category(&self, category: &Category) -> Result<()> {
         let c = CategoryColumns::new(category)?;
@@ -1060,23 +1079,6 @@ impl Store for PostgresStore {
         }))
     }
 
-    // ------------------------------------------------------------------------ reference changes
-
-    #[tracing::instrument(skip_all, level = "debug")]
-    async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
-        let (roster, categories): (i64, i64) =
-            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(ReferenceCounters { roster, categories })
-    }
-
-    fn reference_writes_here(&self) -> u64 {
-        self.reference_writes.load(Ordering::Acquire)
-    }
-
-    // ------------------------------------------------------------------------ tickets
-
     #[tracing::instrument(skip_all, level = "debug", fields(code = %year.code, year = year.year))]
     async fn upsert_calendar_year(&self, year: &StoredCalendarYear) -> Result<()> {
         sqlx::query(
@@ -1111,7 +1113,10 @@ impl Store for PostgresStore {
             })
             .collect()
     }
+}
 
+#[async_trait]
+impl TicketStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
     async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket> {
         let new = normalize_new_ticket(new);
@@ -1323,9 +1328,10 @@ impl Store for PostgresStore {
             .map(|r| event(r).map(|(cursor, event)| LoggedEvent { cursor, event }))
             .collect()
     }
+}
 
-    // ------------------------------------------------------------------------ timers
-
+#[async_trait]
+impl TimerStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
     async fn list_timers(&self, id: &TicketId) -> Result<Vec<Timer>> {
         let row: Option<(String, Uuid, Vec<String>, Vec<OffsetDateTime>, Vec<String>)> =
@@ -1382,9 +1388,10 @@ impl Store for PostgresStore {
     ) -> Result<FireReport> {
         firing::fire_due_timers(&self.pool, subdistrict, now, limit, retry_after, handler).await
     }
+}
 
-    // ------------------------------------------------------------------------ idempotency
-
+#[async_trait]
+impl IdempotencyStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(%scope, %request_id))]
     async fn get_idempotency(
         &self,
