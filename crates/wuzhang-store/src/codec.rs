@@ -706,7 +706,7 @@ impl WkbReader<'_> {
 /// `codec::person` must be in scope there.
 macro_rules! row_decoders {
     ($row:ty) => {
-        fn area_columns(row: &$row, with_geom: bool) -> Result<AreaColumns> {
+        pub(super) fn area_columns(row: &$row, with_geom: bool) -> Result<AreaColumns> {
             Ok(AreaColumns {
                 code: row.try_get("code")?,
                 name: row.try_get("name")?,
@@ -725,7 +725,7 @@ macro_rules! row_decoders {
             })
         }
 
-        fn area_record(row: &$row) -> Result<AreaRecord> {
+        pub(super) fn area_record(row: &$row) -> Result<AreaRecord> {
             let cols = area_columns(row, true)?;
             let geometry_wkb = cols.geom.clone();
             Ok(AreaRecord {
@@ -734,7 +734,7 @@ macro_rules! row_decoders {
             })
         }
 
-        fn post(row: &$row) -> Result<Post> {
+        pub(super) fn post(row: &$row) -> Result<Post> {
             PostColumns {
                 area_code: row.try_get("area_code")?,
                 level: row.try_get("level")?,
@@ -745,7 +745,7 @@ macro_rules! row_decoders {
             .into_post()
         }
 
-        fn person(row: &$row) -> Result<Person> {
+        pub(super) fn person(row: &$row) -> Result<Person> {
             codec::person(
                 row.try_get("id")?,
                 row.try_get("name")?,
@@ -753,7 +753,7 @@ macro_rules! row_decoders {
             )
         }
 
-        fn category(row: &$row) -> Result<Category> {
+        pub(super) fn category(row: &$row) -> Result<Category> {
             CategoryColumns {
                 code: row.try_get("code")?,
                 name: row.try_get("name")?,
