@@ -23,7 +23,8 @@ use wuzhang_domain::timer::Timer;
 use super::arrays::{
     EventArrays, TicketArrays, TimerArrays, ticket_unnest_args, timer_set, timer_sets_update,
 };
-use super::{ASSIGNEE_SOURCE, assignees_update, insert_events, ticket};
+use super::feed::insert_events;
+use super::rows::{ASSIGNEE_SOURCE, assignees_update, ticket};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::Result;
 use crate::firing::{Claimed, plan};

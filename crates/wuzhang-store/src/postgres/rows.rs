@@ -8,20 +8,32 @@
 //! each field's type OID and value. Postgres checks both against the row type, so the
 //! fields here must be exactly the migration's, in its order, of its types; the
 //! conformance suite writes every field of a ticket through them and reads it back.
+//!
+//! Also rows ↔ domain values for single rows, as [`crate::sqlite`] has them: the decoders
+//! (shared through [`crate::codec`]), the ticket binder in column order, and the ticket
+//! statements with their `ticket_assignees` row.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::PgRecordEncoder;
-use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo};
-use sqlx::{Encode, Postgres, Type};
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgHasArrayType, PgRow, PgTypeInfo};
+use sqlx::{Encode, Postgres, Row, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
+use wuzhang_domain::category::Category;
+use wuzhang_domain::chief::{Person, Post};
+use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::ticket::Ticket;
 use wuzhang_domain::timer::Timer;
 
-use crate::codec::{EventColumns, TicketColumns};
-use crate::model::IdempotencyRecord;
+use crate::codec::{
+    self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
+};
+use crate::error::Result;
+use crate::model::{AreaRecord, IdempotencyRecord};
 
 /// Implements `Type` and `PgHasArrayType` for a row struct named after a row type.
 macro_rules! row_type {
@@ -212,4 +224,169 @@ impl Encode<'_, Postgres> for EventRow {
         r.finish();
         Ok(IsNull::No)
     }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+fn dollar(n: usize) -> String {
+    format!("${n}")
+}
+
+pub(super) static TICKET_SELECT: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM tickets", TICKET_COLUMNS.join(", ")));
+pub(super) static TICKET_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE id = $1", *TICKET_SELECT));
+/// The ticket and its `ticket_assignees` row; answers the ticket's id.
+pub(super) static TICKET_INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH t AS ({} RETURNING {ASSIGNEE_SOURCE}), a AS ({}) SELECT id FROM t",
+        codec::ticket_insert_sql(dollar),
+        assignees_insert("t"),
+    )
+});
+/// The ticket (if its version is the expected one) and, if the assignment changed, its
+/// `ticket_assignees` row; answers the ticket's id if it was updated.
+pub(super) static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH t AS ({} RETURNING {ASSIGNEE_SOURCE}), a AS ({}) SELECT id FROM t",
+        codec::ticket_update_sql(dollar),
+        assignees_update("t", ""),
+    )
+});
+
+/// What a ticket write returns for [`assignees_insert`] and [`assignees_update`] to read.
+pub(super) const ASSIGNEE_SOURCE: &str =
+    "subdistrict_code, id, assignee_area_code, assignee_person_id";
+
+/// Inserts the `ticket_assignees` rows of new tickets from `source` (a CTE returning
+/// [`ASSIGNEE_SOURCE`]). See migration 0009 for why the assignment has its own table.
+pub(super) fn assignees_insert(source: &str) -> String {
+    format!(
+        "INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
+           assignee_person_id) \
+         SELECT subdistrict_code, id, assignee_area_code, assignee_person_id FROM {source}"
+    )
+}
+
+/// Updates the `ticket_assignees` rows of updated tickets from `source` (a CTE returning
+/// [`ASSIGNEE_SOURCE`]), only where the assignment changed, so that other ticket writes
+/// leave no row version behind; `and` adds conditions on the row (`a`).
+pub(super) fn assignees_update(source: &str, and: &str) -> String {
+    format!(
+        "UPDATE ticket_assignees a SET assignee_area_code = s.assignee_area_code, \
+           assignee_person_id = s.assignee_person_id \
+         FROM {source} s \
+         WHERE a.subdistrict_code = s.subdistrict_code AND a.ticket_id = s.id {and} \
+           AND (a.assignee_area_code, a.assignee_person_id) \
+             IS DISTINCT FROM (s.assignee_area_code, s.assignee_person_id)"
+    )
+}
+
+// The same column decoding on both backends; only the row type differs.
+crate::codec::row_decoders!(PgRow);
+
+pub(super) fn ticket(row: &PgRow) -> Result<Ticket> {
+    TicketColumns {
+        subdistrict_code: row.try_get("subdistrict_code")?,
+        id: row.try_get("id")?,
+        grid_code: row.try_get("grid_code")?,
+        state: row.try_get("state")?,
+        level: row.try_get("level")?,
+        assignee_area_code: row.try_get("assignee_area_code")?,
+        assignee_person_id: row.try_get("assignee_person_id")?,
+        category_code: row.try_get("category_code")?,
+        description: row.try_get("description")?,
+        lat: row.try_get("lat")?,
+        lng: row.try_get("lng")?,
+        crs: row.try_get("crs")?,
+        original_lat: row.try_get("original_lat")?,
+        original_lng: row.try_get("original_lng")?,
+        original_crs: row.try_get("original_crs")?,
+        address: row.try_get("address")?,
+        building_code: row.try_get("building_code")?,
+        unit_code: row.try_get("unit_code")?,
+        media_urls: row.try_get("media_urls")?,
+        contact_phone: row.try_get("contact_phone")?,
+        reporter_id: row.try_get("reporter_id")?,
+        urgent: row.try_get("urgent")?,
+        accept_due_at: row.try_get("accept_due_at")?,
+        resolve_due_at: row.try_get("resolve_due_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        duplicate_of: row.try_get("duplicate_of")?,
+        pause: row.try_get("pause")?,
+        rating_stars: row.try_get("rating_stars")?,
+        rating_not_solved: row.try_get("rating_not_solved")?,
+        rating_comment: row.try_get("rating_comment")?,
+        version: row.try_get("version")?,
+        supervision: row.try_get("supervision")?,
+        supervision_count: row.try_get("supervision_count")?,
+    }
+    .into_ticket()
+}
+
+/// Binds a ticket's columns in [`TICKET_COLUMNS`] order.
+pub(super) fn bind_ticket(q: PgQuery<'_>, c: TicketColumns) -> PgQuery<'_> {
+    q.bind(c.subdistrict_code)
+        .bind(c.id)
+        .bind(c.grid_code)
+        .bind(c.state)
+        .bind(c.level)
+        .bind(c.assignee_area_code)
+        .bind(c.assignee_person_id)
+        .bind(c.category_code)
+        .bind(c.description)
+        .bind(c.lat)
+        .bind(c.lng)
+        .bind(c.crs)
+        .bind(c.original_lat)
+        .bind(c.original_lng)
+        .bind(c.original_crs)
+        .bind(c.address)
+        .bind(c.building_code)
+        .bind(c.unit_code)
+        .bind(c.media_urls)
+        .bind(c.contact_phone)
+        .bind(c.reporter_id)
+        .bind(c.urgent)
+        .bind(c.accept_due_at)
+        .bind(c.resolve_due_at)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.duplicate_of)
+        .bind(c.pause)
+        .bind(c.rating_stars)
+        .bind(c.rating_not_solved)
+        .bind(c.rating_comment)
+        .bind(c.version)
+        .bind(c.supervision)
+        .bind(c.supervision_count)
+}
+
+pub(super) fn event(row: &PgRow) -> Result<(i64, TicketEvent)> {
+    EventColumns {
+        cursor: row.try_get("cursor")?,
+        subdistrict_code: row.try_get("subdistrict_code")?,
+        ticket_id: row.try_get("ticket_id")?,
+        seq: row.try_get("seq")?,
+        kind: row.try_get("kind")?,
+        actor: row.try_get("actor")?,
+        from_state: row.try_get("from_state")?,
+        to_state: row.try_get("to_state")?,
+        level: row.try_get("level")?,
+        assignee_person_id: row.try_get("assignee_person_id")?,
+        note: row.try_get("note")?,
+        at: row.try_get("at")?,
+    }
+    .into_event()
+}
+
+pub(super) fn idempotency(row: &PgRow) -> Result<IdempotencyRecord> {
+    Ok(IdempotencyRecord {
+        scope: row.try_get("scope")?,
+        request_id: row.try_get("request_id")?,
+        request_hash: row.try_get("request_hash")?,
+        response: row.try_get("response")?,
+        created_at: row.try_get("created_at")?,
+    })
 }

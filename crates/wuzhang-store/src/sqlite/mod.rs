@@ -33,6 +33,7 @@ use crate::error::{Result, StoreError};
 use crate::group_commit::GroupCommit;
 use crate::interface::{Backend, Store};
 use crate::model::ReferenceCounters;
+
 mod areas;
 mod batch;
 mod categories;

@@ -7,9 +7,8 @@ use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::ticket::TicketId;
 use wuzhang_domain::timer::Timer;
 
-use super::SqliteStore;
-use super::firing;
 use super::rows::{TIMER_INSERT_ONE, bind_timer, timer};
+use super::{SqliteStore, firing};
 use crate::codec::{to_micros, uuid_text};
 use crate::error::{Result, StoreError};
 use crate::interface::{TimerHandler, TimerStore};

@@ -1,0 +1,401 @@
+//! [`TicketStore`] on PostgreSQL: reading, listing and counting tickets, and writing
+//! changes ([`write_change`], shared with the timer worker and the merge of a new ticket).
+//! New tickets go through the group commit ([`super::batch`]); events are appended holding
+//! the event log lock and read back by the feed ([`super::feed`]).
+
+use async_trait::async_trait;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use time::OffsetDateTime;
+use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::event::{EventKind, TicketEvent};
+use wuzhang_domain::ticket::{Ticket, TicketId, TicketState};
+
+use super::batch::{create_one, normalize_new_ticket};
+use super::feed::append_events;
+use super::idempotency::insert_idempotency;
+use super::rows::{TICKET_BY_ID, TICKET_SELECT, TICKET_UPDATE, bind_ticket, event, ticket};
+use super::timers::insert_timers;
+use super::{PostgresStore, strings};
+use crate::codec::{self, EventColumns, TicketColumns};
+use crate::error::{Result, StoreError};
+use crate::interface::TicketStore;
+use crate::model::{
+    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketOrder,
+    TicketQuery,
+};
+use crate::token::{PageKey, into_page, ticket_key};
+use crate::validate;
+
+/// Writes a changed ticket (already normalised and checked), its timers and idempotency
+/// record, and numbers its events after the ticket's last.
+/// Returns the events to append.
+pub(super) async fn write_change(
+    conn: &mut PgConnection,
+    ticket: &Ticket,
+    change: &TicketChange,
+) -> Result<Vec<EventColumns>> {
+    let id = ticket.id.as_uuid();
+    let sub = ticket.subdistrict_code.as_str();
+    let updated = bind_ticket(
+        sqlx::query(TICKET_UPDATE.as_str()),
+        TicketColumns::new(ticket)?,
+    )
+    .bind(ticket.version - 1)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if updated.is_none() {
+        let current = sqlx::query("SELECT subdistrict_code, version FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Err(match current {
+            None => StoreError::not_found("ticket", ticket.id),
+            Some(row) if row.try_get::<String, _>("subdistrict_code")? != sub => {
+                StoreError::invalid(
+                    "subdistrict_code",
+                    format!("ticket {} cannot move to another subdistrict", ticket.id),
+                )
+            }
+            Some(row) => StoreError::Conflict {
+                entity: "ticket",
+                key: ticket.id.to_string(),
+                current_version: row.try_get("version")?,
+            },
+        });
+    }
+    if let Some(timers) = &change.timers {
+        sqlx::query("DELETE FROM timer_sets WHERE subdistrict_code = $1 AND ticket_id = $2")
+            .bind(sub)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        insert_timers(conn, timers).await?;
+    }
+    if let Some(r) = &change.idempotency {
+        insert_idempotency(conn, r).await?;
+    }
+    if let Some(follower) = &change.add_follower {
+        sqlx::query(
+            "INSERT INTO ticket_followers (subdistrict_code, ticket_id, follower_id) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(sub)
+        .bind(id)
+        .bind(follower)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let last: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM ticket_events \
+         WHERE subdistrict_code = $1 AND ticket_id = $2",
+    )
+    .bind(sub)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(change
+        .events
+        .iter()
+        .zip(last + 1..)
+        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
+        .collect())
+}
+
+/// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
+fn push_ticket_filters(qb: &mut QueryBuilder<Postgres>, query: &TicketQuery) {
+    if !query.subdistrict_codes.is_empty() {
+        qb.push(" AND subdistrict_code = ANY(")
+            .push_bind(strings(
+                query.subdistrict_codes.iter().map(AreaCode::as_str),
+            ))
+            .push(")");
+    }
+    if let Some(r) = &query.reporter_id {
+        qb.push(" AND reporter_id = ").push_bind(r.clone());
+    }
+    // Through `ticket_assignees`, which holds the assignment's indexes (migration 0009).
+    if let Some(p) = &query.assignee_person_id {
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_person_id = ",
+        )
+        .push_bind(p.as_str().to_owned())
+        .push(")");
+    }
+    if !query.assignee_area_codes.is_empty() {
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_area_code = ANY(",
+        )
+        .push_bind(strings(
+            query.assignee_area_codes.iter().map(AreaCode::as_str),
+        ))
+        .push("))");
+    }
+    if !query.states.is_empty() {
+        qb.push(" AND state = ANY(")
+            .push_bind(strings(query.states.iter().map(|s| s.as_str())))
+            .push(")");
+    }
+    if let Some(level) = query.level {
+        qb.push(" AND level = ").push_bind(level.as_str());
+    }
+    if let Some(grid) = &query.grid_code {
+        qb.push(" AND grid_code = ")
+            .push_bind(grid.as_str().to_owned());
+    }
+    if let Some(c) = &query.category_code {
+        qb.push(" AND category_code = ")
+            .push_bind(c.as_str().to_owned());
+    }
+    if let Some(at) = query.overdue_at {
+        let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
+        qb.push(" AND state = ANY(")
+            .push_bind(strings(open.map(TicketState::as_str)))
+            .push(") AND (accept_due_at < ")
+            .push_bind(at)
+            .push(" OR resolve_due_at < ")
+            .push_bind(at)
+            .push(")");
+    }
+    if let Some(from) = query.created_from {
+        qb.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(before) = query.created_before {
+        qb.push(" AND created_at < ").push_bind(before);
+    }
+    if let Some(pause) = query.pause {
+        qb.push(" AND pause = ").push_bind(pause.as_str());
+    }
+    if query.urgent_only {
+        qb.push(" AND urgent = ").push_bind(true);
+    }
+    if query.supervised_only {
+        qb.push(" AND supervision IS NOT NULL");
+    }
+    if let Some(b) = &query.within {
+        qb.push(" AND lat >= ")
+            .push_bind(b.min_lat)
+            .push(" AND lat <= ")
+            .push_bind(b.max_lat)
+            .push(" AND lng >= ")
+            .push_bind(b.min_lng)
+            .push(" AND lng <= ")
+            .push_bind(b.max_lng);
+    }
+}
+
+#[async_trait]
+impl TicketStore for PostgresStore {
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
+    async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket> {
+        let new = normalize_new_ticket(new);
+        validate::ticket_write(&new.ticket, Some(&new.timers))?;
+        if new.followed.is_some() {
+            // A merge touches two tickets; rare, so it skips the queue.
+            return create_one(&self.pool, &new).await;
+        }
+        self.batch.create(new).await
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
+    async fn get_ticket(&self, id: &TicketId) -> Result<Ticket> {
+        let row = sqlx::query(TICKET_BY_ID.as_str())
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("ticket", id))?;
+        ticket(&row)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?query))]
+    async fn list_tickets(&self, query: &TicketQuery, page: &PageRequest) -> Result<Page<Ticket>> {
+        let after = PageKey::decode(page.token.as_deref(), |k| match query.order {
+            TicketOrder::NewestFirst => matches!(k, PageKey::TicketNewest { .. }),
+            TicketOrder::DueSoonest => matches!(k, PageKey::TicketDue { .. }),
+        })?;
+        let size = page.effective_size();
+        // Tickets without a deadline sort last: the sentinel is NO_DEADLINE_MICROS.
+        let due = "COALESCE(accept_due_at, resolve_due_at, \
+                   '9999-12-31 23:59:59.999999+00'::timestamptz)";
+        let mut qb = QueryBuilder::<Postgres>::new(format!("{} WHERE TRUE", *TICKET_SELECT));
+        push_ticket_filters(&mut qb, query);
+        match after {
+            Some(PageKey::TicketNewest { created, id }) => {
+                let created = codec::from_micros("page_token", created)?;
+                qb.push(" AND (created_at < ")
+                    .push_bind(created)
+                    .push(" OR (created_at = ")
+                    .push_bind(created)
+                    .push(" AND id < ")
+                    .push_bind(id)
+                    .push("))");
+            }
+            Some(PageKey::TicketDue {
+                due: d,
+                created,
+                id,
+            }) => {
+                let d = codec::from_micros("page_token", d)?;
+                let created = codec::from_micros("page_token", created)?;
+                qb.push(format!(" AND ({due} > "))
+                    .push_bind(d)
+                    .push(format!(" OR ({due} = "))
+                    .push_bind(d)
+                    .push(" AND (created_at > ")
+                    .push_bind(created)
+                    .push(" OR (created_at = ")
+                    .push_bind(created)
+                    .push(" AND id > ")
+                    .push_bind(id)
+                    .push("))))");
+            }
+            _ => {}
+        }
+        match query.order {
+            TicketOrder::NewestFirst => qb.push(" ORDER BY created_at DESC, id DESC"),
+            TicketOrder::DueSoonest => qb.push(format!(" ORDER BY {due}, created_at, id")),
+        };
+        qb.push(" LIMIT ").push_bind(i64::from(size) + 1);
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
+        let order = query.order;
+        Ok(into_page(items, size, |t| ticket_key(order, t)))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?query))]
+    async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM tickets WHERE TRUE");
+        push_ticket_filters(&mut qb, query);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn count_tickets_by(
+        &self,
+        query: &TicketQuery,
+        by: TicketGrouping,
+    ) -> Result<Vec<(String, u64)>> {
+        let column = by.column();
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT ");
+        qb.push(column).push(", COUNT(*) FROM tickets WHERE TRUE");
+        push_ticket_filters(&mut qb, query);
+        qb.push(" GROUP BY 1 ORDER BY 1");
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn count_events(
+        &self,
+        subdistrict_codes: &[AreaCode],
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+    ) -> Result<u64> {
+        let mut qb =
+            QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM ticket_events WHERE at >= ");
+        qb.push_bind(since);
+        if !subdistrict_codes.is_empty() {
+            qb.push(" AND subdistrict_code = ANY(")
+                .push_bind(strings(subdistrict_codes.iter().map(AreaCode::as_str)))
+                .push(")");
+        }
+        if !kinds.is_empty() {
+            qb.push(" AND kind = ANY(")
+                .push_bind(strings(kinds.iter().map(|k| k.as_str())))
+                .push(")");
+        }
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn event_cursor_head(&self) -> Result<i64> {
+        // Not MAX(cursor): a lower cursor may still be committed below it.
+        self.feed.head(&self.pool).await
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %change.ticket.id, version = change.ticket.version))]
+    async fn update_ticket(&self, change: &TicketChange) -> Result<Ticket> {
+        let mut stored = self.update_tickets(std::slice::from_ref(change)).await?;
+        Ok(stored.remove(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(tickets = changes.len()))]
+    async fn update_tickets(&self, changes: &[TicketChange]) -> Result<Vec<Ticket>> {
+        let tickets = validate::ticket_changes(changes)?;
+        let mut tx = self.pool.begin().await?;
+        let mut events = Vec::new();
+        for (ticket, change) in tickets.iter().zip(changes) {
+            events.extend(write_change(&mut tx, ticket, change).await?);
+        }
+        append_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(tickets)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id))]
+    async fn ticket_followers(&self, id: &TicketId) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT follower_id FROM ticket_followers WHERE ticket_id = $1 ORDER BY follower_id",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(ticket = %id, after_seq = after_seq, limit = limit))]
+    async fn list_events(
+        &self,
+        id: &TicketId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<TicketEvent>> {
+        let rows = sqlx::query(
+            "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
+             level, assignee_person_id, note, at FROM ticket_events \
+             WHERE ticket_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(id.as_uuid())
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(event(r)?.1)).collect()
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(subdistricts = subdistrict_codes.len(), after_cursor = after_cursor, limit = limit))]
+    async fn events_since(
+        &self,
+        subdistrict_codes: &[AreaCode],
+        after_cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<LoggedEvent>> {
+        // Only the final part of the log: beyond it a writer may still commit a lower cursor
+        // than one already visible (see `feed`).
+        let settled = self.feed.settled_after(&self.pool, after_cursor).await?;
+        if settled <= after_cursor {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
+             level, assignee_person_id, note, at FROM ticket_events \
+             WHERE cursor > $1 AND cursor <= $4 \
+             AND (cardinality($2::text[]) = 0 OR subdistrict_code = ANY($2)) \
+             ORDER BY cursor LIMIT $3",
+        )
+        .bind(after_cursor)
+        .bind(strings(subdistrict_codes.iter().map(AreaCode::as_str)))
+        .bind(i64::from(limit))
+        .bind(settled)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| event(r).map(|(cursor, event)| LoggedEvent { cursor, event }))
+            .collect()
+    }
+}
