@@ -515,6 +515,18 @@ impl EventColumns {
         }
     }
 
+    /// A ticket's new events, numbered in order after its event `last` (0 for a new ticket).
+    pub(crate) fn numbered<'a>(
+        ticket: &'a Ticket,
+        events: &'a [NewEvent],
+        last: i64,
+    ) -> impl Iterator<Item = Self> + 'a {
+        events
+            .iter()
+            .zip(last + 1..)
+            .map(move |(e, seq)| Self::new(ticket, seq, e))
+    }
+
     pub(crate) fn into_event(self) -> Result<(i64, TicketEvent)> {
         let event = TicketEvent {
             ticket_id: TicketId::from_uuid(self.ticket_id),
@@ -700,10 +712,11 @@ impl WkbReader<'_> {
     }
 }
 
-/// Decoders from a row to the domain for the columns both backends store alike. A macro,
-/// not a generic function: sqlx's decode bounds per column type would outweigh the code.
-/// Expanded once in each backend module with its row type; the `*Columns` types and
-/// `codec::person` must be in scope there.
+/// Decoders from a row to the domain, the same on both backends. A macro, not a generic
+/// function: sqlx's decode bounds per column type would outweigh the code. Expanded once
+/// in each backend's `rows` with its row type; the `*Columns` types, `codec::person` and
+/// the backend's column readers for what it stores its own way (`time_col`, `time_opt`,
+/// `uuid_col`, `uuid_opt`) must be in scope there.
 macro_rules! row_decoders {
     ($row:ty) => {
         pub(super) fn area_columns(row: &$row, with_geom: bool) -> Result<AreaColumns> {
@@ -771,9 +784,126 @@ macro_rules! row_decoders {
             }
             .into_category()
         }
+
+        pub(super) fn area(row: &$row) -> Result<wuzhang_domain::area::Area> {
+            area_columns(row, false)?.into_area()
+        }
+
+        pub(super) fn ticket(row: &$row) -> Result<Ticket> {
+            TicketColumns {
+                subdistrict_code: row.try_get("subdistrict_code")?,
+                id: uuid_col(row, "id")?,
+                grid_code: row.try_get("grid_code")?,
+                state: row.try_get("state")?,
+                level: row.try_get("level")?,
+                assignee_area_code: row.try_get("assignee_area_code")?,
+                assignee_person_id: row.try_get("assignee_person_id")?,
+                category_code: row.try_get("category_code")?,
+                description: row.try_get("description")?,
+                lat: row.try_get("lat")?,
+                lng: row.try_get("lng")?,
+                crs: row.try_get("crs")?,
+                original_lat: row.try_get("original_lat")?,
+                original_lng: row.try_get("original_lng")?,
+                original_crs: row.try_get("original_crs")?,
+                address: row.try_get("address")?,
+                building_code: row.try_get("building_code")?,
+                unit_code: row.try_get("unit_code")?,
+                media_urls: row.try_get("media_urls")?,
+                contact_phone: row.try_get("contact_phone")?,
+                reporter_id: row.try_get("reporter_id")?,
+                urgent: row.try_get("urgent")?,
+                accept_due_at: time_opt(row, "accept_due_at")?,
+                resolve_due_at: time_opt(row, "resolve_due_at")?,
+                created_at: time_col(row, "created_at")?,
+                updated_at: time_col(row, "updated_at")?,
+                duplicate_of: uuid_opt(row, "duplicate_of")?,
+                pause: row.try_get("pause")?,
+                rating_stars: row.try_get("rating_stars")?,
+                rating_not_solved: row.try_get("rating_not_solved")?,
+                rating_comment: row.try_get("rating_comment")?,
+                version: row.try_get("version")?,
+                supervision: row.try_get("supervision")?,
+                supervision_count: row.try_get("supervision_count")?,
+            }
+            .into_ticket()
+        }
+
+        pub(super) fn event(row: &$row) -> Result<(i64, TicketEvent)> {
+            EventColumns {
+                cursor: row.try_get("cursor")?,
+                subdistrict_code: row.try_get("subdistrict_code")?,
+                ticket_id: uuid_col(row, "ticket_id")?,
+                seq: row.try_get("seq")?,
+                kind: row.try_get("kind")?,
+                actor: row.try_get("actor")?,
+                from_state: row.try_get("from_state")?,
+                to_state: row.try_get("to_state")?,
+                level: row.try_get("level")?,
+                assignee_person_id: row.try_get("assignee_person_id")?,
+                note: row.try_get("note")?,
+                at: time_col(row, "at")?,
+            }
+            .into_event()
+        }
+
+        pub(super) fn idempotency(row: &$row) -> Result<IdempotencyRecord> {
+            Ok(IdempotencyRecord {
+                scope: row.try_get("scope")?,
+                request_id: row.try_get("request_id")?,
+                request_hash: row.try_get("request_hash")?,
+                response: row.try_get("response")?,
+                created_at: time_col(row, "created_at")?,
+            })
+        }
     };
 }
 pub(crate) use row_decoders;
+
+/// `bind_ticket`, binding a ticket's columns in order, for a backend's query type; `$time`
+/// and `$uuid` turn times and ids into what the backend stores.
+macro_rules! ticket_binder {
+    ($query:ident, $time:path, $uuid:path) => {
+        /// Binds a ticket's columns in [`TICKET_COLUMNS`](crate::codec::TICKET_COLUMNS) order.
+        pub(super) fn bind_ticket(q: $query<'_>, c: TicketColumns) -> $query<'_> {
+            q.bind(c.subdistrict_code)
+                .bind($uuid(c.id))
+                .bind(c.grid_code)
+                .bind(c.state)
+                .bind(c.level)
+                .bind(c.assignee_area_code)
+                .bind(c.assignee_person_id)
+                .bind(c.category_code)
+                .bind(c.description)
+                .bind(c.lat)
+                .bind(c.lng)
+                .bind(c.crs)
+                .bind(c.original_lat)
+                .bind(c.original_lng)
+                .bind(c.original_crs)
+                .bind(c.address)
+                .bind(c.building_code)
+                .bind(c.unit_code)
+                .bind(c.media_urls)
+                .bind(c.contact_phone)
+                .bind(c.reporter_id)
+                .bind(c.urgent)
+                .bind(c.accept_due_at.map($time))
+                .bind(c.resolve_due_at.map($time))
+                .bind($time(c.created_at))
+                .bind($time(c.updated_at))
+                .bind(c.duplicate_of.map($uuid))
+                .bind(c.pause)
+                .bind(c.rating_stars)
+                .bind(c.rating_not_solved)
+                .bind(c.rating_comment)
+                .bind(c.version)
+                .bind(c.supervision)
+                .bind(c.supervision_count)
+        }
+    };
+}
+pub(crate) use ticket_binder;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::{Postgres, QueryBuilder, Row};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 
-use super::rows::{area_columns, area_record};
+use super::rows::{area, area_record};
 use super::{PostgresStore, strings};
 use crate::codec;
 use crate::error::{Result, StoreError};
@@ -106,7 +106,7 @@ impl AreaStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::not_found("area", code))?;
-        area_columns(&row, false)?.into_area()
+        area(&row)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
@@ -118,9 +118,7 @@ impl AreaStore for PostgresStore {
         .bind(strings(codes.iter().map(AreaCode::as_str)))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect()
+        rows.iter().map(area).collect()
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
@@ -173,10 +171,7 @@ impl AreaStore for PostgresStore {
         qb.push(" ORDER BY code LIMIT ")
             .push_bind(i64::from(size) + 1);
         let rows = qb.build().fetch_all(&self.pool).await?;
-        let items = rows
-            .iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect::<Result<Vec<_>>>()?;
+        let items = rows.iter().map(area).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |a| PageKey::Area {
             code: a.code.as_str().to_owned(),
         }))
@@ -207,9 +202,7 @@ impl AreaStore for PostgresStore {
         .bind(levels)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect()
+        rows.iter().map(area).collect()
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
@@ -231,9 +224,7 @@ impl AreaStore for PostgresStore {
         if rows.is_empty() {
             return Err(StoreError::not_found("area", code));
         }
-        rows.iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect()
+        rows.iter().map(area).collect()
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(count = geometries.len()))]

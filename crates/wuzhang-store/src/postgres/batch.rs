@@ -205,9 +205,7 @@ async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Resul
             ticket: TicketColumns::new(&new.ticket)?,
         });
         ids.push(id);
-        for (e, seq) in new.events.iter().zip(1..) {
-            events.push(EventRow(EventColumns::new(&new.ticket, seq, e)));
-        }
+        events.extend(EventColumns::numbered(&new.ticket, &new.events, 0).map(EventRow));
     }
     let timer_sets = TimerSetRow::sets(jobs.iter().flat_map(|new| &new.timers));
 
@@ -323,12 +321,7 @@ pub(super) async fn create_one(pool: &PgPool, new: &NewTicket) -> Result<Ticket>
     .await
     .map_err(|e| unique_as(e, "ticket", ticket.id))?;
     insert_timers(&mut tx, &new.timers).await?;
-    let mut events: Vec<EventColumns> = new
-        .events
-        .iter()
-        .zip(1..)
-        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
-        .collect();
+    let mut events: Vec<EventColumns> = EventColumns::numbered(ticket, &new.events, 0).collect();
     if let Some(change) = &new.followed {
         let other = normalize_ticket(&change.ticket);
         validate::ticket_write(&other, change.timers.as_deref())?;

@@ -224,8 +224,8 @@ pub(super) async fn fire_due_timers(
             }
         }
         let last = sets.get(&id).map_or(0, |s| s.last_seq);
-        for (e, seq) in c.change.events.iter().zip(last + 1..) {
-            events.push(EventColumns::new(&c.change.ticket, seq, e));
+        for e in EventColumns::numbered(&c.change.ticket, &c.change.events, last) {
+            events.push(e);
         }
     }
 

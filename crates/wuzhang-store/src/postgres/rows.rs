@@ -285,108 +285,20 @@ pub(super) fn assignees_update(source: &str, and: &str) -> String {
 // The same column decoding on both backends; only the row type differs.
 crate::codec::row_decoders!(PgRow);
 
-pub(super) fn ticket(row: &PgRow) -> Result<Ticket> {
-    TicketColumns {
-        subdistrict_code: row.try_get("subdistrict_code")?,
-        id: row.try_get("id")?,
-        grid_code: row.try_get("grid_code")?,
-        state: row.try_get("state")?,
-        level: row.try_get("level")?,
-        assignee_area_code: row.try_get("assignee_area_code")?,
-        assignee_person_id: row.try_get("assignee_person_id")?,
-        category_code: row.try_get("category_code")?,
-        description: row.try_get("description")?,
-        lat: row.try_get("lat")?,
-        lng: row.try_get("lng")?,
-        crs: row.try_get("crs")?,
-        original_lat: row.try_get("original_lat")?,
-        original_lng: row.try_get("original_lng")?,
-        original_crs: row.try_get("original_crs")?,
-        address: row.try_get("address")?,
-        building_code: row.try_get("building_code")?,
-        unit_code: row.try_get("unit_code")?,
-        media_urls: row.try_get("media_urls")?,
-        contact_phone: row.try_get("contact_phone")?,
-        reporter_id: row.try_get("reporter_id")?,
-        urgent: row.try_get("urgent")?,
-        accept_due_at: row.try_get("accept_due_at")?,
-        resolve_due_at: row.try_get("resolve_due_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        duplicate_of: row.try_get("duplicate_of")?,
-        pause: row.try_get("pause")?,
-        rating_stars: row.try_get("rating_stars")?,
-        rating_not_solved: row.try_get("rating_not_solved")?,
-        rating_comment: row.try_get("rating_comment")?,
-        version: row.try_get("version")?,
-        supervision: row.try_get("supervision")?,
-        supervision_count: row.try_get("supervision_count")?,
-    }
-    .into_ticket()
+// Postgres stores times and ids as its own types, which decode as they are.
+fn time_col(row: &PgRow, column: &'static str) -> Result<OffsetDateTime> {
+    Ok(row.try_get(column)?)
 }
 
-/// Binds a ticket's columns in [`TICKET_COLUMNS`] order.
-pub(super) fn bind_ticket(q: PgQuery<'_>, c: TicketColumns) -> PgQuery<'_> {
-    q.bind(c.subdistrict_code)
-        .bind(c.id)
-        .bind(c.grid_code)
-        .bind(c.state)
-        .bind(c.level)
-        .bind(c.assignee_area_code)
-        .bind(c.assignee_person_id)
-        .bind(c.category_code)
-        .bind(c.description)
-        .bind(c.lat)
-        .bind(c.lng)
-        .bind(c.crs)
-        .bind(c.original_lat)
-        .bind(c.original_lng)
-        .bind(c.original_crs)
-        .bind(c.address)
-        .bind(c.building_code)
-        .bind(c.unit_code)
-        .bind(c.media_urls)
-        .bind(c.contact_phone)
-        .bind(c.reporter_id)
-        .bind(c.urgent)
-        .bind(c.accept_due_at)
-        .bind(c.resolve_due_at)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .bind(c.duplicate_of)
-        .bind(c.pause)
-        .bind(c.rating_stars)
-        .bind(c.rating_not_solved)
-        .bind(c.rating_comment)
-        .bind(c.version)
-        .bind(c.supervision)
-        .bind(c.supervision_count)
+fn time_opt(row: &PgRow, column: &'static str) -> Result<Option<OffsetDateTime>> {
+    Ok(row.try_get(column)?)
 }
 
-pub(super) fn event(row: &PgRow) -> Result<(i64, TicketEvent)> {
-    EventColumns {
-        cursor: row.try_get("cursor")?,
-        subdistrict_code: row.try_get("subdistrict_code")?,
-        ticket_id: row.try_get("ticket_id")?,
-        seq: row.try_get("seq")?,
-        kind: row.try_get("kind")?,
-        actor: row.try_get("actor")?,
-        from_state: row.try_get("from_state")?,
-        to_state: row.try_get("to_state")?,
-        level: row.try_get("level")?,
-        assignee_person_id: row.try_get("assignee_person_id")?,
-        note: row.try_get("note")?,
-        at: row.try_get("at")?,
-    }
-    .into_event()
+fn uuid_col(row: &PgRow, column: &'static str) -> Result<Uuid> {
+    Ok(row.try_get(column)?)
 }
 
-pub(super) fn idempotency(row: &PgRow) -> Result<IdempotencyRecord> {
-    Ok(IdempotencyRecord {
-        scope: row.try_get("scope")?,
-        request_id: row.try_get("request_id")?,
-        request_hash: row.try_get("request_hash")?,
-        response: row.try_get("response")?,
-        created_at: row.try_get("created_at")?,
-    })
+fn uuid_opt(row: &PgRow, column: &'static str) -> Result<Option<Uuid>> {
+    Ok(row.try_get(column)?)
 }
+crate::codec::ticket_binder!(PgQuery, std::convert::identity, std::convert::identity);

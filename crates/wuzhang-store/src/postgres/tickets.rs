@@ -4,7 +4,7 @@
 //! the event log lock and read back by the feed ([`super::feed`]).
 
 use async_trait::async_trait;
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::event::{EventKind, TicketEvent};
@@ -44,24 +44,12 @@ pub(super) async fn write_change(
     .fetch_optional(&mut *conn)
     .await?;
     if updated.is_none() {
-        let current = sqlx::query("SELECT subdistrict_code, version FROM tickets WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        return Err(match current {
-            None => StoreError::not_found("ticket", ticket.id),
-            Some(row) if row.try_get::<String, _>("subdistrict_code")? != sub => {
-                StoreError::invalid(
-                    "subdistrict_code",
-                    format!("ticket {} cannot move to another subdistrict", ticket.id),
-                )
-            }
-            Some(row) => StoreError::Conflict {
-                entity: "ticket",
-                key: ticket.id.to_string(),
-                current_version: row.try_get("version")?,
-            },
-        });
+        let current: Option<(String, i64)> =
+            sqlx::query_as("SELECT subdistrict_code, version FROM tickets WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        return Err(validate::change_refused(ticket, current));
     }
     if let Some(timers) = &change.timers {
         sqlx::query("DELETE FROM timer_sets WHERE subdistrict_code = $1 AND ticket_id = $2")
@@ -93,12 +81,7 @@ pub(super) async fn write_change(
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(change
-        .events
-        .iter()
-        .zip(last + 1..)
-        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
-        .collect())
+    Ok(EventColumns::numbered(ticket, &change.events, last).collect())
 }
 
 /// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.

@@ -9,7 +9,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 
-use super::rows::{area_columns, area_record};
+use super::rows::{area, area_record};
 use super::{SqliteStore, json_list};
 use crate::codec::{self, from_micros};
 use crate::error::{Result, StoreError};
@@ -102,7 +102,7 @@ impl AreaStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StoreError::not_found("area", code))?;
-        area_columns(&row, false)?.into_area()
+        area(&row)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(count = codes.len()))]
@@ -114,9 +114,7 @@ impl AreaStore for SqliteStore {
         .bind(json_list(codes.iter().map(AreaCode::as_str)))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect()
+        rows.iter().map(area).collect()
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
@@ -159,10 +157,7 @@ impl AreaStore for SqliteStore {
         qb.push(" ORDER BY code LIMIT ")
             .push_bind(i64::from(size) + 1);
         let rows = qb.build().fetch_all(&self.pool).await?;
-        let items = rows
-            .iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect::<Result<Vec<_>>>()?;
+        let items = rows.iter().map(area).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |a| PageKey::Area {
             code: a.code.as_str().to_owned(),
         }))
@@ -193,9 +188,7 @@ impl AreaStore for SqliteStore {
         .bind(json_list(levels.iter().map(|l| l.as_str())))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect()
+        rows.iter().map(area).collect()
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(code = %code))]
@@ -217,9 +210,7 @@ impl AreaStore for SqliteStore {
         if rows.is_empty() {
             return Err(StoreError::not_found("area", code));
         }
-        rows.iter()
-            .map(|r| area_columns(r, false)?.into_area())
-            .collect()
+        rows.iter().map(area).collect()
     }
 
     async fn make_valid(&self, _geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {

@@ -46,12 +46,7 @@ async fn write_new(conn: &mut SqliteConnection, new: &NewTicket) -> Result<Ticke
     .await
     .map_err(|e| unique_as(e, "ticket", ticket.id))?;
     insert_timers(conn, &new.timers).await?;
-    let mut events: Vec<EventColumns> = new
-        .events
-        .iter()
-        .zip(1..)
-        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
-        .collect();
+    let mut events: Vec<EventColumns> = EventColumns::numbered(ticket, &new.events, 0).collect();
     if let Some(change) = &new.followed {
         let other = normalize_ticket(&change.ticket);
         validate::ticket_write(&other, change.timers.as_deref())?;
@@ -171,12 +166,7 @@ async fn insert_new(
     let timers: Vec<&Timer> = jobs.iter().flat_map(|n| &n.timers).collect();
     let events: Vec<EventColumns> = jobs
         .iter()
-        .flat_map(|n| {
-            n.events
-                .iter()
-                .zip(1..)
-                .map(|(e, seq)| EventColumns::new(&n.ticket, seq, e))
-        })
+        .flat_map(|n| EventColumns::numbered(&n.ticket, &n.events, 0))
         .collect();
 
     let mut sql = String::from(before);

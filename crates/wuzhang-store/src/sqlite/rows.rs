@@ -40,6 +40,7 @@ pub(super) static TICKET_UPDATE: LazyLock<String> =
 
 // The same column decoding on both backends; only the row type differs.
 crate::codec::row_decoders!(SqliteRow);
+crate::codec::ticket_binder!(SqliteQuery, to_micros, uuid_text);
 
 fn time_col(row: &SqliteRow, column: &'static str) -> Result<OffsetDateTime> {
     from_micros(column, row.try_get(column)?)
@@ -55,103 +56,10 @@ fn uuid_col(row: &SqliteRow, column: &'static str) -> Result<Uuid> {
     parse_uuid(column, &row.try_get::<String, _>(column)?)
 }
 
-pub(super) fn ticket(row: &SqliteRow) -> Result<Ticket> {
-    TicketColumns {
-        subdistrict_code: row.try_get("subdistrict_code")?,
-        id: uuid_col(row, "id")?,
-        grid_code: row.try_get("grid_code")?,
-        state: row.try_get("state")?,
-        level: row.try_get("level")?,
-        assignee_area_code: row.try_get("assignee_area_code")?,
-        assignee_person_id: row.try_get("assignee_person_id")?,
-        category_code: row.try_get("category_code")?,
-        description: row.try_get("description")?,
-        lat: row.try_get("lat")?,
-        lng: row.try_get("lng")?,
-        crs: row.try_get("crs")?,
-        original_lat: row.try_get("original_lat")?,
-        original_lng: row.try_get("original_lng")?,
-        original_crs: row.try_get("original_crs")?,
-        address: row.try_get("address")?,
-        building_code: row.try_get("building_code")?,
-        unit_code: row.try_get("unit_code")?,
-        media_urls: row.try_get("media_urls")?,
-        contact_phone: row.try_get("contact_phone")?,
-        reporter_id: row.try_get("reporter_id")?,
-        urgent: row.try_get("urgent")?,
-        accept_due_at: time_opt(row, "accept_due_at")?,
-        resolve_due_at: time_opt(row, "resolve_due_at")?,
-        created_at: time_col(row, "created_at")?,
-        updated_at: time_col(row, "updated_at")?,
-        duplicate_of: row
-            .try_get::<Option<String>, _>("duplicate_of")?
-            .map(|d| parse_uuid("duplicate_of", &d))
-            .transpose()?,
-        pause: row.try_get("pause")?,
-        rating_stars: row.try_get("rating_stars")?,
-        rating_not_solved: row.try_get("rating_not_solved")?,
-        rating_comment: row.try_get("rating_comment")?,
-        version: row.try_get("version")?,
-        supervision: row.try_get("supervision")?,
-        supervision_count: row.try_get("supervision_count")?,
-    }
-    .into_ticket()
-}
-
-/// Binds a ticket's columns in [`TICKET_COLUMNS`] order.
-pub(super) fn bind_ticket(q: SqliteQuery<'_>, c: TicketColumns) -> SqliteQuery<'_> {
-    q.bind(c.subdistrict_code)
-        .bind(uuid_text(c.id))
-        .bind(c.grid_code)
-        .bind(c.state)
-        .bind(c.level)
-        .bind(c.assignee_area_code)
-        .bind(c.assignee_person_id)
-        .bind(c.category_code)
-        .bind(c.description)
-        .bind(c.lat)
-        .bind(c.lng)
-        .bind(c.crs)
-        .bind(c.original_lat)
-        .bind(c.original_lng)
-        .bind(c.original_crs)
-        .bind(c.address)
-        .bind(c.building_code)
-        .bind(c.unit_code)
-        .bind(c.media_urls)
-        .bind(c.contact_phone)
-        .bind(c.reporter_id)
-        .bind(c.urgent)
-        .bind(c.accept_due_at.map(to_micros))
-        .bind(c.resolve_due_at.map(to_micros))
-        .bind(to_micros(c.created_at))
-        .bind(to_micros(c.updated_at))
-        .bind(c.duplicate_of.map(uuid_text))
-        .bind(c.pause)
-        .bind(c.rating_stars)
-        .bind(c.rating_not_solved)
-        .bind(c.rating_comment)
-        .bind(c.version)
-        .bind(c.supervision)
-        .bind(c.supervision_count)
-}
-
-pub(super) fn event(row: &SqliteRow) -> Result<(i64, TicketEvent)> {
-    EventColumns {
-        cursor: row.try_get("cursor")?,
-        subdistrict_code: row.try_get("subdistrict_code")?,
-        ticket_id: uuid_col(row, "ticket_id")?,
-        seq: row.try_get("seq")?,
-        kind: row.try_get("kind")?,
-        actor: row.try_get("actor")?,
-        from_state: row.try_get("from_state")?,
-        to_state: row.try_get("to_state")?,
-        level: row.try_get("level")?,
-        assignee_person_id: row.try_get("assignee_person_id")?,
-        note: row.try_get("note")?,
-        at: time_col(row, "at")?,
-    }
-    .into_event()
+fn uuid_opt(row: &SqliteRow, column: &'static str) -> Result<Option<Uuid>> {
+    row.try_get::<Option<String>, _>(column)?
+        .map(|u| parse_uuid(column, &u))
+        .transpose()
 }
 
 pub(super) fn timer(row: &SqliteRow) -> Result<Timer> {
@@ -164,16 +72,6 @@ pub(super) fn timer(row: &SqliteRow) -> Result<Timer> {
         time_col(row, "due_at")?,
         &level,
     )
-}
-
-pub(super) fn idempotency(row: &SqliteRow) -> Result<IdempotencyRecord> {
-    Ok(IdempotencyRecord {
-        scope: row.try_get("scope")?,
-        request_id: row.try_get("request_id")?,
-        request_hash: row.try_get("request_hash")?,
-        response: row.try_get("response")?,
-        created_at: time_col(row, "created_at")?,
-    })
 }
 
 /// The column lists of the rows a new ticket brings, for single- and multi-row INSERTs

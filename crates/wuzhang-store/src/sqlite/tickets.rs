@@ -3,7 +3,7 @@
 //! commit ([`super::batch`]), the event feed through [`super::feed`].
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::event::{EventKind, TicketEvent};
@@ -59,24 +59,12 @@ pub(super) async fn write_change(
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
-        let current = sqlx::query("SELECT subdistrict_code, version FROM tickets WHERE id = ?1")
-            .bind(&id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        return Err(match current {
-            None => StoreError::not_found("ticket", ticket.id),
-            Some(row) if row.try_get::<String, _>("subdistrict_code")? != sub => {
-                StoreError::invalid(
-                    "subdistrict_code",
-                    format!("ticket {} cannot move to another subdistrict", ticket.id),
-                )
-            }
-            Some(row) => StoreError::Conflict {
-                entity: "ticket",
-                key: ticket.id.to_string(),
-                current_version: row.try_get("version")?,
-            },
-        });
+        let current: Option<(String, i64)> =
+            sqlx::query_as("SELECT subdistrict_code, version FROM tickets WHERE id = ?1")
+                .bind(&id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        return Err(validate::change_refused(ticket, current));
     }
     if let Some(timers) = &change.timers {
         sqlx::query("DELETE FROM timers WHERE subdistrict_code = ?1 AND ticket_id = ?2")
@@ -108,12 +96,7 @@ pub(super) async fn write_change(
     .bind(&id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(change
-        .events
-        .iter()
-        .zip(last + 1..)
-        .map(|(e, seq)| EventColumns::new(ticket, seq, e))
-        .collect())
+    Ok(EventColumns::numbered(ticket, &change.events, last).collect())
 }
 
 /// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
