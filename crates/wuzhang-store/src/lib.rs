@@ -21,8 +21,10 @@
 //!   store, following its change counters.
 //!
 //! Private helpers shared by both backends, so they accept, refuse and return the same
-//! values: `codec` (rows ↔ domain values), `validate` (rules checked before writing) and
-//! `token` (page tokens), and `group_commit` (concurrent new tickets written together).
+//! values: `codec` (rows ↔ domain values), `validate` (rules checked before writing),
+//! `query` (the list and count queries, generic over the database, each backend's
+//! differences told by its `Dialect`), `token` (page tokens), and `group_commit`
+//! (concurrent new tickets written together).
 
 pub mod clocks;
 mod codec;
@@ -33,6 +35,7 @@ mod group_commit;
 pub mod interface;
 pub mod model;
 pub mod postgres;
+mod query;
 pub mod reference;
 pub mod sqlite;
 mod token;

@@ -5,17 +5,16 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, Row};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 
 use super::rows::{area, area_record};
 use super::{PostgresStore, strings};
-use crate::codec;
 use crate::error::{Result, StoreError};
 use crate::interface::AreaStore;
 use crate::model::{AreaQuery, AreaRecord, Page, PageRequest};
 use crate::token::{PageKey, into_page};
-use crate::validate;
+use crate::{codec, query, validate};
 
 const AREA_COLUMNS: &str =
     "code, name, level, parent_code, community, min_lng, min_lat, max_lng, max_lat";
@@ -136,40 +135,7 @@ impl AreaStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn list_areas(&self, query: &AreaQuery, page: &PageRequest) -> Result<Page<Area>> {
-        let after = PageKey::decode(page.token.as_deref(), |k| matches!(k, PageKey::Area { .. }))?;
-        let size = page.effective_size();
-        let mut qb =
-            QueryBuilder::<Postgres>::new(format!("SELECT {AREA_COLUMNS} FROM areas WHERE TRUE"));
-        if let Some(parent) = &query.parent_code {
-            qb.push(" AND parent_code = ")
-                .push_bind(parent.as_str().to_owned());
-        }
-        if let Some(level) = query.level {
-            qb.push(" AND level = ").push_bind(level.as_str());
-        }
-        if let Some(b) = &query.bbox {
-            b.validate()
-                .map_err(|e| StoreError::invalid(e.field, e.reason))?;
-            // The GiST expression index narrows; the exact comparisons decide.
-            qb.push(" AND ST_MakeEnvelope(min_lng, min_lat, max_lng, max_lat, 4326) && ST_MakeEnvelope(")
-                .push_bind(b.min_lng)
-                .push(", ")
-                .push_bind(b.min_lat)
-                .push(", ")
-                .push_bind(b.max_lng)
-                .push(", ")
-                .push_bind(b.max_lat)
-                .push(", 4326)");
-            qb.push(" AND min_lng <= ").push_bind(b.max_lng);
-            qb.push(" AND max_lng >= ").push_bind(b.min_lng);
-            qb.push(" AND min_lat <= ").push_bind(b.max_lat);
-            qb.push(" AND max_lat >= ").push_bind(b.min_lat);
-        }
-        if let Some(PageKey::Area { code }) = after {
-            qb.push(" AND code > ").push_bind(code);
-        }
-        qb.push(" ORDER BY code LIMIT ")
-            .push_bind(i64::from(size) + 1);
+        let (mut qb, size) = query::list_areas::<Postgres>(AREA_COLUMNS, query, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(area).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |a| PageKey::Area {

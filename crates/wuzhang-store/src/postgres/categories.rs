@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::Postgres;
 use wuzhang_domain::category::{Category, CategoryCode};
 
 use super::PostgresStore;
@@ -13,6 +13,7 @@ use crate::codec::{CategoryColumns, from_micros, to_micros};
 use crate::error::{Result, StoreError};
 use crate::interface::CategoryStore;
 use crate::model::{Page, PageRequest, StoredCalendarYear};
+use crate::query;
 use crate::token::{PageKey, into_page};
 
 const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
@@ -78,18 +79,7 @@ impl CategoryStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>> {
-        let after = PageKey::decode(page.token.as_deref(), |k| {
-            matches!(k, PageKey::Category { .. })
-        })?;
-        let size = page.effective_size();
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE TRUE"
-        ));
-        if let Some(PageKey::Category { code }) = after {
-            qb.push(" AND code > ").push_bind(code);
-        }
-        qb.push(" ORDER BY code LIMIT ")
-            .push_bind(i64::from(size) + 1);
+        let (mut qb, size) = query::list_categories::<Postgres>(CATEGORY_COLUMNS, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(category).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |c| PageKey::Category {

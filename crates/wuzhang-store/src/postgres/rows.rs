@@ -20,20 +20,23 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::PgRecordEncoder;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgHasArrayType, PgRow, PgTypeInfo};
-use sqlx::{Encode, Postgres, Row, Type};
+use sqlx::{Encode, Postgres, QueryBuilder, Row, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
+use wuzhang_domain::area::BBox;
 use wuzhang_domain::category::Category;
 use wuzhang_domain::chief::{Person, Post};
 use wuzhang_domain::event::TicketEvent;
 use wuzhang_domain::ticket::Ticket;
 use wuzhang_domain::timer::Timer;
 
+use super::strings;
 use crate::codec::{
     self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
 };
 use crate::error::Result;
 use crate::model::{AreaRecord, IdempotencyRecord};
+use crate::query::Dialect;
 
 /// Implements `Type` and `PgHasArrayType` for a row struct named after a row type.
 macro_rules! row_type {
@@ -302,3 +305,77 @@ fn uuid_opt(row: &PgRow, column: &'static str) -> Result<Option<Uuid>> {
     Ok(row.try_get(column)?)
 }
 crate::codec::ticket_binder!(PgQuery, std::convert::identity, std::convert::identity);
+
+/// Postgres's side of the shared queries ([`crate::query`]): list parameters as arrays
+/// matched with `= ANY`, times and ids as its own types, the assignment looked up in
+/// `ticket_assignees` (which holds its indexes, migration 0009).
+impl Dialect for Postgres {
+    type Time = OffsetDateTime;
+    type Id = Uuid;
+
+    const ALL_ROWS: &'static str = "TRUE";
+
+    fn time(t: OffsetDateTime) -> OffsetDateTime {
+        t
+    }
+
+    fn page_time(micros: i64) -> Result<OffsetDateTime> {
+        codec::from_micros("page_token", micros)
+    }
+
+    fn id(id: Uuid) -> Uuid {
+        id
+    }
+
+    fn due() -> String {
+        // Tickets without a deadline sort last: the sentinel is NO_DEADLINE_MICROS.
+        "COALESCE(accept_due_at, resolve_due_at, '9999-12-31 23:59:59.999999+00'::timestamptz)"
+            .to_owned()
+    }
+
+    fn push_any_of<'a>(
+        qb: &mut QueryBuilder<Postgres>,
+        column: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) {
+        qb.push(format!(" AND {column} = ANY("))
+            .push_bind(strings(values))
+            .push(")");
+    }
+
+    fn push_assignee_person(qb: &mut QueryBuilder<Postgres>, person: String) {
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_person_id = ",
+        )
+        .push_bind(person)
+        .push(")");
+    }
+
+    fn push_assignee_areas<'a>(
+        qb: &mut QueryBuilder<Postgres>,
+        areas: impl IntoIterator<Item = &'a str>,
+    ) {
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_area_code = ANY(",
+        )
+        .push_bind(strings(areas))
+        .push("))");
+    }
+
+    fn push_bbox_index(qb: &mut QueryBuilder<Postgres>, b: &BBox) {
+        // The GiST expression index narrows; the exact comparisons decide.
+        qb.push(
+            " AND ST_MakeEnvelope(min_lng, min_lat, max_lng, max_lat, 4326) && ST_MakeEnvelope(",
+        )
+        .push_bind(b.min_lng)
+        .push(", ")
+        .push_bind(b.min_lat)
+        .push(", ")
+        .push_bind(b.max_lng)
+        .push(", ")
+        .push_bind(b.max_lat)
+        .push(", 4326)");
+    }
+}

@@ -4,27 +4,26 @@
 //! the event log lock and read back by the feed ([`super::feed`]).
 
 use async_trait::async_trait;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres};
 use time::OffsetDateTime;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::event::{EventKind, TicketEvent};
-use wuzhang_domain::ticket::{Ticket, TicketId, TicketState};
+use wuzhang_domain::ticket::{Ticket, TicketId};
 
 use super::batch::{create_one, normalize_new_ticket};
 use super::feed::append_events;
 use super::idempotency::insert_idempotency;
-use super::rows::{TICKET_BY_ID, TICKET_SELECT, TICKET_UPDATE, bind_ticket, event, ticket};
+use super::rows::{TICKET_BY_ID, TICKET_UPDATE, bind_ticket, event, ticket};
 use super::timers::insert_timers;
 use super::{PostgresStore, strings};
-use crate::codec::{self, EventColumns, TicketColumns};
+use crate::codec::{EventColumns, TicketColumns};
 use crate::error::{Result, StoreError};
 use crate::interface::TicketStore;
 use crate::model::{
-    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketOrder,
-    TicketQuery,
+    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
 };
-use crate::token::{PageKey, into_page, ticket_key};
-use crate::validate;
+use crate::token::{into_page, ticket_key};
+use crate::{query, validate};
 
 /// Writes a changed ticket (already normalised and checked), its timers and idempotency
 /// record, and numbers its events after the ticket's last.
@@ -84,90 +83,6 @@ pub(super) async fn write_change(
     Ok(EventColumns::numbered(ticket, &change.events, last).collect())
 }
 
-/// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
-fn push_ticket_filters(qb: &mut QueryBuilder<Postgres>, query: &TicketQuery) {
-    if !query.subdistrict_codes.is_empty() {
-        qb.push(" AND subdistrict_code = ANY(")
-            .push_bind(strings(
-                query.subdistrict_codes.iter().map(AreaCode::as_str),
-            ))
-            .push(")");
-    }
-    if let Some(r) = &query.reporter_id {
-        qb.push(" AND reporter_id = ").push_bind(r.clone());
-    }
-    // Through `ticket_assignees`, which holds the assignment's indexes (migration 0009).
-    if let Some(p) = &query.assignee_person_id {
-        qb.push(
-            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
-             FROM ticket_assignees WHERE assignee_person_id = ",
-        )
-        .push_bind(p.as_str().to_owned())
-        .push(")");
-    }
-    if !query.assignee_area_codes.is_empty() {
-        qb.push(
-            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
-             FROM ticket_assignees WHERE assignee_area_code = ANY(",
-        )
-        .push_bind(strings(
-            query.assignee_area_codes.iter().map(AreaCode::as_str),
-        ))
-        .push("))");
-    }
-    if !query.states.is_empty() {
-        qb.push(" AND state = ANY(")
-            .push_bind(strings(query.states.iter().map(|s| s.as_str())))
-            .push(")");
-    }
-    if let Some(level) = query.level {
-        qb.push(" AND level = ").push_bind(level.as_str());
-    }
-    if let Some(grid) = &query.grid_code {
-        qb.push(" AND grid_code = ")
-            .push_bind(grid.as_str().to_owned());
-    }
-    if let Some(c) = &query.category_code {
-        qb.push(" AND category_code = ")
-            .push_bind(c.as_str().to_owned());
-    }
-    if let Some(at) = query.overdue_at {
-        let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
-        qb.push(" AND state = ANY(")
-            .push_bind(strings(open.map(TicketState::as_str)))
-            .push(") AND (accept_due_at < ")
-            .push_bind(at)
-            .push(" OR resolve_due_at < ")
-            .push_bind(at)
-            .push(")");
-    }
-    if let Some(from) = query.created_from {
-        qb.push(" AND created_at >= ").push_bind(from);
-    }
-    if let Some(before) = query.created_before {
-        qb.push(" AND created_at < ").push_bind(before);
-    }
-    if let Some(pause) = query.pause {
-        qb.push(" AND pause = ").push_bind(pause.as_str());
-    }
-    if query.urgent_only {
-        qb.push(" AND urgent = ").push_bind(true);
-    }
-    if query.supervised_only {
-        qb.push(" AND supervision IS NOT NULL");
-    }
-    if let Some(b) = &query.within {
-        qb.push(" AND lat >= ")
-            .push_bind(b.min_lat)
-            .push(" AND lat <= ")
-            .push_bind(b.max_lat)
-            .push(" AND lng >= ")
-            .push_bind(b.min_lng)
-            .push(" AND lng <= ")
-            .push_bind(b.max_lng);
-    }
-}
-
 #[async_trait]
 impl TicketStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
@@ -193,53 +108,7 @@ impl TicketStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn list_tickets(&self, query: &TicketQuery, page: &PageRequest) -> Result<Page<Ticket>> {
-        let after = PageKey::decode(page.token.as_deref(), |k| match query.order {
-            TicketOrder::NewestFirst => matches!(k, PageKey::TicketNewest { .. }),
-            TicketOrder::DueSoonest => matches!(k, PageKey::TicketDue { .. }),
-        })?;
-        let size = page.effective_size();
-        // Tickets without a deadline sort last: the sentinel is NO_DEADLINE_MICROS.
-        let due = "COALESCE(accept_due_at, resolve_due_at, \
-                   '9999-12-31 23:59:59.999999+00'::timestamptz)";
-        let mut qb = QueryBuilder::<Postgres>::new(format!("{} WHERE TRUE", *TICKET_SELECT));
-        push_ticket_filters(&mut qb, query);
-        match after {
-            Some(PageKey::TicketNewest { created, id }) => {
-                let created = codec::from_micros("page_token", created)?;
-                qb.push(" AND (created_at < ")
-                    .push_bind(created)
-                    .push(" OR (created_at = ")
-                    .push_bind(created)
-                    .push(" AND id < ")
-                    .push_bind(id)
-                    .push("))");
-            }
-            Some(PageKey::TicketDue {
-                due: d,
-                created,
-                id,
-            }) => {
-                let d = codec::from_micros("page_token", d)?;
-                let created = codec::from_micros("page_token", created)?;
-                qb.push(format!(" AND ({due} > "))
-                    .push_bind(d)
-                    .push(format!(" OR ({due} = "))
-                    .push_bind(d)
-                    .push(" AND (created_at > ")
-                    .push_bind(created)
-                    .push(" OR (created_at = ")
-                    .push_bind(created)
-                    .push(" AND id > ")
-                    .push_bind(id)
-                    .push("))))");
-            }
-            _ => {}
-        }
-        match query.order {
-            TicketOrder::NewestFirst => qb.push(" ORDER BY created_at DESC, id DESC"),
-            TicketOrder::DueSoonest => qb.push(format!(" ORDER BY {due}, created_at, id")),
-        };
-        qb.push(" LIMIT ").push_bind(i64::from(size) + 1);
+        let (mut qb, size) = query::list_tickets::<Postgres>(query, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
         let order = query.order;
@@ -248,8 +117,7 @@ impl TicketStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM tickets WHERE TRUE");
-        push_ticket_filters(&mut qb, query);
+        let mut qb = query::count_tickets::<Postgres>(query);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -260,11 +128,7 @@ impl TicketStore for PostgresStore {
         query: &TicketQuery,
         by: TicketGrouping,
     ) -> Result<Vec<(String, u64)>> {
-        let column = by.column();
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT ");
-        qb.push(column).push(", COUNT(*) FROM tickets WHERE TRUE");
-        push_ticket_filters(&mut qb, query);
-        qb.push(" GROUP BY 1 ORDER BY 1");
+        let mut qb = query::count_tickets_by::<Postgres>(query, by);
         let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
@@ -279,19 +143,7 @@ impl TicketStore for PostgresStore {
         kinds: &[EventKind],
         since: OffsetDateTime,
     ) -> Result<u64> {
-        let mut qb =
-            QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM ticket_events WHERE at >= ");
-        qb.push_bind(since);
-        if !subdistrict_codes.is_empty() {
-            qb.push(" AND subdistrict_code = ANY(")
-                .push_bind(strings(subdistrict_codes.iter().map(AreaCode::as_str)))
-                .push(")");
-        }
-        if !kinds.is_empty() {
-            qb.push(" AND kind = ANY(")
-                .push_bind(strings(kinds.iter().map(|k| k.as_str())))
-                .push(")");
-        }
+        let mut qb = query::count_events::<Postgres>(subdistrict_codes, kinds, since);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }

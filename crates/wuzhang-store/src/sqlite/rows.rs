@@ -5,21 +5,25 @@
 use std::sync::LazyLock;
 
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
+use wuzhang_domain::area::BBox;
 use wuzhang_domain::category::Category;
 use wuzhang_domain::chief::{Person, Post};
 use wuzhang_domain::event::TicketEvent;
 use wuzhang_domain::ticket::Ticket;
 use wuzhang_domain::timer::Timer;
 
+use super::json_list;
 use crate::codec::{
     self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
     from_micros, parse_uuid, to_micros, uuid_text,
 };
 use crate::error::Result;
 use crate::model::{AreaRecord, IdempotencyRecord};
+use crate::query::Dialect;
+use crate::token::NO_DEADLINE_MICROS;
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
@@ -127,4 +131,54 @@ pub(super) fn bind_event<'q>(q: SqliteQuery<'q>, e: &'q EventColumns) -> SqliteQ
         .bind(&e.assignee_person_id)
         .bind(&e.note)
         .bind(to_micros(e.at))
+}
+
+/// SQLite's side of the shared queries ([`crate::query`]): list parameters as JSON
+/// arrays read with `json_each`, times as microseconds, ids as UUID text.
+impl Dialect for Sqlite {
+    type Time = i64;
+    type Id = String;
+
+    const ALL_ROWS: &'static str = "1";
+
+    fn time(t: OffsetDateTime) -> i64 {
+        to_micros(t)
+    }
+
+    fn page_time(micros: i64) -> Result<i64> {
+        Ok(micros)
+    }
+
+    fn id(id: Uuid) -> String {
+        uuid_text(id)
+    }
+
+    fn due() -> String {
+        format!("COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE_MICROS})")
+    }
+
+    fn push_any_of<'a>(
+        qb: &mut QueryBuilder<Sqlite>,
+        column: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) {
+        qb.push(format!(" AND {column} IN (SELECT value FROM json_each("))
+            .push_bind(json_list(values))
+            .push("))");
+    }
+
+    fn push_assignee_person(qb: &mut QueryBuilder<Sqlite>, person: String) {
+        qb.push(" AND assignee_person_id = ").push_bind(person);
+    }
+
+    fn push_assignee_areas<'a>(
+        qb: &mut QueryBuilder<Sqlite>,
+        areas: impl IntoIterator<Item = &'a str>,
+    ) {
+        Self::push_any_of(qb, "assignee_area_code", areas);
+    }
+
+    fn push_bbox_index(_qb: &mut QueryBuilder<Sqlite>, _bbox: &BBox) {
+        // No spatial index: the bbox columns are all there is to compare.
+    }
 }

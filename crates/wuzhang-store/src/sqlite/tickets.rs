@@ -3,28 +3,26 @@
 //! commit ([`super::batch`]), the event feed through [`super::feed`].
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::event::{EventKind, TicketEvent};
-use wuzhang_domain::ticket::{Ticket, TicketId, TicketState};
+use wuzhang_domain::ticket::{Ticket, TicketId};
 
 use super::idempotency::insert_idempotency;
 use super::rows::{
-    EVENT_INSERT_ONE, TICKET_BY_ID, TICKET_SELECT, TICKET_UPDATE, bind_event, bind_ticket, event,
-    ticket,
+    EVENT_INSERT_ONE, TICKET_BY_ID, TICKET_UPDATE, bind_event, bind_ticket, event, ticket,
 };
 use super::timers::insert_timers;
-use super::{SqliteStore, feed, json_list};
-use crate::codec::{EventColumns, TicketColumns, normalize_ticket, to_micros, uuid_text};
+use super::{SqliteStore, feed};
+use crate::codec::{EventColumns, TicketColumns, normalize_ticket, uuid_text};
 use crate::error::{Result, StoreError};
 use crate::interface::TicketStore;
 use crate::model::{
-    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketOrder,
-    TicketQuery,
+    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
 };
-use crate::token::{NO_DEADLINE_MICROS, PageKey, into_page, ticket_key};
-use crate::validate;
+use crate::token::{into_page, ticket_key};
+use crate::{query, validate};
 
 /// Appends events (their seqs already given). The write lock already orders cursors by
 /// commit, so unlike Postgres nothing more is needed.
@@ -99,82 +97,6 @@ pub(super) async fn write_change(
     Ok(EventColumns::numbered(ticket, &change.events, last).collect())
 }
 
-/// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
-fn push_ticket_filters(qb: &mut QueryBuilder<Sqlite>, query: &TicketQuery) {
-    let any_of = |qb: &mut QueryBuilder<Sqlite>, column: &str, values: String| {
-        qb.push(format!(" AND {column} IN (SELECT value FROM json_each("))
-            .push_bind(values)
-            .push("))");
-    };
-    if !query.subdistrict_codes.is_empty() {
-        let codes = json_list(query.subdistrict_codes.iter().map(AreaCode::as_str));
-        any_of(qb, "subdistrict_code", codes);
-    }
-    if let Some(r) = &query.reporter_id {
-        qb.push(" AND reporter_id = ").push_bind(r.clone());
-    }
-    if let Some(p) = &query.assignee_person_id {
-        qb.push(" AND assignee_person_id = ")
-            .push_bind(p.as_str().to_owned());
-    }
-    if !query.assignee_area_codes.is_empty() {
-        let codes = json_list(query.assignee_area_codes.iter().map(AreaCode::as_str));
-        any_of(qb, "assignee_area_code", codes);
-    }
-    if !query.states.is_empty() {
-        any_of(
-            qb,
-            "state",
-            json_list(query.states.iter().map(|s| s.as_str())),
-        );
-    }
-    if let Some(level) = query.level {
-        qb.push(" AND level = ").push_bind(level.as_str());
-    }
-    if let Some(grid) = &query.grid_code {
-        qb.push(" AND grid_code = ")
-            .push_bind(grid.as_str().to_owned());
-    }
-    if let Some(c) = &query.category_code {
-        qb.push(" AND category_code = ")
-            .push_bind(c.as_str().to_owned());
-    }
-    if let Some(at) = query.overdue_at {
-        let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
-        any_of(qb, "state", json_list(open.map(TicketState::as_str)));
-        qb.push(" AND (accept_due_at < ")
-            .push_bind(to_micros(at))
-            .push(" OR resolve_due_at < ")
-            .push_bind(to_micros(at))
-            .push(")");
-    }
-    if let Some(from) = query.created_from {
-        qb.push(" AND created_at >= ").push_bind(to_micros(from));
-    }
-    if let Some(before) = query.created_before {
-        qb.push(" AND created_at < ").push_bind(to_micros(before));
-    }
-    if let Some(pause) = query.pause {
-        qb.push(" AND pause = ").push_bind(pause.as_str());
-    }
-    if query.urgent_only {
-        qb.push(" AND urgent = ").push_bind(true);
-    }
-    if query.supervised_only {
-        qb.push(" AND supervision IS NOT NULL");
-    }
-    if let Some(b) = &query.within {
-        qb.push(" AND lat >= ")
-            .push_bind(b.min_lat)
-            .push(" AND lat <= ")
-            .push_bind(b.max_lat)
-            .push(" AND lng >= ")
-            .push_bind(b.min_lng)
-            .push(" AND lng <= ")
-            .push_bind(b.max_lng);
-    }
-}
-
 #[async_trait]
 impl TicketStore for SqliteStore {
     #[tracing::instrument(skip_all, level = "debug", fields(ticket = %new.ticket.id))]
@@ -199,48 +121,7 @@ impl TicketStore for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn list_tickets(&self, query: &TicketQuery, page: &PageRequest) -> Result<Page<Ticket>> {
-        let after = PageKey::decode(page.token.as_deref(), |k| match query.order {
-            TicketOrder::NewestFirst => matches!(k, PageKey::TicketNewest { .. }),
-            TicketOrder::DueSoonest => matches!(k, PageKey::TicketDue { .. }),
-        })?;
-        let size = page.effective_size();
-        let due = format!("COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE_MICROS})");
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("{} WHERE 1", *TICKET_SELECT));
-        push_ticket_filters(&mut qb, query);
-        match after {
-            Some(PageKey::TicketNewest { created, id }) => {
-                qb.push(" AND (created_at < ")
-                    .push_bind(created)
-                    .push(" OR (created_at = ")
-                    .push_bind(created)
-                    .push(" AND id < ")
-                    .push_bind(uuid_text(id))
-                    .push("))");
-            }
-            Some(PageKey::TicketDue {
-                due: d,
-                created,
-                id,
-            }) => {
-                qb.push(format!(" AND ({due} > "))
-                    .push_bind(d)
-                    .push(format!(" OR ({due} = "))
-                    .push_bind(d)
-                    .push(" AND (created_at > ")
-                    .push_bind(created)
-                    .push(" OR (created_at = ")
-                    .push_bind(created)
-                    .push(" AND id > ")
-                    .push_bind(uuid_text(id))
-                    .push("))))");
-            }
-            _ => {}
-        }
-        match query.order {
-            TicketOrder::NewestFirst => qb.push(" ORDER BY created_at DESC, id DESC"),
-            TicketOrder::DueSoonest => qb.push(format!(" ORDER BY {due}, created_at, id")),
-        };
-        qb.push(" LIMIT ").push_bind(i64::from(size) + 1);
+        let (mut qb, size) = query::list_tickets::<Sqlite>(query, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
         let order = query.order;
@@ -249,8 +130,7 @@ impl TicketStore for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tickets WHERE 1");
-        push_ticket_filters(&mut qb, query);
+        let mut qb = query::count_tickets::<Sqlite>(query);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -261,11 +141,7 @@ impl TicketStore for SqliteStore {
         query: &TicketQuery,
         by: TicketGrouping,
     ) -> Result<Vec<(String, u64)>> {
-        let column = by.column();
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
-        qb.push(column).push(", COUNT(*) FROM tickets WHERE 1");
-        push_ticket_filters(&mut qb, query);
-        qb.push(" GROUP BY 1 ORDER BY 1");
+        let mut qb = query::count_tickets_by::<Sqlite>(query, by);
         let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
@@ -280,18 +156,7 @@ impl TicketStore for SqliteStore {
         kinds: &[EventKind],
         since: OffsetDateTime,
     ) -> Result<u64> {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM ticket_events WHERE at >= ");
-        qb.push_bind(to_micros(since));
-        if !subdistrict_codes.is_empty() {
-            qb.push(" AND subdistrict_code IN (SELECT value FROM json_each(")
-                .push_bind(json_list(subdistrict_codes.iter().map(AreaCode::as_str)))
-                .push("))");
-        }
-        if !kinds.is_empty() {
-            qb.push(" AND kind IN (SELECT value FROM json_each(")
-                .push_bind(json_list(kinds.iter().map(|k| k.as_str())))
-                .push("))");
-        }
+        let mut qb = query::count_events::<Sqlite>(subdistrict_codes, kinds, since);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
