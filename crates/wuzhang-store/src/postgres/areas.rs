@@ -13,8 +13,9 @@ use super::{PostgresStore, strings};
 use crate::error::{Result, StoreError};
 use crate::interface::AreaStore;
 use crate::model::{AreaQuery, AreaRecord, Page, PageRequest};
+use crate::query::Dialect;
 use crate::token::{PageKey, into_page};
-use crate::{codec, query, validate};
+use crate::{codec, validate};
 
 const AREA_COLUMNS: &str =
     "code, name, level, parent_code, community, min_lng, min_lat, max_lng, max_lat";
@@ -135,7 +136,7 @@ impl AreaStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn list_areas(&self, query: &AreaQuery, page: &PageRequest) -> Result<Page<Area>> {
-        let (mut qb, size) = query::list_areas::<Postgres>(AREA_COLUMNS, query, page)?;
+        let (mut qb, size) = Postgres::list_areas(AREA_COLUMNS, query, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(area).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |a| PageKey::Area {

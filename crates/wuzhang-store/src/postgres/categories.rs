@@ -13,7 +13,7 @@ use crate::codec::{CategoryColumns, from_micros, to_micros};
 use crate::error::{Result, StoreError};
 use crate::interface::CategoryStore;
 use crate::model::{Page, PageRequest, StoredCalendarYear};
-use crate::query;
+use crate::query::Dialect;
 use crate::token::{PageKey, into_page};
 
 const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
@@ -79,7 +79,7 @@ impl CategoryStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>> {
-        let (mut qb, size) = query::list_categories::<Postgres>(CATEGORY_COLUMNS, page)?;
+        let (mut qb, size) = Postgres::list_categories(CATEGORY_COLUMNS, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(category).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |c| PageKey::Category {

@@ -22,8 +22,9 @@ use crate::interface::TicketStore;
 use crate::model::{
     LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
 };
+use crate::query::Dialect;
 use crate::token::{into_page, ticket_key};
-use crate::{query, validate};
+use crate::validate;
 
 /// Writes a changed ticket (already normalised and checked), its timers and idempotency
 /// record, and numbers its events after the ticket's last.
@@ -108,7 +109,7 @@ impl TicketStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn list_tickets(&self, query: &TicketQuery, page: &PageRequest) -> Result<Page<Ticket>> {
-        let (mut qb, size) = query::list_tickets::<Postgres>(query, page)?;
+        let (mut qb, size) = Postgres::list_tickets(query, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
         let order = query.order;
@@ -117,7 +118,7 @@ impl TicketStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
-        let mut qb = query::count_tickets::<Postgres>(query);
+        let mut qb = Postgres::count_tickets(query);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -128,7 +129,7 @@ impl TicketStore for PostgresStore {
         query: &TicketQuery,
         by: TicketGrouping,
     ) -> Result<Vec<(String, u64)>> {
-        let mut qb = query::count_tickets_by::<Postgres>(query, by);
+        let mut qb = Postgres::count_tickets_by(query, by);
         let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
@@ -143,7 +144,7 @@ impl TicketStore for PostgresStore {
         kinds: &[EventKind],
         since: OffsetDateTime,
     ) -> Result<u64> {
-        let mut qb = query::count_events::<Postgres>(subdistrict_codes, kinds, since);
+        let mut qb = Postgres::count_events(subdistrict_codes, kinds, since);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }

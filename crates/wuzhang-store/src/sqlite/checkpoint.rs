@@ -1,5 +1,6 @@
 //! WAL checkpoints: copying the write-ahead log back into the database file off the
-//! writers' path, in the background and on [`SqliteStore::checkpoint`](super::SqliteStore::checkpoint).
+//! writers' path, in the background and on
+//! [`SqliteStore::checkpoint`](super::SqliteStore::checkpoint).
 
 use std::time::Duration as StdDuration;
 

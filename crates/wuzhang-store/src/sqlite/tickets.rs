@@ -21,8 +21,9 @@ use crate::interface::TicketStore;
 use crate::model::{
     LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
 };
+use crate::query::Dialect;
 use crate::token::{into_page, ticket_key};
-use crate::{query, validate};
+use crate::validate;
 
 /// Appends events (their seqs already given). The write lock already orders cursors by
 /// commit, so unlike Postgres nothing more is needed.
@@ -121,7 +122,7 @@ impl TicketStore for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn list_tickets(&self, query: &TicketQuery, page: &PageRequest) -> Result<Page<Ticket>> {
-        let (mut qb, size) = query::list_tickets::<Sqlite>(query, page)?;
+        let (mut qb, size) = Sqlite::list_tickets(query, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(ticket).collect::<Result<Vec<_>>>()?;
         let order = query.order;
@@ -130,7 +131,7 @@ impl TicketStore for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64> {
-        let mut qb = query::count_tickets::<Sqlite>(query);
+        let mut qb = Sqlite::count_tickets(query);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -141,7 +142,7 @@ impl TicketStore for SqliteStore {
         query: &TicketQuery,
         by: TicketGrouping,
     ) -> Result<Vec<(String, u64)>> {
-        let mut qb = query::count_tickets_by::<Sqlite>(query, by);
+        let mut qb = Sqlite::count_tickets_by(query, by);
         let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
@@ -156,7 +157,7 @@ impl TicketStore for SqliteStore {
         kinds: &[EventKind],
         since: OffsetDateTime,
     ) -> Result<u64> {
-        let mut qb = query::count_events::<Sqlite>(subdistrict_codes, kinds, since);
+        let mut qb = Sqlite::count_events(subdistrict_codes, kinds, since);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
