@@ -13,10 +13,17 @@ use wuzhang_domain::area::{AreaCode, BBox};
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::TicketState;
 
-use crate::codec::TICKET_COLUMNS;
+use crate::codec::{CategoryColumns, TICKET_COLUMNS};
 use crate::error::{Result, StoreError};
 use crate::model::{AreaQuery, PageRequest, TicketGrouping, TicketOrder, TicketQuery};
 use crate::token::PageKey;
+
+const AREA_COLUMNS: &str =
+    "code, name, level, parent_code, community, min_lng, min_lat, max_lng, max_lat";
+/// Also the order [`Dialect::upsert_category`] binds them in.
+const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
+     resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
+     duplicate_window_s, active";
 
 /// What a backend's SQL does its own way, and (provided, not to be overridden) the
 /// queries built from it. The bounds say what every backend binds alike.
@@ -27,6 +34,7 @@ where
     f64: for<'t> Encode<'t, Self> + Type<Self>,
     i64: for<'t> Encode<'t, Self> + Type<Self>,
     bool: for<'t> Encode<'t, Self> + Type<Self>,
+    Option<String>: for<'t> Encode<'t, Self> + Type<Self>,
 {
     /// A time as bound (microseconds on SQLite, `timestamptz` on Postgres).
     type Time: for<'t> Encode<'t, Self> + Type<Self> + Copy;
@@ -229,16 +237,12 @@ where
         }
     }
 
-    /// The areas matching `query` (`columns` of them), by code, one page after `page`'s
+    /// The areas matching `query`, by code, one page after `page`'s
     /// token. Returns the page size too. Invalid (field of the bbox) if the bbox is.
-    fn list_areas(
-        columns: &str,
-        query: &AreaQuery,
-        page: &PageRequest,
-    ) -> Result<(QueryBuilder<Self>, u32)> {
+    fn list_areas(query: &AreaQuery, page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
         let after = PageKey::decode(page.token.as_deref(), |k| matches!(k, PageKey::Area { .. }))?;
         let mut qb = QueryBuilder::<Self>::new(format!(
-            "SELECT {columns} FROM areas WHERE {}",
+            "SELECT {AREA_COLUMNS} FROM areas WHERE {}",
             Self::ALL_ROWS
         ));
         if let Some(parent) = &query.parent_code {
@@ -264,14 +268,14 @@ where
         Ok(Self::by_code_after(qb, code, page))
     }
 
-    /// The categories (`columns` of them), by code, one page after `page`'s token. Returns
+    /// The categories, by code, one page after `page`'s token. Returns
     /// the page size too.
-    fn list_categories(columns: &str, page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
+    fn list_categories(page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
         let after = PageKey::decode(page.token.as_deref(), |k| {
             matches!(k, PageKey::Category { .. })
         })?;
         let qb = QueryBuilder::<Self>::new(format!(
-            "SELECT {columns} FROM categories WHERE {}",
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE {}",
             Self::ALL_ROWS
         ));
         let code = match after {
@@ -283,6 +287,38 @@ where
 
     /// Ends a query of rows keyed by code with the page after `after`, one row more than the
     /// page (to tell whether another follows). Returns the page size too.
+    /// Inserts or replaces a category by code.
+    fn upsert_category(c: CategoryColumns) -> QueryBuilder<Self> {
+        let mut qb = QueryBuilder::<Self>::new(format!(
+            "INSERT INTO categories ({CATEGORY_COLUMNS}) VALUES ("
+        ));
+        qb.separated(", ")
+            .push_bind(c.code)
+            .push_bind(c.name)
+            .push_bind(c.parent_code)
+            .push_bind(c.kind)
+            .push_bind(c.start_level)
+            .push_bind(c.accept_within_s)
+            .push_bind(c.resolve_within_s)
+            .push_bind(c.deadline_kind)
+            .push_bind(c.urgent)
+            .push_bind(c.calendar_code)
+            .push_bind(c.duplicate_radius_m)
+            .push_bind(c.duplicate_window_s)
+            .push_bind(c.active);
+        qb.push(
+            ") ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+             parent_code = excluded.parent_code, kind = excluded.kind, \
+             start_level = excluded.start_level, accept_within_s = excluded.accept_within_s, \
+             resolve_within_s = excluded.resolve_within_s, \
+             deadline_kind = excluded.deadline_kind, urgent = excluded.urgent, \
+             calendar_code = excluded.calendar_code, \
+             duplicate_radius_m = excluded.duplicate_radius_m, \
+             duplicate_window_s = excluded.duplicate_window_s, active = excluded.active",
+        );
+        qb
+    }
+
     fn by_code_after(
         mut qb: QueryBuilder<Self>,
         after: Option<String>,

@@ -21,7 +21,7 @@ use wuzhang_domain::ticket::{Assignment, Pause, Rating, Report, Ticket, TicketId
 use wuzhang_domain::timer::{Timer, TimerKind};
 
 use crate::error::{Result, StoreError};
-use crate::model::IdempotencyRecord;
+use crate::model::{IdempotencyRecord, StoredCalendarYear};
 
 /// Parses a stored TEXT value; a value the domain does not know means corrupt data.
 pub(crate) fn parse<T>(column: &'static str, value: &str) -> Result<T>
@@ -576,6 +576,26 @@ pub(crate) fn parse_uuid(column: &'static str, text: &str) -> Result<Uuid> {
 /// The text form of an id in SQLite: hyphenated lowercase, which sorts like the bytes.
 pub(crate) fn uuid_text(id: Uuid) -> String {
     id.hyphenated().to_string()
+}
+
+/// A `calendar_years` row (code, year, document, updated_at in microseconds).
+pub(crate) fn calendar_year(
+    (code, year, document, at): (String, i32, String, i64),
+) -> Result<StoredCalendarYear> {
+    Ok(StoredCalendarYear {
+        code,
+        year,
+        document,
+        updated_at: from_micros("updated_at", at)?,
+    })
+}
+
+/// Area codes as stored; one that is not a valid code is the store's fault (Internal).
+pub(crate) fn area_codes(codes: Vec<String>) -> Result<Vec<AreaCode>> {
+    codes
+        .into_iter()
+        .map(|c| AreaCode::new(c).map_err(StoreError::internal))
+        .collect()
 }
 
 mod macros;

@@ -9,16 +9,13 @@ use wuzhang_domain::category::{Category, CategoryCode};
 
 use super::PostgresStore;
 use super::rows::category;
-use crate::codec::{CategoryColumns, from_micros, to_micros};
+use crate::codec;
+use crate::codec::{CategoryColumns, to_micros};
 use crate::error::{Result, StoreError};
 use crate::interface::CategoryStore;
 use crate::model::{Page, PageRequest, StoredCalendarYear};
 use crate::query::Dialect;
 use crate::token::{PageKey, into_page};
-
-const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
-     resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
-     duplicate_window_s, active";
 
 #[async_trait]
 impl CategoryStore for PostgresStore {
@@ -26,35 +23,10 @@ impl CategoryStore for PostgresStore {
     async fn upsert_category(&self, category: &Category) -> Result<()> {
         let c = CategoryColumns::new(category)?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO categories (code, name, parent_code, kind, start_level, accept_within_s, \
-                 resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
-                 duplicate_window_s, active) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, \
-                 parent_code = EXCLUDED.parent_code, kind = EXCLUDED.kind, \
-                 start_level = EXCLUDED.start_level, accept_within_s = EXCLUDED.accept_within_s, \
-                 resolve_within_s = EXCLUDED.resolve_within_s, \
-                 deadline_kind = EXCLUDED.deadline_kind, urgent = EXCLUDED.urgent, \
-                 calendar_code = EXCLUDED.calendar_code, \
-                 duplicate_radius_m = EXCLUDED.duplicate_radius_m, \
-                 duplicate_window_s = EXCLUDED.duplicate_window_s, active = EXCLUDED.active",
-        )
-        .bind(c.code)
-        .bind(c.name)
-        .bind(c.parent_code)
-        .bind(c.kind)
-        .bind(c.start_level)
-        .bind(c.accept_within_s)
-        .bind(c.resolve_within_s)
-        .bind(c.deadline_kind)
-        .bind(c.urgent)
-        .bind(c.calendar_code)
-        .bind(c.duplicate_radius_m)
-        .bind(c.duplicate_window_s)
-        .bind(c.active)
-        .execute(&mut *tx)
-        .await?;
+        Postgres::upsert_category(c)
+            .build()
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE reference_changes SET categories = categories + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await?;
@@ -79,7 +51,7 @@ impl CategoryStore for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>> {
-        let (mut qb, size) = Postgres::list_categories(CATEGORY_COLUMNS, page)?;
+        let (mut qb, size) = Postgres::list_categories(page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(category).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |c| PageKey::Category {
@@ -110,15 +82,6 @@ impl CategoryStore for PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(code, year, document, at)| {
-                Ok(StoredCalendarYear {
-                    code,
-                    year,
-                    document,
-                    updated_at: from_micros("updated_at", at)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(codec::calendar_year).collect()
     }
 }

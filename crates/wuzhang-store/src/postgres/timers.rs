@@ -14,7 +14,8 @@ use wuzhang_domain::timer::Timer;
 
 use super::arrays::TimerArrays;
 use super::{PostgresStore, arrays, firing};
-use crate::error::{Result, StoreError};
+use crate::codec;
+use crate::error::Result;
 use crate::interface::{TimerHandler, TimerStore};
 use crate::model::FireReport;
 
@@ -75,10 +76,7 @@ impl TimerStore for PostgresStore {
         .bind(truncate_to_micros(now))
         .fetch_all(&self.pool)
         .await?;
-        codes
-            .into_iter()
-            .map(|c| AreaCode::new(c).map_err(StoreError::internal))
-            .collect()
+        codec::area_codes(codes)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(subdistrict = %subdistrict, %now, limit = limit))]

@@ -19,9 +19,6 @@ use crate::query::Dialect;
 use crate::token::{PageKey, into_page};
 use crate::validate;
 
-const AREA_COLUMNS: &str =
-    "code, name, level, parent_code, community, min_lng, min_lat, max_lng, max_lat";
-
 /// Stored code → level, for parent and post checks.
 pub(super) async fn area_levels(
     conn: &mut SqliteConnection,
@@ -133,7 +130,7 @@ impl AreaStore for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug", fields(?query))]
     async fn list_areas(&self, query: &AreaQuery, page: &PageRequest) -> Result<Page<Area>> {
-        let (mut qb, size) = Sqlite::list_areas(AREA_COLUMNS, query, page)?;
+        let (mut qb, size) = Sqlite::list_areas(query, page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(area).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |a| PageKey::Area {

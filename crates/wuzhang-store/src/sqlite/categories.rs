@@ -9,16 +9,13 @@ use wuzhang_domain::category::{Category, CategoryCode};
 
 use super::SqliteStore;
 use super::rows::category;
-use crate::codec::{CategoryColumns, from_micros, to_micros};
+use crate::codec;
+use crate::codec::{CategoryColumns, to_micros};
 use crate::error::{Result, StoreError};
 use crate::interface::CategoryStore;
 use crate::model::{Page, PageRequest, StoredCalendarYear};
 use crate::query::Dialect;
 use crate::token::{PageKey, into_page};
-
-const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
-     resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
-     duplicate_window_s, active";
 
 #[async_trait]
 impl CategoryStore for SqliteStore {
@@ -26,35 +23,7 @@ impl CategoryStore for SqliteStore {
     async fn upsert_category(&self, category: &Category) -> Result<()> {
         let c = CategoryColumns::new(category)?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO categories (code, name, parent_code, kind, start_level, accept_within_s, \
-                 resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
-                 duplicate_window_s, active) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-             ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
-                 parent_code = excluded.parent_code, kind = excluded.kind, \
-                 start_level = excluded.start_level, accept_within_s = excluded.accept_within_s, \
-                 resolve_within_s = excluded.resolve_within_s, \
-                 deadline_kind = excluded.deadline_kind, urgent = excluded.urgent, \
-                 calendar_code = excluded.calendar_code, \
-                 duplicate_radius_m = excluded.duplicate_radius_m, \
-                 duplicate_window_s = excluded.duplicate_window_s, active = excluded.active",
-        )
-        .bind(c.code)
-        .bind(c.name)
-        .bind(c.parent_code)
-        .bind(c.kind)
-        .bind(c.start_level)
-        .bind(c.accept_within_s)
-        .bind(c.resolve_within_s)
-        .bind(c.deadline_kind)
-        .bind(c.urgent)
-        .bind(c.calendar_code)
-        .bind(c.duplicate_radius_m)
-        .bind(c.duplicate_window_s)
-        .bind(c.active)
-        .execute(&mut *tx)
-        .await?;
+        Sqlite::upsert_category(c).build().execute(&mut *tx).await?;
         sqlx::query("UPDATE reference_changes SET categories = categories + 1 WHERE id = 1")
             .execute(&mut *tx)
             .await?;
@@ -79,7 +48,7 @@ impl CategoryStore for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn list_categories(&self, page: &PageRequest) -> Result<Page<Category>> {
-        let (mut qb, size) = Sqlite::list_categories(CATEGORY_COLUMNS, page)?;
+        let (mut qb, size) = Sqlite::list_categories(page)?;
         let rows = qb.build().fetch_all(&self.pool).await?;
         let items = rows.iter().map(category).collect::<Result<Vec<_>>>()?;
         Ok(into_page(items, size, |c| PageKey::Category {
@@ -110,15 +79,6 @@ impl CategoryStore for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(code, year, document, at)| {
-                Ok(StoredCalendarYear {
-                    code,
-                    year,
-                    document,
-                    updated_at: from_micros("updated_at", at)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(codec::calendar_year).collect()
     }
 }

@@ -9,8 +9,9 @@ use wuzhang_domain::timer::Timer;
 
 use super::rows::{TIMER_INSERT_ONE, bind_timer, timer};
 use super::{SqliteStore, firing};
+use crate::codec;
 use crate::codec::{to_micros, uuid_text};
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::interface::{TimerHandler, TimerStore};
 use crate::model::FireReport;
 
@@ -56,10 +57,7 @@ impl TimerStore for SqliteStore {
         .bind(to_micros(now))
         .fetch_all(&self.pool)
         .await?;
-        codes
-            .into_iter()
-            .map(|c| AreaCode::new(c).map_err(StoreError::internal))
-            .collect()
+        codec::area_codes(codes)
     }
 
     #[tracing::instrument(skip_all, level = "debug", fields(subdistrict = %subdistrict, %now, limit = limit))]
