@@ -6,6 +6,7 @@ use time::macros::datetime;
 use wuzhang_app::ApiError;
 use wuzhang_app::idempotency::{Key, Recording, once};
 use wuzhang_store::IdempotencyRecord;
+use wuzhang_store::prelude::*;
 use wuzhang_store::{SqliteStore, Store};
 
 /// What the store answers a write whose request id another request took first.

@@ -83,7 +83,7 @@ pub enum TicketOrder {
     DueSoonest,
 }
 
-/// What [`Store::count_tickets_by`](crate::Store::count_tickets_by) counts per.
+/// What [`TicketStore::count_tickets_by`](crate::TicketStore::count_tickets_by) counts per.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketGrouping {
     /// Per state (its `as_str` name).

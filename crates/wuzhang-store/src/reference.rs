@@ -132,7 +132,8 @@ impl ReferenceCache {
         Ok(())
     }
 
-    /// As [`Store::posts_for_areas`]: the posts of these areas, in no set order.
+    /// As [`RosterStore::posts_for_areas`](crate::RosterStore::posts_for_areas): the posts
+    /// of these areas, in no set order.
     pub async fn posts_for_areas(&self, codes: &[AreaCode]) -> Result<Vec<Post>> {
         self.follow().await?;
         let mut found = Vec::with_capacity(codes.len());
@@ -192,7 +193,8 @@ impl ReferenceCache {
         }
     }
 
-    /// As [`Store::get_persons`]: persons by id, ids not found left out.
+    /// As [`RosterStore::get_persons`](crate::RosterStore::get_persons): persons by id,
+    /// ids not found left out.
     pub async fn get_persons(&self, ids: &[PersonId]) -> Result<Vec<Person>> {
         self.follow().await?;
         let mut found = Vec::with_capacity(ids.len());
@@ -225,8 +227,8 @@ impl ReferenceCache {
         Ok(found)
     }
 
-    /// As [`Store::get_category`]; NotFound if absent (an unknown code is not cached, so
-    /// made-up codes cannot grow the cache).
+    /// As [`CategoryStore::get_category`](crate::CategoryStore::get_category); NotFound if
+    /// absent (an unknown code is not cached, so made-up codes cannot grow the cache).
     pub async fn get_category(&self, code: &CategoryCode) -> Result<Category> {
         self.follow().await?;
         let generation = {

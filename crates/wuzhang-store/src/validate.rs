@@ -243,3 +243,21 @@ pub(crate) fn ticket_write(ticket: &Ticket, timers: Option<&[Timer]>) -> Result<
     }
     Ok(())
 }
+
+/// Why a ticket change wrote nothing, from what is stored under its id (subdistrict and
+/// version, or nothing): NotFound, Invalid (field `subdistrict_code`) if the change
+/// would move it to another subdistrict, else Conflict with the stored version.
+pub(crate) fn change_refused(ticket: &Ticket, current: Option<(String, i64)>) -> StoreError {
+    match current {
+        None => StoreError::not_found("ticket", ticket.id),
+        Some((sub, _)) if sub != ticket.subdistrict_code.as_str() => StoreError::invalid(
+            "subdistrict_code",
+            format!("ticket {} cannot move to another subdistrict", ticket.id),
+        ),
+        Some((_, version)) => StoreError::Conflict {
+            entity: "ticket",
+            key: ticket.id.to_string(),
+            current_version: version,
+        },
+    }
+}

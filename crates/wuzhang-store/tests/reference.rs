@@ -9,6 +9,7 @@ use time::Duration as Span;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
 use wuzhang_domain::chief::{ChiefLevel, Person, PersonId, Post};
+use wuzhang_store::prelude::*;
 use wuzhang_store::{AreaRecord, ReferenceCache, SqliteStore, Store, StoreError};
 
 const G1: &str = "220102001-g1";

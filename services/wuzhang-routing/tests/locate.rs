@@ -12,6 +12,7 @@ use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_routing::locate::LocateQuery;
 use wuzhang_routing::{AreaIndex, Locator};
 use wuzhang_spatial::wkb_io::multipolygon_to_wkb;
+use wuzhang_store::prelude::*;
 use wuzhang_store::{AreaRecord, ReferenceCache, SqliteStore, Store};
 
 const SUB: &str = "220102001";

@@ -2,7 +2,8 @@
 //! tickets is one statement, so it costs one round trip and one commit whatever its size.
 //! Each request still succeeds or fails on its own: taken keys and ids are skipped inside
 //! the statement and answered individually, and if the batch fails for any other reason,
-//! its tickets are written again one by one.
+//! its tickets are written again one by one ([`create_one`], also how a new ticket that
+//! merges into another is written, outside the queue).
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
@@ -11,14 +12,27 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tracing::{debug, warn};
 use uuid::Uuid;
+use wuzhang_domain::clock::truncate_to_micros;
+use wuzhang_domain::ticket::Ticket;
+use wuzhang_domain::timer::Timer;
 
-use super::rows::{EventRow, KeyRow, TicketRow, TimerSetRow};
-use super::{ASSIGNEE_SOURCE, EVENT_LOG_LOCK, assignees_insert, create_one};
-use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
-use crate::error::{Result, StoreError};
+use super::feed::{EVENT_LOG_LOCK, append_events};
+use super::idempotency::insert_idempotency;
+use super::rows::{
+    ASSIGNEE_SOURCE, EventRow, KeyRow, TICKET_INSERT, TicketRow, TimerSetRow, assignees_insert,
+    bind_ticket,
+};
+use super::tickets::write_change;
+use super::timers::insert_timers;
+use crate::codec::{
+    EventColumns, TICKET_COLUMNS, TicketColumns, normalize_idempotency, normalize_ticket,
+};
+use crate::error::{Result, StoreError, unique_as};
 use crate::group_commit::{
     GroupCommit, Job, WriteBatch, accepted, idempotency_taken, refuse_repeats,
 };
+use crate::model::NewTicket;
+use crate::validate;
 
 /// Most tickets in one statement (its arrays grow with the batch; the parameters do not).
 const MAX_BATCH: usize = 512;
@@ -191,9 +205,7 @@ async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Resul
             ticket: TicketColumns::new(&new.ticket)?,
         });
         ids.push(id);
-        for (e, seq) in new.events.iter().zip(1..) {
-            events.push(EventRow(EventColumns::new(&new.ticket, seq, e)));
-        }
+        events.extend(EventColumns::numbered(&new.ticket, &new.events, 0).map(EventRow));
     }
     let timer_sets = TimerSetRow::sets(jobs.iter().flat_map(|new| &new.timers));
 
@@ -267,3 +279,55 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
         assignees = assignees_insert("t"),
     )
 });
+
+/// Times cut to the microsecond everywhere they are stored.
+pub(super) fn normalize_new_ticket(new: &NewTicket) -> NewTicket {
+    NewTicket {
+        ticket: normalize_ticket(&new.ticket),
+        events: new.events.clone(),
+        timers: new
+            .timers
+            .iter()
+            .map(|t| Timer {
+                due_at: truncate_to_micros(t.due_at),
+                ..t.clone()
+            })
+            .collect(),
+        idempotency: new.idempotency.as_ref().map(normalize_idempotency),
+        followed: new.followed.clone(),
+    }
+}
+
+/// Writes one new ticket (normalised and validated) in its own transaction.
+pub(super) async fn create_one(pool: &PgPool, new: &NewTicket) -> Result<Ticket> {
+    let ticket = &new.ticket;
+    let mut tx = pool.begin().await?;
+    if let Some(r) = &new.idempotency {
+        insert_idempotency(&mut tx, r).await?;
+    }
+    // The key is (subdistrict, id) for distribution; the id alone must still be unique.
+    let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tickets WHERE id = $1")
+        .bind(ticket.id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::already_exists("ticket", ticket.id));
+    }
+    bind_ticket(
+        sqlx::query(TICKET_INSERT.as_str()),
+        TicketColumns::new(ticket)?,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| unique_as(e, "ticket", ticket.id))?;
+    insert_timers(&mut tx, &new.timers).await?;
+    let mut events: Vec<EventColumns> = EventColumns::numbered(ticket, &new.events, 0).collect();
+    if let Some(change) = &new.followed {
+        let other = normalize_ticket(&change.ticket);
+        validate::ticket_write(&other, change.timers.as_deref())?;
+        events.extend(write_change(&mut tx, &other, change).await?);
+    }
+    append_events(&mut tx, events).await?;
+    tx.commit().await?;
+    Ok(ticket.clone())
+}

@@ -20,14 +20,20 @@
 //! event writers count, so a long import or a report in another session does not hold the
 //! feed back. Transactions are told apart by their virtual transaction id, which is what
 //! `pg_locks` shows for every lock holder.
+//!
+//! The writers' side is here too: [`append_events`] inserts events holding the lock.
 
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::Mutex;
 
+use super::arrays;
+use super::arrays::EventArrays;
 use crate::Result;
+use crate::codec::EventColumns;
 
 /// Held shared, for the rest of its transaction, by every transaction that appends events,
 /// from before it draws its first cursor; see the module documentation.
@@ -160,6 +166,41 @@ impl State {
             self.pending.pop_front();
         }
     }
+}
+
+/// Appends events (their seqs already given); the caller commits right after.
+pub(super) async fn append_events(
+    conn: &mut PgConnection,
+    events: Vec<EventColumns>,
+) -> Result<()> {
+    let mut arrays = EventArrays::default();
+    events.into_iter().for_each(|e| arrays.push(e));
+    insert_events(conn, arrays).await
+}
+
+/// The events, holding the event log lock shared (taken in an InitPlan before the first
+/// row draws its cursor, held to the commit; see [`EVENT_LOG_LOCK`]). One statement for
+/// any number of events.
+static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
+           to_state, level, assignee_person_id, note, at) \
+         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($12)) = 1",
+        arrays::event_unnest(1)
+    )
+});
+
+/// Inserts `events` with [`INSERT_EVENTS_SQL`] (nothing if there are none).
+pub(super) async fn insert_events(conn: &mut PgConnection, events: EventArrays) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    events
+        .bind(sqlx::query(INSERT_EVENTS_SQL.as_str()))
+        .bind(EVENT_LOG_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ use wuzhang_domain::timer::Timer;
 use super::arrays::{
     EventArrays, TicketArrays, TimerArrays, ticket_unnest_args, timer_set, timer_sets_update,
 };
-use super::{ASSIGNEE_SOURCE, assignees_update, insert_events, ticket};
+use super::feed::insert_events;
+use super::rows::{ASSIGNEE_SOURCE, assignees_update, ticket};
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 use crate::error::Result;
 use crate::firing::{Claimed, plan};
@@ -223,8 +224,8 @@ pub(super) async fn fire_due_timers(
             }
         }
         let last = sets.get(&id).map_or(0, |s| s.last_seq);
-        for (e, seq) in c.change.events.iter().zip(last + 1..) {
-            events.push(EventColumns::new(&c.change.ticket, seq, e));
+        for e in EventColumns::numbered(&c.change.ticket, &c.change.events, last) {
+            events.push(e);
         }
     }
 

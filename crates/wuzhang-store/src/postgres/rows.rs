@@ -8,20 +8,35 @@
 //! each field's type OID and value. Postgres checks both against the row type, so the
 //! fields here must be exactly the migration's, in its order, of its types; the
 //! conformance suite writes every field of a ticket through them and reads it back.
+//!
+//! Also rows ↔ domain values for single rows, as [`crate::sqlite`] has them: the decoders
+//! (shared through [`crate::codec`]), the ticket binder in column order, and the ticket
+//! statements with their `ticket_assignees` row.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::PgRecordEncoder;
-use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo};
-use sqlx::{Encode, Postgres, Type};
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgHasArrayType, PgRow, PgTypeInfo};
+use sqlx::{Encode, Postgres, QueryBuilder, Row, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
+use wuzhang_domain::area::BBox;
+use wuzhang_domain::category::Category;
+use wuzhang_domain::chief::{Person, Post};
+use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::ticket::Ticket;
 use wuzhang_domain::timer::Timer;
 
-use crate::codec::{EventColumns, TicketColumns};
-use crate::model::IdempotencyRecord;
+use super::strings;
+use crate::codec::{
+    self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
+};
+use crate::error::Result;
+use crate::model::{AreaRecord, IdempotencyRecord};
+use crate::query::Dialect;
 
 /// Implements `Type` and `PgHasArrayType` for a row struct named after a row type.
 macro_rules! row_type {
@@ -211,5 +226,156 @@ impl Encode<'_, Postgres> for EventRow {
             .encode(e.at)?;
         r.finish();
         Ok(IsNull::No)
+    }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+fn dollar(n: usize) -> String {
+    format!("${n}")
+}
+
+pub(super) static TICKET_SELECT: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM tickets", TICKET_COLUMNS.join(", ")));
+pub(super) static TICKET_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE id = $1", *TICKET_SELECT));
+/// The ticket and its `ticket_assignees` row; answers the ticket's id.
+pub(super) static TICKET_INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH t AS ({} RETURNING {ASSIGNEE_SOURCE}), a AS ({}) SELECT id FROM t",
+        codec::ticket_insert_sql(dollar),
+        assignees_insert("t"),
+    )
+});
+/// The ticket (if its version is the expected one) and, if the assignment changed, its
+/// `ticket_assignees` row; answers the ticket's id if it was updated.
+pub(super) static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH t AS ({} RETURNING {ASSIGNEE_SOURCE}), a AS ({}) SELECT id FROM t",
+        codec::ticket_update_sql(dollar),
+        assignees_update("t", ""),
+    )
+});
+
+/// What a ticket write returns for [`assignees_insert`] and [`assignees_update`] to read.
+pub(super) const ASSIGNEE_SOURCE: &str =
+    "subdistrict_code, id, assignee_area_code, assignee_person_id";
+
+/// Inserts the `ticket_assignees` rows of new tickets from `source` (a CTE returning
+/// [`ASSIGNEE_SOURCE`]). See migration 0009 for why the assignment has its own table.
+pub(super) fn assignees_insert(source: &str) -> String {
+    format!(
+        "INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
+           assignee_person_id) \
+         SELECT subdistrict_code, id, assignee_area_code, assignee_person_id FROM {source}"
+    )
+}
+
+/// Updates the `ticket_assignees` rows of updated tickets from `source` (a CTE returning
+/// [`ASSIGNEE_SOURCE`]), only where the assignment changed, so that other ticket writes
+/// leave no row version behind; `and` adds conditions on the row (`a`).
+pub(super) fn assignees_update(source: &str, and: &str) -> String {
+    format!(
+        "UPDATE ticket_assignees a SET assignee_area_code = s.assignee_area_code, \
+           assignee_person_id = s.assignee_person_id \
+         FROM {source} s \
+         WHERE a.subdistrict_code = s.subdistrict_code AND a.ticket_id = s.id {and} \
+           AND (a.assignee_area_code, a.assignee_person_id) \
+             IS DISTINCT FROM (s.assignee_area_code, s.assignee_person_id)"
+    )
+}
+
+// The same column decoding on both backends; only the row type differs.
+crate::codec::row_decoders!(PgRow);
+
+// Postgres stores times and ids as its own types, which decode as they are.
+fn time_col(row: &PgRow, column: &'static str) -> Result<OffsetDateTime> {
+    Ok(row.try_get(column)?)
+}
+
+fn time_opt(row: &PgRow, column: &'static str) -> Result<Option<OffsetDateTime>> {
+    Ok(row.try_get(column)?)
+}
+
+fn uuid_col(row: &PgRow, column: &'static str) -> Result<Uuid> {
+    Ok(row.try_get(column)?)
+}
+
+fn uuid_opt(row: &PgRow, column: &'static str) -> Result<Option<Uuid>> {
+    Ok(row.try_get(column)?)
+}
+crate::codec::ticket_binder!(PgQuery, std::convert::identity, std::convert::identity);
+
+/// Postgres's side of the shared queries ([`crate::query`]): list parameters as arrays
+/// matched with `= ANY`, times and ids as its own types, the assignment looked up in
+/// `ticket_assignees` (which holds its indexes, migration 0009).
+impl Dialect for Postgres {
+    type Time = OffsetDateTime;
+    type Id = Uuid;
+
+    const ALL_ROWS: &'static str = "TRUE";
+
+    fn time(t: OffsetDateTime) -> OffsetDateTime {
+        t
+    }
+
+    fn page_time(micros: i64) -> Result<OffsetDateTime> {
+        codec::from_micros("page_token", micros)
+    }
+
+    fn id(id: Uuid) -> Uuid {
+        id
+    }
+
+    fn due() -> String {
+        // Tickets without a deadline sort last: the sentinel is NO_DEADLINE_MICROS.
+        "COALESCE(accept_due_at, resolve_due_at, '9999-12-31 23:59:59.999999+00'::timestamptz)"
+            .to_owned()
+    }
+
+    fn push_any_of<'a>(
+        qb: &mut QueryBuilder<Postgres>,
+        column: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) {
+        qb.push(format!(" AND {column} = ANY("))
+            .push_bind(strings(values))
+            .push(")");
+    }
+
+    fn push_assignee_person(qb: &mut QueryBuilder<Postgres>, person: String) {
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_person_id = ",
+        )
+        .push_bind(person)
+        .push(")");
+    }
+
+    fn push_assignee_areas<'a>(
+        qb: &mut QueryBuilder<Postgres>,
+        areas: impl IntoIterator<Item = &'a str>,
+    ) {
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE assignee_area_code = ANY(",
+        )
+        .push_bind(strings(areas))
+        .push("))");
+    }
+
+    fn push_bbox_index(qb: &mut QueryBuilder<Postgres>, b: &BBox) {
+        // The GiST expression index narrows; the exact comparisons decide.
+        qb.push(
+            " AND ST_MakeEnvelope(min_lng, min_lat, max_lng, max_lat, 4326) && ST_MakeEnvelope(",
+        )
+        .push_bind(b.min_lng)
+        .push(", ")
+        .push_bind(b.min_lat)
+        .push(", ")
+        .push_bind(b.max_lng)
+        .push(", ")
+        .push_bind(b.max_lat)
+        .push(", 4326)");
     }
 }

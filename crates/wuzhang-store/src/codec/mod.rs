@@ -1,6 +1,10 @@
 //! Conversions between domain values and the column values both backends store, so the
 //! two implementations differ only in SQL and in how a column's type is spelled (uuid vs
 //! text, timestamptz vs integer microseconds), never in what a value means.
+//!
+//! Layout: here, the `*Columns` of each table and the conversions of single values;
+//! `wkb`, checking and normalising geometry; `macros`, the row decoders and the ticket
+//! binder each backend expands for its own row and query types.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -17,7 +21,7 @@ use wuzhang_domain::ticket::{Assignment, Pause, Rating, Report, Ticket, TicketId
 use wuzhang_domain::timer::{Timer, TimerKind};
 
 use crate::error::{Result, StoreError};
-use crate::model::IdempotencyRecord;
+use crate::model::{IdempotencyRecord, StoredCalendarYear};
 
 /// Parses a stored TEXT value; a value the domain does not know means corrupt data.
 pub(crate) fn parse<T>(column: &'static str, value: &str) -> Result<T>
@@ -515,6 +519,18 @@ impl EventColumns {
         }
     }
 
+    /// A ticket's new events, numbered in order after its event `last` (0 for a new ticket).
+    pub(crate) fn numbered<'a>(
+        ticket: &'a Ticket,
+        events: &'a [NewEvent],
+        last: i64,
+    ) -> impl Iterator<Item = Self> + 'a {
+        events
+            .iter()
+            .zip(last + 1..)
+            .map(move |(e, seq)| Self::new(ticket, seq, e))
+    }
+
     pub(crate) fn into_event(self) -> Result<(i64, TicketEvent)> {
         let event = TicketEvent {
             ticket_id: TicketId::from_uuid(self.ticket_id),
@@ -562,288 +578,31 @@ pub(crate) fn uuid_text(id: Uuid) -> String {
     id.hyphenated().to_string()
 }
 
-// ------------------------------------------------------------------------ geometry
-
-/// Checks that `wkb` is a well-formed 2D Polygon or MultiPolygon (OGC WKB, either byte
-/// order) with finite coordinates, and returns it as a MultiPolygon (a Polygon is wrapped)
-/// with its envelope. Both backends store the result, so both accept and refuse the same
-/// input and read back the same geometry type; Postgres re-encodes it in its own byte order.
-pub(crate) fn normalize_wkb(wkb: &[u8]) -> std::result::Result<(Vec<u8>, BBox), String> {
-    let mut r = WkbReader {
-        buf: wkb,
-        pos: 0,
-        little: true,
-        bbox: None,
-    };
-    let little = r.byte_order()?;
-    let kind = r.u32()?;
-    let out = match kind {
-        6 => {
-            let n = r.u32()?;
-            if n == 0 {
-                return Err("multipolygon has no polygons".into());
-            }
-            for _ in 0..n {
-                r.byte_order()?;
-                if r.u32()? != 3 {
-                    return Err("multipolygon member is not a 2D polygon".into());
-                }
-                r.polygon()?;
-            }
-            wkb.to_vec()
-        }
-        3 => {
-            r.polygon()?;
-            let mut out = Vec::with_capacity(wkb.len() + 9);
-            out.push(u8::from(little));
-            let word = |v: u32| {
-                if little {
-                    v.to_le_bytes()
-                } else {
-                    v.to_be_bytes()
-                }
-            };
-            out.extend_from_slice(&word(6));
-            out.extend_from_slice(&word(1));
-            out.extend_from_slice(wkb);
-            out
-        }
-        other => {
-            return Err(format!(
-                "geometry type {other} is not a 2D Polygon (3) or MultiPolygon (6)"
-            ));
-        }
-    };
-    if r.pos != wkb.len() {
-        return Err(format!("{} trailing bytes", wkb.len() - r.pos));
-    }
-    let bbox = r.bbox.ok_or("geometry has no points")?;
-    Ok((out, bbox))
+/// A `calendar_years` row (code, year, document, updated_at in microseconds).
+pub(crate) fn calendar_year(
+    (code, year, document, at): (String, i32, String, i64),
+) -> Result<StoredCalendarYear> {
+    Ok(StoredCalendarYear {
+        code,
+        year,
+        document,
+        updated_at: from_micros("updated_at", at)?,
+    })
 }
 
-struct WkbReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    little: bool,
-    bbox: Option<BBox>,
+/// Area codes as stored; one that is not a valid code is the store's fault (Internal).
+pub(crate) fn area_codes(codes: Vec<String>) -> Result<Vec<AreaCode>> {
+    codes
+        .into_iter()
+        .map(|c| AreaCode::new(c).map_err(StoreError::internal))
+        .collect()
 }
 
-impl WkbReader<'_> {
-    fn take<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos + N)
-            .ok_or("geometry is truncated")?;
-        self.pos += N;
-        Ok(bytes.try_into().unwrap_or([0; N]))
-    }
+mod macros;
+mod wkb;
 
-    fn byte_order(&mut self) -> std::result::Result<bool, String> {
-        self.little = match self.take::<1>()?[0] {
-            0 => false,
-            1 => true,
-            b => return Err(format!("bad byte order marker {b}")),
-        };
-        Ok(self.little)
-    }
-
-    fn u32(&mut self) -> std::result::Result<u32, String> {
-        let b = self.take::<4>()?;
-        Ok(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-
-    fn f64(&mut self) -> std::result::Result<f64, String> {
-        let b = self.take::<8>()?;
-        Ok(if self.little {
-            f64::from_le_bytes(b)
-        } else {
-            f64::from_be_bytes(b)
-        })
-    }
-
-    fn polygon(&mut self) -> std::result::Result<(), String> {
-        let rings = self.u32()?;
-        if rings == 0 {
-            return Err("polygon has no rings".into());
-        }
-        for _ in 0..rings {
-            let points = self.u32()?;
-            if points < 4 {
-                return Err("a ring needs at least 4 points".into());
-            }
-            // Guards the loop below against a count larger than the buffer.
-            if (points as usize).saturating_mul(16) > self.buf.len() - self.pos {
-                return Err("geometry is truncated".into());
-            }
-            for _ in 0..points {
-                let (x, y) = (self.f64()?, self.f64()?);
-                if !x.is_finite() || !y.is_finite() {
-                    return Err("coordinates must be finite".into());
-                }
-                let b = self.bbox.get_or_insert(BBox {
-                    min_lng: x,
-                    min_lat: y,
-                    max_lng: x,
-                    max_lat: y,
-                });
-                b.min_lng = b.min_lng.min(x);
-                b.min_lat = b.min_lat.min(y);
-                b.max_lng = b.max_lng.max(x);
-                b.max_lat = b.max_lat.max(y);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Decoders from a row to the domain for the columns both backends store alike. A macro,
-/// not a generic function: sqlx's decode bounds per column type would outweigh the code.
-/// Expanded once in each backend module with its row type; the `*Columns` types and
-/// `codec::person` must be in scope there.
-macro_rules! row_decoders {
-    ($row:ty) => {
-        fn area_columns(row: &$row, with_geom: bool) -> Result<AreaColumns> {
-            Ok(AreaColumns {
-                code: row.try_get("code")?,
-                name: row.try_get("name")?,
-                level: row.try_get("level")?,
-                parent_code: row.try_get("parent_code")?,
-                community: row.try_get("community")?,
-                min_lng: row.try_get("min_lng")?,
-                min_lat: row.try_get("min_lat")?,
-                max_lng: row.try_get("max_lng")?,
-                max_lat: row.try_get("max_lat")?,
-                geom: if with_geom {
-                    row.try_get("geom")?
-                } else {
-                    None
-                },
-            })
-        }
-
-        fn area_record(row: &$row) -> Result<AreaRecord> {
-            let cols = area_columns(row, true)?;
-            let geometry_wkb = cols.geom.clone();
-            Ok(AreaRecord {
-                area: cols.into_area()?,
-                geometry_wkb,
-            })
-        }
-
-        fn post(row: &$row) -> Result<Post> {
-            PostColumns {
-                area_code: row.try_get("area_code")?,
-                level: row.try_get("level")?,
-                holder: row.try_get("holder")?,
-                deputy: row.try_get("deputy")?,
-                leave: row.try_get("leave")?,
-            }
-            .into_post()
-        }
-
-        fn person(row: &$row) -> Result<Person> {
-            codec::person(
-                row.try_get("id")?,
-                row.try_get("name")?,
-                row.try_get("phone")?,
-            )
-        }
-
-        fn category(row: &$row) -> Result<Category> {
-            CategoryColumns {
-                code: row.try_get("code")?,
-                name: row.try_get("name")?,
-                parent_code: row.try_get("parent_code")?,
-                kind: row.try_get("kind")?,
-                start_level: row.try_get("start_level")?,
-                accept_within_s: row.try_get("accept_within_s")?,
-                resolve_within_s: row.try_get("resolve_within_s")?,
-                deadline_kind: row.try_get("deadline_kind")?,
-                urgent: row.try_get("urgent")?,
-                calendar_code: row.try_get("calendar_code")?,
-                duplicate_radius_m: row.try_get("duplicate_radius_m")?,
-                duplicate_window_s: row.try_get("duplicate_window_s")?,
-                active: row.try_get("active")?,
-            }
-            .into_category()
-        }
-    };
-}
-pub(crate) use row_decoders;
+pub(crate) use macros::{row_decoders, ticket_binder};
+pub(crate) use wkb::normalize_wkb;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn square_polygon(little: bool) -> Vec<u8> {
-        let w = |v: u32| {
-            if little {
-                v.to_le_bytes()
-            } else {
-                v.to_be_bytes()
-            }
-        };
-        let f = |v: f64| {
-            if little {
-                v.to_le_bytes()
-            } else {
-                v.to_be_bytes()
-            }
-        };
-        let mut out = vec![u8::from(little)];
-        out.extend_from_slice(&w(3));
-        out.extend_from_slice(&w(1));
-        out.extend_from_slice(&w(5));
-        for (x, y) in [(0.0, 0.0), (2.0, 0.0), (2.0, 1.0), (0.0, 1.0), (0.0, 0.0)] {
-            out.extend_from_slice(&f(x));
-            out.extend_from_slice(&f(y));
-        }
-        out
-    }
-
-    #[test]
-    fn polygons_become_multipolygons_with_their_envelope() {
-        for little in [true, false] {
-            let poly = square_polygon(little);
-            let (multi, bbox) = normalize_wkb(&poly).unwrap();
-            assert_eq!(multi.len(), poly.len() + 9);
-            assert_eq!(&multi[9..], &poly[..]);
-            assert_eq!(
-                (bbox.min_lng, bbox.min_lat, bbox.max_lng, bbox.max_lat),
-                (0.0, 0.0, 2.0, 1.0)
-            );
-            let (again, _) = normalize_wkb(&multi).unwrap();
-            assert_eq!(again, multi);
-        }
-    }
-
-    #[test]
-    fn malformed_geometry_is_refused() {
-        let poly = square_polygon(true);
-        assert!(normalize_wkb(&poly[..poly.len() - 1]).is_err());
-        let mut extra = poly.clone();
-        extra.push(0);
-        assert!(normalize_wkb(&extra).is_err());
-        let mut point = vec![1u8];
-        point.extend_from_slice(&1u32.to_le_bytes());
-        point.extend_from_slice(&0f64.to_le_bytes());
-        point.extend_from_slice(&0f64.to_le_bytes());
-        assert!(normalize_wkb(&point).unwrap_err().contains("type 1"));
-        let mut huge = poly[..9].to_vec();
-        huge.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(normalize_wkb(&huge).is_err());
-        assert!(normalize_wkb(&[]).is_err());
-    }
-
-    #[test]
-    fn micros_round_trip() {
-        let t = time::macros::datetime!(1969-12-31 23:59:59.999_999 UTC);
-        assert_eq!(from_micros("t", to_micros(t)).unwrap(), t);
-        let t = time::macros::datetime!(2026-03-01 09:00:00.123_456 +8);
-        assert_eq!(from_micros("t", to_micros(t)).unwrap(), t);
-    }
-}
+mod tests;

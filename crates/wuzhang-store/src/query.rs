@@ -1,0 +1,335 @@
+//! The list and count queries both backends build alike, generic over the sqlx database:
+//! ticket filters and keyset pages, ticket and event counts, area and category pages. The
+//! SQL is the same but for what a backend's [`Dialect`] tells apart (how a list parameter
+//! is matched, how times and ids are bound, where a ticket's assignment is looked up), so
+//! a filter is added in one place and means the same on both. The queries are provided
+//! methods of the trait, where its bounds hold; each returns the builder, which the
+//! backend runs and whose rows it decodes.
+
+use sqlx::{Database, Encode, QueryBuilder, Type};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wuzhang_domain::area::{AreaCode, BBox};
+use wuzhang_domain::event::EventKind;
+use wuzhang_domain::ticket::TicketState;
+
+use crate::codec::{CategoryColumns, TICKET_COLUMNS};
+use crate::error::{Result, StoreError};
+use crate::model::{AreaQuery, PageRequest, TicketGrouping, TicketOrder, TicketQuery};
+use crate::token::PageKey;
+
+const AREA_COLUMNS: &str =
+    "code, name, level, parent_code, community, min_lng, min_lat, max_lng, max_lat";
+/// Also the order [`Dialect::upsert_category`] binds them in.
+const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
+     resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
+     duplicate_window_s, active";
+
+/// What a backend's SQL does its own way, and (provided, not to be overridden) the
+/// queries built from it. The bounds say what every backend binds alike.
+pub(crate) trait Dialect: Database + Sized
+where
+    String: for<'t> Encode<'t, Self> + Type<Self>,
+    &'static str: for<'t> Encode<'t, Self> + Type<Self>,
+    f64: for<'t> Encode<'t, Self> + Type<Self>,
+    i64: for<'t> Encode<'t, Self> + Type<Self>,
+    bool: for<'t> Encode<'t, Self> + Type<Self>,
+    Option<String>: for<'t> Encode<'t, Self> + Type<Self>,
+{
+    /// A time as bound (microseconds on SQLite, `timestamptz` on Postgres).
+    type Time: for<'t> Encode<'t, Self> + Type<Self> + Copy;
+    /// A ticket id as bound (UUID text on SQLite, `uuid` on Postgres).
+    type Id: for<'t> Encode<'t, Self> + Type<Self>;
+
+    /// A condition true of every row, for a WHERE clause the filters extend with ` AND …`.
+    const ALL_ROWS: &'static str;
+
+    fn time(t: OffsetDateTime) -> Self::Time;
+
+    /// A time from a page token (microseconds since the epoch).
+    fn page_time(micros: i64) -> Result<Self::Time>;
+
+    fn id(id: Uuid) -> Self::Id;
+
+    /// A ticket's nearest deadline, with tickets that have none sorting last.
+    fn due() -> String;
+
+    /// ` AND {column}` is one of `values`.
+    fn push_any_of<'a>(
+        qb: &mut QueryBuilder<Self>,
+        column: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    );
+
+    /// ` AND` the ticket is assigned to `person`.
+    fn push_assignee_person(qb: &mut QueryBuilder<Self>, person: String);
+
+    /// ` AND` the ticket is assigned to one of `areas`.
+    fn push_assignee_areas<'a>(
+        qb: &mut QueryBuilder<Self>,
+        areas: impl IntoIterator<Item = &'a str>,
+    );
+
+    /// Before the exact bbox comparisons of an area list: a condition an index can use.
+    fn push_bbox_index(qb: &mut QueryBuilder<Self>, bbox: &BBox);
+
+    // ---------------------------------------- the queries, the same for every backend
+
+    /// The tickets matching `query`, in its order, one page after `page`'s token (one row
+    /// more than the page, to tell whether another follows). Returns the page size too.
+    fn list_tickets(query: &TicketQuery, page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
+        let after = PageKey::decode(page.token.as_deref(), |k| match query.order {
+            TicketOrder::NewestFirst => matches!(k, PageKey::TicketNewest { .. }),
+            TicketOrder::DueSoonest => matches!(k, PageKey::TicketDue { .. }),
+        })?;
+        let size = page.effective_size();
+        let due = Self::due();
+        let mut qb = QueryBuilder::<Self>::new(format!(
+            "SELECT {} FROM tickets WHERE {}",
+            TICKET_COLUMNS.join(", "),
+            Self::ALL_ROWS
+        ));
+        Self::push_ticket_filters(&mut qb, query);
+        match after {
+            Some(PageKey::TicketNewest { created, id }) => {
+                let created = Self::page_time(created)?;
+                qb.push(" AND (created_at < ")
+                    .push_bind(created)
+                    .push(" OR (created_at = ")
+                    .push_bind(created)
+                    .push(" AND id < ")
+                    .push_bind(Self::id(id))
+                    .push("))");
+            }
+            Some(PageKey::TicketDue {
+                due: d,
+                created,
+                id,
+            }) => {
+                let (d, created) = (Self::page_time(d)?, Self::page_time(created)?);
+                qb.push(format!(" AND ({due} > "))
+                    .push_bind(d)
+                    .push(format!(" OR ({due} = "))
+                    .push_bind(d)
+                    .push(" AND (created_at > ")
+                    .push_bind(created)
+                    .push(" OR (created_at = ")
+                    .push_bind(created)
+                    .push(" AND id > ")
+                    .push_bind(Self::id(id))
+                    .push("))))");
+            }
+            _ => {}
+        }
+        match query.order {
+            TicketOrder::NewestFirst => qb.push(" ORDER BY created_at DESC, id DESC"),
+            TicketOrder::DueSoonest => qb.push(format!(" ORDER BY {due}, created_at, id")),
+        };
+        qb.push(" LIMIT ").push_bind(i64::from(size) + 1);
+        Ok((qb, size))
+    }
+
+    /// How many tickets match `query`.
+    fn count_tickets(query: &TicketQuery) -> QueryBuilder<Self> {
+        let mut qb = QueryBuilder::<Self>::new(format!(
+            "SELECT COUNT(*) FROM tickets WHERE {}",
+            Self::ALL_ROWS
+        ));
+        Self::push_ticket_filters(&mut qb, query);
+        qb
+    }
+
+    /// How many tickets match `query` per key of `by`: rows of (key, count), ordered by key.
+    fn count_tickets_by(query: &TicketQuery, by: TicketGrouping) -> QueryBuilder<Self> {
+        let mut qb = QueryBuilder::<Self>::new("SELECT ");
+        qb.push(by.column())
+            .push(format!(", COUNT(*) FROM tickets WHERE {}", Self::ALL_ROWS));
+        Self::push_ticket_filters(&mut qb, query);
+        qb.push(" GROUP BY 1 ORDER BY 1");
+        qb
+    }
+
+    /// How many events of `kinds` (all if empty) in `subdistrict_codes` (all if empty)
+    /// happened at or after `since`.
+    fn count_events(
+        subdistrict_codes: &[AreaCode],
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+    ) -> QueryBuilder<Self> {
+        let mut qb = QueryBuilder::<Self>::new("SELECT COUNT(*) FROM ticket_events WHERE at >= ");
+        qb.push_bind(Self::time(since));
+        if !subdistrict_codes.is_empty() {
+            Self::push_any_of(
+                &mut qb,
+                "subdistrict_code",
+                subdistrict_codes.iter().map(AreaCode::as_str),
+            );
+        }
+        if !kinds.is_empty() {
+            Self::push_any_of(&mut qb, "kind", kinds.iter().map(|k| k.as_str()));
+        }
+        qb
+    }
+
+    /// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
+    fn push_ticket_filters(qb: &mut QueryBuilder<Self>, query: &TicketQuery) {
+        if !query.subdistrict_codes.is_empty() {
+            let codes = query.subdistrict_codes.iter().map(AreaCode::as_str);
+            Self::push_any_of(qb, "subdistrict_code", codes);
+        }
+        if let Some(r) = &query.reporter_id {
+            qb.push(" AND reporter_id = ").push_bind(r.clone());
+        }
+        if let Some(p) = &query.assignee_person_id {
+            Self::push_assignee_person(qb, p.as_str().to_owned());
+        }
+        if !query.assignee_area_codes.is_empty() {
+            let codes = query.assignee_area_codes.iter().map(AreaCode::as_str);
+            Self::push_assignee_areas(qb, codes);
+        }
+        if !query.states.is_empty() {
+            Self::push_any_of(qb, "state", query.states.iter().map(|s| s.as_str()));
+        }
+        if let Some(level) = query.level {
+            qb.push(" AND level = ").push_bind(level.as_str());
+        }
+        if let Some(grid) = &query.grid_code {
+            qb.push(" AND grid_code = ")
+                .push_bind(grid.as_str().to_owned());
+        }
+        if let Some(c) = &query.category_code {
+            qb.push(" AND category_code = ")
+                .push_bind(c.as_str().to_owned());
+        }
+        if let Some(at) = query.overdue_at {
+            let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
+            Self::push_any_of(qb, "state", open.map(TicketState::as_str));
+            qb.push(" AND (accept_due_at < ")
+                .push_bind(Self::time(at))
+                .push(" OR resolve_due_at < ")
+                .push_bind(Self::time(at))
+                .push(")");
+        }
+        if let Some(from) = query.created_from {
+            qb.push(" AND created_at >= ").push_bind(Self::time(from));
+        }
+        if let Some(before) = query.created_before {
+            qb.push(" AND created_at < ").push_bind(Self::time(before));
+        }
+        if let Some(pause) = query.pause {
+            qb.push(" AND pause = ").push_bind(pause.as_str());
+        }
+        if query.urgent_only {
+            qb.push(" AND urgent = ").push_bind(true);
+        }
+        if query.supervised_only {
+            qb.push(" AND supervision IS NOT NULL");
+        }
+        if let Some(b) = &query.within {
+            qb.push(" AND lat >= ")
+                .push_bind(b.min_lat)
+                .push(" AND lat <= ")
+                .push_bind(b.max_lat)
+                .push(" AND lng >= ")
+                .push_bind(b.min_lng)
+                .push(" AND lng <= ")
+                .push_bind(b.max_lng);
+        }
+    }
+
+    /// The areas matching `query`, by code, one page after `page`'s
+    /// token. Returns the page size too. Invalid (field of the bbox) if the bbox is.
+    fn list_areas(query: &AreaQuery, page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
+        let after = PageKey::decode(page.token.as_deref(), |k| matches!(k, PageKey::Area { .. }))?;
+        let mut qb = QueryBuilder::<Self>::new(format!(
+            "SELECT {AREA_COLUMNS} FROM areas WHERE {}",
+            Self::ALL_ROWS
+        ));
+        if let Some(parent) = &query.parent_code {
+            qb.push(" AND parent_code = ")
+                .push_bind(parent.as_str().to_owned());
+        }
+        if let Some(level) = query.level {
+            qb.push(" AND level = ").push_bind(level.as_str());
+        }
+        if let Some(b) = &query.bbox {
+            b.validate()
+                .map_err(|e| StoreError::invalid(e.field, e.reason))?;
+            Self::push_bbox_index(&mut qb, b);
+            qb.push(" AND min_lng <= ").push_bind(b.max_lng);
+            qb.push(" AND max_lng >= ").push_bind(b.min_lng);
+            qb.push(" AND min_lat <= ").push_bind(b.max_lat);
+            qb.push(" AND max_lat >= ").push_bind(b.min_lat);
+        }
+        let code = match after {
+            Some(PageKey::Area { code }) => Some(code),
+            _ => None,
+        };
+        Ok(Self::by_code_after(qb, code, page))
+    }
+
+    /// The categories, by code, one page after `page`'s token. Returns
+    /// the page size too.
+    fn list_categories(page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
+        let after = PageKey::decode(page.token.as_deref(), |k| {
+            matches!(k, PageKey::Category { .. })
+        })?;
+        let qb = QueryBuilder::<Self>::new(format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE {}",
+            Self::ALL_ROWS
+        ));
+        let code = match after {
+            Some(PageKey::Category { code }) => Some(code),
+            _ => None,
+        };
+        Ok(Self::by_code_after(qb, code, page))
+    }
+
+    /// Ends a query of rows keyed by code with the page after `after`, one row more than the
+    /// page (to tell whether another follows). Returns the page size too.
+    /// Inserts or replaces a category by code.
+    fn upsert_category(c: CategoryColumns) -> QueryBuilder<Self> {
+        let mut qb = QueryBuilder::<Self>::new(format!(
+            "INSERT INTO categories ({CATEGORY_COLUMNS}) VALUES ("
+        ));
+        qb.separated(", ")
+            .push_bind(c.code)
+            .push_bind(c.name)
+            .push_bind(c.parent_code)
+            .push_bind(c.kind)
+            .push_bind(c.start_level)
+            .push_bind(c.accept_within_s)
+            .push_bind(c.resolve_within_s)
+            .push_bind(c.deadline_kind)
+            .push_bind(c.urgent)
+            .push_bind(c.calendar_code)
+            .push_bind(c.duplicate_radius_m)
+            .push_bind(c.duplicate_window_s)
+            .push_bind(c.active);
+        qb.push(
+            ") ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+             parent_code = excluded.parent_code, kind = excluded.kind, \
+             start_level = excluded.start_level, accept_within_s = excluded.accept_within_s, \
+             resolve_within_s = excluded.resolve_within_s, \
+             deadline_kind = excluded.deadline_kind, urgent = excluded.urgent, \
+             calendar_code = excluded.calendar_code, \
+             duplicate_radius_m = excluded.duplicate_radius_m, \
+             duplicate_window_s = excluded.duplicate_window_s, active = excluded.active",
+        );
+        qb
+    }
+
+    fn by_code_after(
+        mut qb: QueryBuilder<Self>,
+        after: Option<String>,
+        page: &PageRequest,
+    ) -> (QueryBuilder<Self>, u32) {
+        let size = page.effective_size();
+        if let Some(code) = after {
+            qb.push(" AND code > ").push_bind(code);
+        }
+        qb.push(" ORDER BY code LIMIT ")
+            .push_bind(i64::from(size) + 1);
+        (qb, size)
+    }
+}

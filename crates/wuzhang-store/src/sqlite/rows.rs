@@ -1,0 +1,184 @@
+//! Rows ↔ domain values on SQLite: the decoders (shared with Postgres through
+//! [`crate::codec`]; times are microseconds since the epoch and ids UUID text here), the
+//! binders in column order, and the INSERT statements of a new ticket's rows.
+
+use std::sync::LazyLock;
+
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wuzhang_domain::area::BBox;
+use wuzhang_domain::category::Category;
+use wuzhang_domain::chief::{Person, Post};
+use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::ticket::Ticket;
+use wuzhang_domain::timer::Timer;
+
+use super::json_list;
+use crate::codec::{
+    self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
+    from_micros, parse_uuid, to_micros, uuid_text,
+};
+use crate::error::Result;
+use crate::model::{AreaRecord, IdempotencyRecord};
+use crate::query::Dialect;
+use crate::token::NO_DEADLINE_MICROS;
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
+
+fn numbered(n: usize) -> String {
+    format!("?{n}")
+}
+
+pub(super) static TICKET_SELECT: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM tickets", TICKET_COLUMNS.join(", ")));
+pub(super) static TICKET_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE id = ?1", *TICKET_SELECT));
+pub(super) static TICKET_BY_KEY: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE subdistrict_code = ?1 AND id = ?2", *TICKET_SELECT));
+pub(super) static TICKET_INSERT: LazyLock<String> =
+    LazyLock::new(|| codec::ticket_insert_sql(numbered));
+pub(super) static TICKET_UPDATE: LazyLock<String> =
+    LazyLock::new(|| codec::ticket_update_sql(numbered));
+
+// The same column decoding on both backends; only the row type differs.
+crate::codec::row_decoders!(SqliteRow);
+crate::codec::ticket_binder!(SqliteQuery, to_micros, uuid_text);
+
+fn time_col(row: &SqliteRow, column: &'static str) -> Result<OffsetDateTime> {
+    from_micros(column, row.try_get(column)?)
+}
+
+fn time_opt(row: &SqliteRow, column: &'static str) -> Result<Option<OffsetDateTime>> {
+    row.try_get::<Option<i64>, _>(column)?
+        .map(|m| from_micros(column, m))
+        .transpose()
+}
+
+fn uuid_col(row: &SqliteRow, column: &'static str) -> Result<Uuid> {
+    parse_uuid(column, &row.try_get::<String, _>(column)?)
+}
+
+fn uuid_opt(row: &SqliteRow, column: &'static str) -> Result<Option<Uuid>> {
+    row.try_get::<Option<String>, _>(column)?
+        .map(|u| parse_uuid(column, &u))
+        .transpose()
+}
+
+pub(super) fn timer(row: &SqliteRow) -> Result<Timer> {
+    let kind: String = row.try_get("kind")?;
+    let level: String = row.try_get("level")?;
+    codec::timer(
+        uuid_col(row, "ticket_id")?,
+        row.try_get("subdistrict_code")?,
+        &kind,
+        time_col(row, "due_at")?,
+        &level,
+    )
+}
+
+/// The column lists of the rows a new ticket brings, for single- and multi-row INSERTs
+/// ([`values_rows`]); the `bind_*` functions below bind one row in the same order.
+pub(super) const IDEMPOTENCY_INSERT: &str =
+    "INSERT INTO idempotency (scope, request_id, request_hash, response, created_at)";
+pub(super) const TIMER_INSERT: &str =
+    "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level)";
+pub(super) const EVENT_INSERT: &str = "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, \
+     actor, from_state, to_state, level, assignee_person_id, note, at)";
+
+/// ` VALUES (?, …), …`: `rows` rows of `columns` placeholders each, bound in order.
+pub(super) fn values_rows(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!(" VALUES {}", vec![row; rows].join(", "))
+}
+
+pub(super) static IDEMPOTENCY_INSERT_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("{IDEMPOTENCY_INSERT}{}", values_rows(5, 1)));
+pub(super) static TIMER_INSERT_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("{TIMER_INSERT}{}", values_rows(5, 1)));
+pub(super) static EVENT_INSERT_ONE: LazyLock<String> =
+    LazyLock::new(|| format!("{EVENT_INSERT}{}", values_rows(11, 1)));
+
+pub(super) fn bind_idempotency<'q>(
+    q: SqliteQuery<'q>,
+    r: &'q IdempotencyRecord,
+) -> SqliteQuery<'q> {
+    q.bind(&r.scope)
+        .bind(&r.request_id)
+        .bind(&r.request_hash)
+        .bind(&r.response)
+        .bind(to_micros(r.created_at))
+}
+
+pub(super) fn bind_timer<'q>(q: SqliteQuery<'q>, t: &'q Timer) -> SqliteQuery<'q> {
+    q.bind(t.subdistrict_code.as_str())
+        .bind(uuid_text(t.ticket_id.as_uuid()))
+        .bind(t.kind.as_str())
+        .bind(to_micros(t.due_at))
+        .bind(t.level.as_str())
+}
+
+pub(super) fn bind_event<'q>(q: SqliteQuery<'q>, e: &'q EventColumns) -> SqliteQuery<'q> {
+    q.bind(&e.subdistrict_code)
+        .bind(uuid_text(e.ticket_id))
+        .bind(e.seq)
+        .bind(&e.kind)
+        .bind(&e.actor)
+        .bind(&e.from_state)
+        .bind(&e.to_state)
+        .bind(&e.level)
+        .bind(&e.assignee_person_id)
+        .bind(&e.note)
+        .bind(to_micros(e.at))
+}
+
+/// SQLite's side of the shared queries ([`crate::query`]): list parameters as JSON
+/// arrays read with `json_each`, times as microseconds, ids as UUID text.
+impl Dialect for Sqlite {
+    type Time = i64;
+    type Id = String;
+
+    const ALL_ROWS: &'static str = "1";
+
+    fn time(t: OffsetDateTime) -> i64 {
+        to_micros(t)
+    }
+
+    fn page_time(micros: i64) -> Result<i64> {
+        Ok(micros)
+    }
+
+    fn id(id: Uuid) -> String {
+        uuid_text(id)
+    }
+
+    fn due() -> String {
+        format!("COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE_MICROS})")
+    }
+
+    fn push_any_of<'a>(
+        qb: &mut QueryBuilder<Sqlite>,
+        column: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) {
+        qb.push(format!(" AND {column} IN (SELECT value FROM json_each("))
+            .push_bind(json_list(values))
+            .push("))");
+    }
+
+    fn push_assignee_person(qb: &mut QueryBuilder<Sqlite>, person: String) {
+        qb.push(" AND assignee_person_id = ").push_bind(person);
+    }
+
+    fn push_assignee_areas<'a>(
+        qb: &mut QueryBuilder<Sqlite>,
+        areas: impl IntoIterator<Item = &'a str>,
+    ) {
+        Self::push_any_of(qb, "assignee_area_code", areas);
+    }
+
+    fn push_bbox_index(_qb: &mut QueryBuilder<Sqlite>, _bbox: &BBox) {
+        // No spatial index: the bbox columns are all there is to compare.
+    }
+}
