@@ -1,11 +1,12 @@
 //! [`AreaStore`] on PostgreSQL + PostGIS: geometry is a PostGIS MultiPolygon (written
 //! from WKB, read back with `ST_AsBinary`), imports write a thousand areas per statement
-//! with UNNEST, and PostGIS repairs geometries (`make_valid`).
+//! with UNNEST, and PostGIS repairs geometries (`make_valid`). [`area_levels`] also serves
+//! the roster's post checks.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::{Postgres, Row};
+use sqlx::{PgConnection, Postgres, Row};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 
 use super::rows::{area, area_record};
@@ -17,6 +18,29 @@ use crate::query::Dialect;
 use crate::token::{PageKey, into_page};
 use crate::{codec, validate};
 
+/// Stored code → level, for parent and post checks.
+pub(super) async fn area_levels(
+    conn: &mut PgConnection,
+    codes: &[String],
+) -> Result<HashMap<String, AreaLevel>> {
+    let mut levels = HashMap::with_capacity(codes.len());
+    if codes.is_empty() {
+        return Ok(levels);
+    }
+    let rows = sqlx::query("SELECT code, level FROM areas WHERE code = ANY($1)")
+        .bind(codes)
+        .fetch_all(conn)
+        .await?;
+    for row in rows {
+        let level: String = row.try_get("level")?;
+        levels.insert(
+            row.try_get("code")?,
+            codec::parse::<AreaLevel>("level", &level)?,
+        );
+    }
+    Ok(levels)
+}
+
 #[async_trait]
 impl AreaStore for PostgresStore {
     #[tracing::instrument(skip_all, level = "debug", fields(count = areas.len()))]
@@ -25,18 +49,7 @@ impl AreaStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         if !batch.outside_parents.is_empty() {
             let codes: Vec<String> = batch.outside_parents.keys().cloned().collect();
-            let rows = sqlx::query("SELECT code, level FROM areas WHERE code = ANY($1)")
-                .bind(&codes)
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut stored = HashMap::with_capacity(rows.len());
-            for row in rows {
-                let level: String = row.try_get("level")?;
-                stored.insert(
-                    row.try_get("code")?,
-                    codec::parse::<AreaLevel>("level", &level)?,
-                );
-            }
+            let stored = area_levels(&mut tx, &codes).await?;
             validate::check_outside_parents(&batch, &stored)?;
         }
         // UNNEST inserts a chunk per statement: imports bring tens of thousands of grids.

@@ -1,17 +1,17 @@
 //! [`RosterStore`] on PostgreSQL: persons and posts, checked against stored areas and
 //! persons, written with UNNEST; a change bumps the roster counter in the same transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use sqlx::Row;
-use wuzhang_domain::area::{AreaCode, AreaLevel};
+use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::{Person, PersonId, Post};
 
+use super::areas::area_levels;
 use super::rows::{person, post};
 use super::{PostgresStore, strings};
-use crate::codec::{self, PostColumns};
+use crate::codec::PostColumns;
 use crate::error::{Result, StoreError};
 use crate::interface::RosterStore;
 use crate::validate;
@@ -26,20 +26,7 @@ impl RosterStore for PostgresStore {
             .map(PostColumns::new)
             .collect::<Result<Vec<_>>>()?;
         let mut tx = self.pool.begin().await?;
-        let mut area_levels = HashMap::new();
-        if !needs.area_codes.is_empty() {
-            for row in sqlx::query("SELECT code, level FROM areas WHERE code = ANY($1)")
-                .bind(&needs.area_codes)
-                .fetch_all(&mut *tx)
-                .await?
-            {
-                let level: String = row.try_get("level")?;
-                area_levels.insert(
-                    row.try_get("code")?,
-                    codec::parse::<AreaLevel>("level", &level)?,
-                );
-            }
-        }
+        let levels = area_levels(&mut tx, &needs.area_codes).await?;
         let mut stored_persons = HashSet::new();
         if !needs.person_ids.is_empty() {
             let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM persons WHERE id = ANY($1)")
@@ -48,7 +35,7 @@ impl RosterStore for PostgresStore {
                 .await?;
             stored_persons.extend(ids);
         }
-        validate::check_posts(posts, persons, &area_levels, &stored_persons)?;
+        validate::check_posts(posts, persons, &levels, &stored_persons)?;
         if !persons.is_empty() {
             sqlx::query(
                 "INSERT INTO persons (id, name, phone) \
