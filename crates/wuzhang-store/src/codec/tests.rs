@@ -67,3 +67,39 @@ fn micros_round_trip() {
     let t = time::macros::datetime!(2026-03-01 09:00:00.123_456 +8);
     assert_eq!(from_micros("t", to_micros(t)).unwrap(), t);
 }
+
+/// What both backends must refuse, beyond malformed bytes: each was refused by the store's
+/// own reader before it moved onto the `wkb` crate, and still is.
+#[test]
+fn only_plain_2d_polygons_with_whole_finite_rings_pass() {
+    let poly = square_polygon(true);
+    // ISO Z (1003) and EWKB Z: 2D only.
+    let mut z = poly.clone();
+    z[1..5].copy_from_slice(&1003u32.to_le_bytes());
+    assert!(normalize_wkb(&z).is_err());
+    let mut ewkb_z = poly.clone();
+    ewkb_z[1..5].copy_from_slice(&(3u32 | 0x8000_0000).to_le_bytes());
+    assert!(normalize_wkb(&ewkb_z).is_err());
+    // EWKB with an SRID.
+    let mut srid = vec![1u8];
+    srid.extend_from_slice(&(3u32 | 0x2000_0000).to_le_bytes());
+    srid.extend_from_slice(&4326u32.to_le_bytes());
+    srid.extend_from_slice(&poly[5..]);
+    assert!(normalize_wkb(&srid).is_err());
+    // A ring of three points.
+    let mut short = poly[..9].to_vec();
+    short.extend_from_slice(&3u32.to_le_bytes());
+    for v in [0.0f64, 0.0, 1.0, 0.0, 0.0, 0.0] {
+        short.extend_from_slice(&v.to_le_bytes());
+    }
+    assert!(normalize_wkb(&short).unwrap_err().contains("4 points"));
+    // A coordinate that is not finite.
+    let mut nan = poly.clone();
+    nan[13..21].copy_from_slice(&f64::NAN.to_le_bytes());
+    assert!(normalize_wkb(&nan).unwrap_err().contains("finite"));
+    // An empty multipolygon.
+    let mut empty = vec![1u8];
+    empty.extend_from_slice(&6u32.to_le_bytes());
+    empty.extend_from_slice(&0u32.to_le_bytes());
+    assert!(normalize_wkb(&empty).is_err());
+}

@@ -1,140 +1,112 @@
-//! Geometry as both backends take it: OGC WKB checked and normalised to a MultiPolygon
-//! with its envelope, so both accept and refuse the same input.
+//! Geometry as both backends take it: OGC WKB read with the `wkb` crate (the one WKB
+//! reader of the workspace; `wuzhang-spatial` reads the store's geometry with it too),
+//! checked against what both backends must refuse alike, and normalised to a MultiPolygon
+//! with its envelope.
 
+use geo_traits::{
+    CoordTrait, Dimensions, GeometryTrait, GeometryType, LineStringTrait, MultiPolygonTrait,
+    PolygonTrait,
+};
 use wuzhang_domain::area::BBox;
 
-/// Checks that `wkb` is a well-formed 2D Polygon or MultiPolygon (OGC WKB, either byte
-/// order) with finite coordinates, and returns it as a MultiPolygon (a Polygon is wrapped)
-/// with its envelope. Both backends store the result, so both accept and refuse the same
-/// input and read back the same geometry type; Postgres re-encodes it in its own byte order.
+/// Checks that `wkb` is a well-formed 2D Polygon or MultiPolygon (ISO WKB, either byte
+/// order, nothing after it) with finite coordinates and rings of at least 4 points, and
+/// returns it as a MultiPolygon (a Polygon is wrapped; a MultiPolygon's bytes are kept as
+/// sent) with its envelope. Both backends store the result, so both accept and refuse the
+/// same input and read back the same geometry type; Postgres re-encodes it in its own byte
+/// order.
 pub(crate) fn normalize_wkb(wkb: &[u8]) -> std::result::Result<(Vec<u8>, BBox), String> {
-    let mut r = WkbReader {
-        buf: wkb,
-        pos: 0,
-        little: true,
-        bbox: None,
-    };
-    let little = r.byte_order()?;
-    let kind = r.u32()?;
-    let out = match kind {
-        6 => {
-            let n = r.u32()?;
-            if n == 0 {
+    let geom = wkb::reader::read_wkb(wkb).map_err(|e| format!("not well-formed wkb: {e}"))?;
+    if geom.dim() != Dimensions::Xy {
+        return Err("geometry must be 2D (no Z or M values)".into());
+    }
+    // An EWKB SRID or bytes left over make the input longer than the geometry read.
+    let read = wkb::writer::geometry_wkb_size(&geom);
+    if read != wkb.len() {
+        return Err(format!(
+            "{} bytes after the geometry (or an EWKB SRID)",
+            wkb.len().saturating_sub(read)
+        ));
+    }
+    let mut bbox = None;
+    let multi = match geom.as_type() {
+        GeometryType::MultiPolygon(mp) => {
+            if mp.num_polygons() == 0 {
                 return Err("multipolygon has no polygons".into());
             }
-            for _ in 0..n {
-                r.byte_order()?;
-                if r.u32()? != 3 {
-                    return Err("multipolygon member is not a 2D polygon".into());
-                }
-                r.polygon()?;
+            for p in mp.polygons() {
+                check_polygon(&p, &mut bbox)?;
             }
             wkb.to_vec()
         }
-        3 => {
-            r.polygon()?;
-            let mut out = Vec::with_capacity(wkb.len() + 9);
-            out.push(u8::from(little));
-            let word = |v: u32| {
-                if little {
-                    v.to_le_bytes()
-                } else {
-                    v.to_be_bytes()
-                }
-            };
-            out.extend_from_slice(&word(6));
-            out.extend_from_slice(&word(1));
-            out.extend_from_slice(wkb);
-            out
+        GeometryType::Polygon(p) => {
+            check_polygon(p, &mut bbox)?;
+            wrap_in_multi(wkb)
         }
         other => {
+            let code = match other {
+                GeometryType::Point(_) => 1,
+                GeometryType::LineString(_) | GeometryType::Line(_) => 2,
+                GeometryType::MultiPoint(_) => 4,
+                GeometryType::MultiLineString(_) => 5,
+                GeometryType::GeometryCollection(_) => 7,
+                GeometryType::Triangle(_) => 17,
+                _ => 0,
+            };
             return Err(format!(
-                "geometry type {other} is not a 2D Polygon (3) or MultiPolygon (6)"
+                "geometry type {code} is not a 2D Polygon (3) or MultiPolygon (6)"
             ));
         }
     };
-    if r.pos != wkb.len() {
-        return Err(format!("{} trailing bytes", wkb.len() - r.pos));
-    }
-    let bbox = r.bbox.ok_or("geometry has no points")?;
-    Ok((out, bbox))
+    let bbox = bbox.ok_or("geometry has no points")?;
+    Ok((multi, bbox))
 }
 
-struct WkbReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    little: bool,
-    bbox: Option<BBox>,
+/// Every ring of `p` has at least 4 points, all finite; grows `bbox` over them.
+fn check_polygon(
+    p: &impl PolygonTrait<T = f64>,
+    bbox: &mut Option<BBox>,
+) -> std::result::Result<(), String> {
+    let exterior = p.exterior().ok_or("polygon has no rings")?;
+    for ring in std::iter::once(exterior).chain(p.interiors()) {
+        if ring.num_coords() < 4 {
+            return Err("a ring needs at least 4 points".into());
+        }
+        for c in ring.coords() {
+            let (x, y) = (c.x(), c.y());
+            if !x.is_finite() || !y.is_finite() {
+                return Err("coordinates must be finite".into());
+            }
+            let b = bbox.get_or_insert(BBox {
+                min_lng: x,
+                min_lat: y,
+                max_lng: x,
+                max_lat: y,
+            });
+            b.min_lng = b.min_lng.min(x);
+            b.min_lat = b.min_lat.min(y);
+            b.max_lng = b.max_lng.max(x);
+            b.max_lat = b.max_lat.max(y);
+        }
+    }
+    Ok(())
 }
 
-impl WkbReader<'_> {
-    fn take<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos + N)
-            .ok_or("geometry is truncated")?;
-        self.pos += N;
-        Ok(bytes.try_into().unwrap_or([0; N]))
-    }
-
-    fn byte_order(&mut self) -> std::result::Result<bool, String> {
-        self.little = match self.take::<1>()?[0] {
-            0 => false,
-            1 => true,
-            b => return Err(format!("bad byte order marker {b}")),
-        };
-        Ok(self.little)
-    }
-
-    fn u32(&mut self) -> std::result::Result<u32, String> {
-        let b = self.take::<4>()?;
-        Ok(if self.little {
-            u32::from_le_bytes(b)
+/// A Polygon's WKB as a MultiPolygon of one, in the Polygon's byte order: a header and a
+/// count, then the Polygon's own bytes unchanged.
+fn wrap_in_multi(polygon: &[u8]) -> Vec<u8> {
+    let little = polygon.first() == Some(&1);
+    let word = |v: u32| {
+        if little {
+            v.to_le_bytes()
         } else {
-            u32::from_be_bytes(b)
-        })
-    }
-
-    fn f64(&mut self) -> std::result::Result<f64, String> {
-        let b = self.take::<8>()?;
-        Ok(if self.little {
-            f64::from_le_bytes(b)
-        } else {
-            f64::from_be_bytes(b)
-        })
-    }
-
-    fn polygon(&mut self) -> std::result::Result<(), String> {
-        let rings = self.u32()?;
-        if rings == 0 {
-            return Err("polygon has no rings".into());
+            v.to_be_bytes()
         }
-        for _ in 0..rings {
-            let points = self.u32()?;
-            if points < 4 {
-                return Err("a ring needs at least 4 points".into());
-            }
-            // Guards the loop below against a count larger than the buffer.
-            if (points as usize).saturating_mul(16) > self.buf.len() - self.pos {
-                return Err("geometry is truncated".into());
-            }
-            for _ in 0..points {
-                let (x, y) = (self.f64()?, self.f64()?);
-                if !x.is_finite() || !y.is_finite() {
-                    return Err("coordinates must be finite".into());
-                }
-                let b = self.bbox.get_or_insert(BBox {
-                    min_lng: x,
-                    min_lat: y,
-                    max_lng: x,
-                    max_lat: y,
-                });
-                b.min_lng = b.min_lng.min(x);
-                b.min_lat = b.min_lat.min(y);
-                b.max_lng = b.max_lng.max(x);
-                b.max_lat = b.max_lat.max(y);
-            }
-        }
-        Ok(())
-    }
+    };
+    let mut out = Vec::with_capacity(polygon.len() + 9);
+    out.push(u8::from(little));
+    out.extend_from_slice(&word(6));
+    out.extend_from_slice(&word(1));
+    out.extend_from_slice(polygon);
+    out
 }
