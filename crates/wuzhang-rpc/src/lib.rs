@@ -1,4 +1,4 @@
-//! The gRPC edge: where a call's [`ApiError`] becomes a `tonic::Status`, in exactly one
+//! The gRPC edge: where a call's `wuzhang_app::ApiError` becomes a `tonic::Status`, in exactly one
 //! place ([`status()`]), with `google.rpc.BadRequest` details naming each bad field. Every
 //! service's handlers run their body through [`grpc`], so the body works in the
 //! application's terms (`wuzhang-app`) and never builds a `Status` itself; [`caller`]
@@ -10,4 +10,3 @@
 pub mod status;
 
 pub use status::{Failure, caller, code, grpc, status};
-pub use wuzhang_app::ApiError;

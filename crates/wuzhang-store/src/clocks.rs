@@ -63,7 +63,7 @@ impl ClockReadings {
 
 /// When the ticket's current pause began: its latest approval (the ticket's last change
 /// if the log has none, which only a hand-edited store can produce).
-pub async fn paused_at(store: &dyn Store, ticket: &Ticket) -> Result<OffsetDateTime> {
+async fn paused_at(store: &dyn Store, ticket: &Ticket) -> Result<OffsetDateTime> {
     let events = store.list_events(&ticket.id, 0, 100_000).await?;
     Ok(events
         .iter()

@@ -29,7 +29,7 @@ use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1 as pb;
 use wuzhang_proto::v1::escalation_service_server::EscalationService;
 use wuzhang_rpc::{caller, grpc};
-use wuzhang_store::{Store, StoreError, TicketOrder, TicketQuery};
+use wuzhang_store::{Store, TicketOrder, TicketQuery};
 
 use wuzhang_app::chain::ticket_chain as chain;
 use wuzhang_domain::chain::{describe_move, next_above};
@@ -99,11 +99,7 @@ impl Escalation {
         id: &TicketId,
     ) -> Result<(Ticket, Standing), ApiError> {
         let not_found = || ApiError::not_found(format!("ticket {id}"));
-        let ticket = match self.store.get_ticket(id).await {
-            Ok(t) => t,
-            Err(StoreError::NotFound { .. }) => return Err(not_found()),
-            Err(e) => return Err(e.into()),
-        };
+        let ticket = read_ticket(self.store.as_ref(), id).await?;
         let owner_area = ticket.assignment.as_ref().map(|a| &a.area_code);
         let at_center = ticket.level() == Some(ChiefLevel::CommandCenter);
         match caller.role {

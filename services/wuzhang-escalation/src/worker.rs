@@ -30,7 +30,7 @@ use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clocks::{self, Due};
@@ -211,10 +211,8 @@ impl Escalator {
         let Some(current) = ticket.level() else {
             return Ok(TimerOutcome::Drop);
         };
-        if current == ChiefLevel::CommandCenter {
-            debug!(ticket = %ticket.id, "deadline passed at the command center: stays, overdue");
-            return Ok(TimerOutcome::Drop);
-        }
+        // The domain keeps a ticket at the top of the chain (`clocks::due`).
+        debug_assert_ne!(current, ChiefLevel::CommandCenter);
         let links = self.chain(&ticket, now).await?;
         let (to, skipped) = next_above(&links, current, &ticket.subdistrict_code);
         let note = format!("{why}: {}", describe_move(current, &to, &skipped));
