@@ -14,6 +14,7 @@
 //!   status for each.
 //! - [`idempotency`]: a retried mutation gets its first answer.
 //! - [`request`]: checks on fields every API shares.
+//! - [`rollups`]: the event log folded into evaluation rollups and dashboard counts.
 
 pub mod access;
 pub mod categories;
@@ -22,5 +23,6 @@ pub mod command;
 pub mod error;
 pub mod idempotency;
 pub mod request;
+pub mod rollups;
 
 pub use error::ApiError;

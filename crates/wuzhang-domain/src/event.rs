@@ -130,6 +130,27 @@ pub struct TicketEvent {
     pub subdistrict_code: AreaCode,
     pub seq: i64,
     pub event: NewEvent,
+    /// What the store recorded beside the event from the ticket it was written with.
+    #[serde(default)]
+    pub facts: EventFacts,
+}
+
+/// Facts about the ticket that the store keeps on each event, taken from the ticket as it
+/// was written with the event, so that evaluation is a function of the log alone: which
+/// deadlines were in force after the event (a pause, an escalation or a reopen moves them,
+/// and categories and calendars change later), and the rating a `Rated` event recorded.
+/// Events stored before these were kept (migration 0014) have none: evaluation counts
+/// them as on time (`docs/evaluation.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFacts {
+    /// The ticket's accept deadline after the event.
+    pub accept_due_at: Option<OffsetDateTime>,
+    /// The ticket's resolve deadline after the event.
+    pub resolve_due_at: Option<OffsetDateTime>,
+    /// On a `Rated` event: the stars (1–5) given.
+    pub rating_stars: Option<u8>,
+    /// On a `Rated` event: the resident says the problem is still there.
+    pub rating_not_solved: Option<bool>,
 }
 
 /// The actor recorded for changes the system makes on its own.

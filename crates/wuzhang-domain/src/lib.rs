@@ -17,6 +17,7 @@
 //! - [`point`]: coordinates and coordinate systems as reported.
 //! - [`ticket`]: tickets, commands and the state machine.
 //! - [`event`]: the append-only history of a ticket.
+//! - [`evaluation`]: 考评 figures as a fold over each ticket's events.
 //! - [`timer`]: deadlines kept in the store.
 //! - [`clock`]: injected time.
 
@@ -29,6 +30,7 @@ pub mod chief;
 pub mod clock;
 pub mod clocks;
 pub mod deadline;
+pub mod evaluation;
 pub mod event;
 pub mod point;
 pub mod taxonomy;

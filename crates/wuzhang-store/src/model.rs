@@ -2,12 +2,13 @@
 //! queries, pages, and the units of change written in one transaction.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
-use wuzhang_domain::event::{NewEvent, TicketEvent};
-use wuzhang_domain::ticket::{Pause, Ticket, TicketState};
+use wuzhang_domain::evaluation::{Figures, Ledger, Place, RowKey, Scope};
+use wuzhang_domain::event::{EventKind, NewEvent, TicketEvent};
+use wuzhang_domain::ticket::{Pause, Ticket, TicketId, TicketState};
 use wuzhang_domain::timer::Timer;
 
 /// Most items one page may hold; larger requests are clamped, not refused.
@@ -224,4 +225,79 @@ pub struct StoredCalendarYear {
     pub year: i32,
     pub document: String,
     pub updated_at: OffsetDateTime,
+}
+
+// ------------------------------------------------------------------------ rollups
+
+/// One ticket's evaluation state, as the rollups keep it between events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketLedger {
+    pub ticket_id: TicketId,
+    pub subdistrict_code: AreaCode,
+    /// The areas its area rows count on, fixed when its first event is folded.
+    pub place: Place,
+    pub ledger: Ledger,
+}
+
+/// Where a ticket lies, as its row says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketPlace {
+    pub ticket_id: TicketId,
+    pub subdistrict_code: AreaCode,
+    pub grid_code: AreaCode,
+}
+
+/// One step of folding the event log into the rollups: written at once, or not at all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RollupStep {
+    /// The cursor the step starts from (the stored one when it was read).
+    pub from_cursor: i64,
+    /// The cursor of the last event the step folds.
+    pub to_cursor: i64,
+    /// Ledgers to write (replacing those kept).
+    pub ledgers: Vec<TicketLedger>,
+    /// Figures to add, per subdistrict and row.
+    pub evaluation: Vec<(AreaCode, RowKey, Figures)>,
+    /// Changes to the number of tickets per state.
+    pub state_counts: Vec<(AreaCode, TicketState, i64)>,
+    /// Events to add per local day and kind.
+    pub event_counts: Vec<(AreaCode, Date, EventKind, i64)>,
+}
+
+/// An evaluation period over the rollups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationQuery {
+    /// Empty: every subdistrict.
+    pub subdistrict_codes: Vec<AreaCode>,
+    pub scope: Scope,
+    /// First local day, inclusive.
+    pub from: Date,
+    /// Last local day, exclusive.
+    pub until: Date,
+}
+
+/// One key's figures over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationTotals {
+    /// Person id or area code.
+    pub key: String,
+    /// Chief rows: the highest level the person held a ticket at; `None` for area rows.
+    pub level: Option<ChiefLevel>,
+    pub figures: Figures,
+}
+
+/// Rows of (key, level) ordered by key, summed per key with the highest level: level names
+/// do not sort by rank in SQL, so the rank is taken here.
+pub(crate) fn merge_levels(rows: Vec<EvaluationTotals>) -> Vec<EvaluationTotals> {
+    let mut out: Vec<EvaluationTotals> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match out.last_mut() {
+            Some(last) if last.key == row.key => {
+                last.figures.add(&row.figures);
+                last.level = last.level.max(row.level);
+            }
+            _ => out.push(row),
+        }
+    }
+    out
 }

@@ -7,8 +7,8 @@
 //! IssueSupervision, VerifyTicket, CloseTicket, RejectTicket, ReopenTicket,
 //! ReassignTicket), each run by [`TicketCommands`] as the chief's desk runs its own;
 //! MergeTicket (two tickets in one transaction); GetOverview; ListTickets; WatchEvents
-//! (the subdistrict's events, live and resumable by cursor). GetEvaluation answers
-//! UNIMPLEMENTED, naming the command center issue.
+//! (the subdistrict's events, live and resumable by cursor); GetEvaluation (考评, from the
+//! rollups of the event log).
 //!
 //! Layout:
 //! - [`Supervision`]: the service's state (store, clock, calendars, the ticket command
@@ -18,9 +18,11 @@
 //! - `reassign`: where a reassignment sends a ticket.
 //! - `merge`: folding a duplicate into another open ticket.
 //! - `overview`: the dashboard's snapshot of a subdistrict.
+//! - `evaluation`: 考评 rows from the rollups, and their CSV.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
+mod evaluation;
 mod merge;
 mod overview;
 mod reassign;
@@ -29,45 +31,56 @@ mod service;
 
 use std::sync::Arc;
 use wuzhang_app::command::TicketCommands;
+use wuzhang_app::rollups::Rollups;
 use wuzhang_domain::access::Role;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::deadline::CalendarBook;
+use wuzhang_domain::evaluation::Weights;
 use wuzhang_feed::EventHub;
 use wuzhang_store::Store;
 
 /// Who the command center's RPCs admit.
 const CENTER: &[Role] = &[Role::CommandCenter, Role::Admin];
 
+/// Who GetEvaluation admits: the command center, and chiefs for their own row.
+const EVALUATED: &[Role] = &[Role::CommandCenter, Role::Admin, Role::Chief];
+
 /// The `SupervisionService` over a store.
 #[derive(Debug, Clone)]
 pub struct Supervision {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    calendars: Arc<CalendarBook>,
     commands: TicketCommands,
     feed: EventHub,
+    rollups: Rollups,
+    weights: Weights,
 }
 
 impl Supervision {
-    /// `feed` is the process's live event hub (its reader already running).
+    /// `feed` is the process's live event hub (its reader already running); `rollups` the
+    /// process's fold of the event log (the overview and evaluation read what it keeps).
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         calendars: Arc<CalendarBook>,
         feed: EventHub,
+        rollups: Rollups,
     ) -> Self {
-        let commands = TicketCommands::new(
-            Arc::clone(&store),
-            Arc::clone(&clock),
-            Arc::clone(&calendars),
-        );
+        let commands = TicketCommands::new(Arc::clone(&store), Arc::clone(&clock), calendars);
         Self {
             store,
             clock,
-            calendars,
             commands,
             feed,
+            rollups,
+            weights: Weights::default(),
         }
+    }
+
+    /// The city's weights for the composite score (checked by the configuration).
+    pub fn with_weights(mut self, weights: Weights) -> Self {
+        self.weights = weights;
+        self
     }
 
     /// Calls `f` after every change (live streams wake on it).

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use wuzhang_app::ApiError;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
-use wuzhang_domain::category::DEFAULT_CALENDAR;
 use wuzhang_domain::chief::ChiefLevel;
+use wuzhang_domain::evaluation::local_day;
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{Pause, TicketState};
 use wuzhang_proto::convert;
@@ -27,13 +27,6 @@ impl Supervision {
             }
             Err(e) => return Err(e.into()),
         };
-        // "Today" on the default working calendar's clock (China Standard Time).
-        let midnight = self
-            .calendars
-            .current()
-            .get(DEFAULT_CALENDAR)
-            .start_of_day(now)
-            .map_err(ApiError::internal)?;
         let of_sub = || TicketQuery {
             subdistrict_codes: vec![sub.clone()],
             ..Default::default()
@@ -42,13 +35,13 @@ impl Supervision {
             .into_iter()
             .filter(|s| s.is_open())
             .collect();
-        let by_state = store
-            .count_tickets_by(&of_sub(), TicketGrouping::State)
-            .await?;
+        // Counts by state (closed tickets included: all of history) and today's escalations
+        // come from the rollups, which include every event stored before this call.
+        self.rollups.catch_up().await?;
+        let by_state = store.state_counts(&sub).await?;
         let mut counts_by_state = Vec::with_capacity(by_state.len());
         let mut open = 0;
         for (state, count) in by_state {
-            let state: TicketState = state.parse().map_err(ApiError::internal)?;
             if state.is_open() {
                 open += count;
             }
@@ -92,16 +85,13 @@ impl Supervision {
             })
             .await?;
         let submitted_today = store
-            .count_tickets(&TicketQuery {
-                created_from: Some(midnight),
-                ..of_sub()
-            })
+            .event_day_count(&sub, local_day(now), &[EventKind::Submitted])
             .await?;
         let escalations_today = store
-            .count_events(
-                std::slice::from_ref(&sub),
+            .event_day_count(
+                &sub,
+                local_day(now),
                 &[EventKind::Escalated, EventKind::AutoEscalated],
-                midnight,
             )
             .await?;
 

@@ -29,7 +29,7 @@ use wuzhang_proto::v1 as pb;
 
 use crate::merge::Merge;
 use crate::scope::{optional, subdistricts_of};
-use crate::{CENTER, Supervision};
+use crate::{CENTER, EVALUATED, Supervision};
 
 #[tonic::async_trait]
 impl SupervisionService for Supervision {
@@ -353,11 +353,10 @@ impl SupervisionService for Supervision {
         request: Request<GetEvaluationRequest>,
     ) -> Result<Response<Evaluation>, Status> {
         grpc(async move {
-            admit(caller(&request)?, CENTER, "GetEvaluation")?;
-            Err(
-                ApiError::unimplemented("GetEvaluation", "the command center issue, not yet filed")
-                    .into(),
-            )
+            let caller = admit(caller(&request)?, EVALUATED, "GetEvaluation")?.clone();
+            Ok(Response::new(
+                self.evaluation(&caller, request.into_inner()).await?,
+            ))
         })
         .await
     }

@@ -38,6 +38,9 @@ pub enum Command {
     /// Mint or check bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Evaluation (考评) rollups.
+    #[command(subcommand)]
+    Evaluation(EvaluationCommand),
     /// Import areas from a GeoJSON FeatureCollection (all or nothing).
     ImportAreas(ImportAreasArgs),
     /// Import the roster of chiefs from CSV (all or nothing).
@@ -45,6 +48,15 @@ pub enum Command {
     /// Generate a five-level tree of areas over the real Changchun districts, with a
     /// synthetic roster: `areas.geojson` and `roster.csv` to import.
     Generate(GenerateArgs),
+}
+
+/// `wuzhang evaluation …`.
+#[derive(Debug, Subcommand)]
+pub enum EvaluationCommand {
+    /// Forget the evaluation rollups and dashboard counts and recompute them from the whole
+    /// event log (after a change to the rules, or to check them). Servers may keep running:
+    /// their reads fold what is missing. Prints how many events were folded.
+    Rebuild,
 }
 
 #[derive(Debug, Args)]

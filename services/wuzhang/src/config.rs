@@ -117,6 +117,13 @@ pub struct Config {
     /// How often an idle timer worker looks for due timers (milliseconds); deadlines of
     /// a few seconds (drills, demos) fire within this much of their time.
     pub timer_poll_ms: u64,
+    /// How often the event log is folded into the evaluation rollups and dashboard counts
+    /// (milliseconds). Reads that need them fold the rest first, so this bounds how much
+    /// such a read may have to fold, not how fresh it is.
+    pub rollup_poll_ms: u64,
+    /// Weights of the composite evaluation score (综合得分), per city: a table with
+    /// `response`, `on_time`, `resolution`, `satisfaction`, `rework` (docs/evaluation.md).
+    pub evaluation_weights: wuzhang_domain::evaluation::Weights,
 }
 
 impl Default for Config {
@@ -140,6 +147,8 @@ impl Default for Config {
             event_poll_ms: 500,
             timer_workers: 1,
             timer_poll_ms: 1000,
+            rollup_poll_ms: 1000,
+            evaluation_weights: wuzhang_domain::evaluation::Weights::default(),
         }
     }
 }
@@ -185,6 +194,14 @@ impl Config {
             config.timer_poll_ms >= 10,
             "timer_poll_ms must be at least 10"
         );
+        anyhow::ensure!(
+            config.rollup_poll_ms >= 10,
+            "rollup_poll_ms must be at least 10"
+        );
+        config
+            .evaluation_weights
+            .check()
+            .map_err(|e| anyhow::anyhow!("evaluation_weights: {e}"))?;
         config.open311_keys()?;
         Ok(config)
     }

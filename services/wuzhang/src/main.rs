@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use wuzhang::cli::{Cli, Command};
+use wuzhang::cli::{Cli, Command, EvaluationCommand};
 
 #[allow(clippy::print_stderr)] // the one place errors reach an operator before logging is up
 fn main() -> ExitCode {
@@ -54,6 +54,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "wuzhang: migrations applied to {}",
                 wuzhang_store::connect::redact(&config.database_url())
+            );
+            Ok(())
+        }
+        Command::Evaluation(EvaluationCommand::Rebuild) => {
+            let store = wuzhang::app::open_store(&config).await?;
+            let started = std::time::Instant::now();
+            let folded = wuzhang_app::rollups::Rollups::new(store).rebuild().await?;
+            println!(
+                "wuzhang: evaluation rebuilt from {folded} events in {:.1} s",
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

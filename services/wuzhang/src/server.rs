@@ -47,6 +47,11 @@ pub struct ServerParts {
     pub calendars: Arc<wuzhang_domain::deadline::CalendarBook>,
     /// Timer worker tasks to run here.
     pub timer_workers: usize,
+    /// The process's fold of the event log into rollups, and how often it runs.
+    pub rollups: wuzhang_app::rollups::Rollups,
+    pub rollup_poll: std::time::Duration,
+    /// Weights of the composite evaluation score.
+    pub evaluation_weights: wuzhang_domain::evaluation::Weights,
     /// How often an idle timer worker looks for due timers.
     pub timer_poll: std::time::Duration,
     /// Uploaded photos and videos.
@@ -96,6 +101,9 @@ pub async fn run(
         calendars,
         timer_workers,
         timer_poll,
+        rollups,
+        rollup_poll,
+        evaluation_weights,
         media,
         public_url,
         open311_keys,
@@ -130,6 +138,7 @@ pub async fn run(
     let workers: Vec<_> = (0..timer_workers)
         .map(|_| escalator.clone().spawn(timer_poll, stop_tx.subscribe()))
         .collect();
+    let rollup_folder = rollups.clone().spawn(rollup_poll, stop_tx.subscribe());
     let calendar_follower = tokio::spawn(follow_calendars(
         Arc::clone(&store),
         Arc::clone(&calendars),
@@ -214,7 +223,9 @@ pub async fn run(
                 Arc::clone(&clock),
                 Arc::clone(&calendars),
                 hub.clone(),
+                rollups.clone(),
             )
+            .with_weights(evaluation_weights)
             .on_change(wake.clone()),
             authenticator.clone(),
         )
@@ -323,6 +334,7 @@ pub async fn run(
     follower.abort();
     hub_reader.abort();
     purger.abort();
+    rollup_folder.abort();
     calendar_follower.abort();
     for w in workers {
         w.abort();

@@ -132,6 +132,10 @@ macro_rules! row_decoders {
                 assignee_person_id: row.try_get("assignee_person_id")?,
                 note: row.try_get("note")?,
                 at: time_col(row, "at")?,
+                accept_due_at: time_opt(row, "accept_due_at")?,
+                resolve_due_at: time_opt(row, "resolve_due_at")?,
+                rating_stars: row.try_get("rating_stars")?,
+                rating_not_solved: row.try_get("rating_not_solved")?,
             }
             .into_event()
         }

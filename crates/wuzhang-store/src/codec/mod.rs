@@ -15,7 +15,7 @@ use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
 use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
 use wuzhang_domain::chief::{ChiefLevel, LeavePeriod, Person, PersonId, Post};
 use wuzhang_domain::clock::truncate_to_micros;
-use wuzhang_domain::event::{EventKind, NewEvent, TicketEvent};
+use wuzhang_domain::event::{EventFacts, EventKind, NewEvent, TicketEvent};
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{Assignment, Pause, Rating, Report, Ticket, TicketId, TicketState};
 use wuzhang_domain::timer::{Timer, TimerKind};
@@ -64,15 +64,18 @@ fn whole_seconds(field: &'static str, d: Duration) -> Result<i64> {
     Ok(d.whole_seconds())
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(StoreError::internal)
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(column: &'static str, text: &str) -> Result<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    text: &str,
+) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StoreError::internal(format!("column {column}: {e}")))
 }
 
-fn code<T>(column: &'static str, value: String) -> Result<T>
+pub(crate) fn code<T>(column: &'static str, value: String) -> Result<T>
 where
     T: TryFrom<String>,
     T::Error: Display,
@@ -498,11 +501,20 @@ pub(crate) struct EventColumns {
     pub(crate) assignee_person_id: Option<String>,
     pub(crate) note: String,
     pub(crate) at: OffsetDateTime,
+    /// [`EventFacts`]: the ticket's deadlines after the event, and a rating's.
+    pub(crate) accept_due_at: Option<OffsetDateTime>,
+    pub(crate) resolve_due_at: Option<OffsetDateTime>,
+    pub(crate) rating_stars: Option<i16>,
+    pub(crate) rating_not_solved: Option<bool>,
 }
 
 impl EventColumns {
     /// An event about to be stored; the cursor is the database's to give.
     pub(crate) fn new(ticket: &Ticket, seq: i64, e: &NewEvent) -> Self {
+        let rating = ticket
+            .rating
+            .as_ref()
+            .filter(|_| e.kind == EventKind::Rated);
         Self {
             cursor: 0,
             subdistrict_code: ticket.subdistrict_code.as_str().to_owned(),
@@ -516,6 +528,12 @@ impl EventColumns {
             assignee_person_id: e.assignee_person_id.as_ref().map(|p| p.as_str().to_owned()),
             note: e.note.clone(),
             at: truncate_to_micros(e.at),
+            // Every event of a write records the ticket as written: the deadlines in force
+            // after the last of them (what evaluation reads as "in force after this one").
+            accept_due_at: ticket.accept_due_at.map(truncate_to_micros),
+            resolve_due_at: ticket.resolve_due_at.map(truncate_to_micros),
+            rating_stars: rating.map(|r| i16::from(r.stars)),
+            rating_not_solved: rating.map(|r| r.not_solved),
         }
     }
 
@@ -545,6 +563,18 @@ impl EventColumns {
                 assignee_person_id: code_opt("assignee_person_id", self.assignee_person_id)?,
                 note: self.note,
                 at: self.at,
+            },
+            facts: EventFacts {
+                accept_due_at: self.accept_due_at,
+                resolve_due_at: self.resolve_due_at,
+                rating_stars: self
+                    .rating_stars
+                    .map(|s| {
+                        u8::try_from(s)
+                            .map_err(|e| StoreError::internal(format!("column rating_stars: {e}")))
+                    })
+                    .transpose()?,
+                rating_not_solved: self.rating_not_solved,
             },
         };
         Ok((self.cursor, event))

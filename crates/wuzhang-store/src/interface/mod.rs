@@ -14,6 +14,8 @@
 //! - [`tickets`]: [`TicketStore`], tickets, their events, counts and the event feed.
 //! - [`timers`]: [`TimerStore`], timers and firing them, with [`TimerHandler`].
 //! - [`idempotency`]: [`IdempotencyStore`], records of requests already answered.
+//! - [`rollups`]: [`RollupStore`], evaluation rollups, ledgers and dashboard counts
+//!   folded from the event log.
 //! - here: [`Store`] itself, with what concerns the store as a whole (which backend,
 //!   migrations, health) or spans parts (the reference change counters, over the roster
 //!   and categories).
@@ -28,6 +30,7 @@ use crate::model::ReferenceCounters;
 pub mod areas;
 pub mod categories;
 pub mod idempotency;
+pub mod rollups;
 pub mod roster;
 pub mod tickets;
 pub mod timers;
@@ -35,6 +38,7 @@ pub mod timers;
 pub use areas::AreaStore;
 pub use categories::CategoryStore;
 pub use idempotency::IdempotencyStore;
+pub use rollups::RollupStore;
 pub use roster::RosterStore;
 pub use tickets::TicketStore;
 pub use timers::{FnHandler, TimerHandler, TimerStore};
@@ -55,6 +59,7 @@ pub trait Store:
     + TicketStore
     + TimerStore
     + IdempotencyStore
+    + RollupStore
     + Send
     + Sync
     + Debug

@@ -251,6 +251,10 @@ pub(super) struct EventArrays {
     assignee: Vec<Option<String>>,
     note: Vec<String>,
     at: Vec<OffsetDateTime>,
+    accept_due: Vec<Option<OffsetDateTime>>,
+    resolve_due: Vec<Option<OffsetDateTime>>,
+    rating_stars: Vec<Option<i16>>,
+    rating_not_solved: Vec<Option<bool>>,
 }
 
 impl EventArrays {
@@ -266,14 +270,19 @@ impl EventArrays {
         self.assignee.push(e.assignee_person_id);
         self.note.push(e.note);
         self.at.push(e.at);
+        self.accept_due.push(e.accept_due_at);
+        self.resolve_due.push(e.resolve_due_at);
+        self.rating_stars.push(e.rating_stars);
+        self.rating_not_solved.push(e.rating_not_solved);
     }
 
     pub(super) fn is_empty(&self) -> bool {
         self.ticket.is_empty()
     }
 
-    /// Binds the 11 arrays: subdistrict, ticket, seq, kind, actor, from_state, to_state,
-    /// level, assignee_person_id, note, at.
+    /// Binds the 15 arrays: subdistrict, ticket, seq, kind, actor, from_state, to_state,
+    /// level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars,
+    /// rating_not_solved.
     pub(super) fn bind<'q, Q: Bind<'q>>(self, q: Q) -> Q {
         q.bind_value(self.subdistrict)
             .bind_value(self.ticket)
@@ -286,6 +295,10 @@ impl EventArrays {
             .bind_value(self.assignee)
             .bind_value(self.note)
             .bind_value(self.at)
+            .bind_value(self.accept_due)
+            .bind_value(self.resolve_due)
+            .bind_value(self.rating_stars)
+            .bind_value(self.rating_not_solved)
     }
 }
 
@@ -303,6 +316,10 @@ pub(super) fn event_unnest(first: usize) -> String {
         "text",
         "text",
         "timestamptz",
+        "timestamptz",
+        "timestamptz",
+        "int2",
+        "bool",
     ];
     let args: Vec<String> = types
         .iter()
@@ -311,7 +328,8 @@ pub(super) fn event_unnest(first: usize) -> String {
         .collect();
     format!(
         "unnest({}) AS x(subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
-         level, assignee_person_id, note, at)",
+         level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars, \
+         rating_not_solved)",
         args.join(", ")
     )
 }

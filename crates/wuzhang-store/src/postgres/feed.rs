@@ -184,8 +184,9 @@ pub(super) async fn append_events(
 static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
-           to_state, level, assignee_person_id, note, at) \
-         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($12)) = 1",
+           to_state, level, assignee_person_id, note, at, accept_due_at, resolve_due_at, \
+           rating_stars, rating_not_solved) \
+         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($16)) = 1",
         arrays::event_unnest(1)
     )
 });

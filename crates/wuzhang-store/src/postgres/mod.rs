@@ -36,6 +36,7 @@ mod categories;
 mod feed;
 mod firing;
 mod idempotency;
+mod rollups;
 mod roster;
 mod rows;
 mod tickets;

@@ -223,7 +223,11 @@ impl Encode<'_, Postgres> for EventRow {
             .encode(&e.level)?
             .encode(&e.assignee_person_id)?
             .encode(&e.note)?
-            .encode(e.at)?;
+            .encode(e.at)?
+            .encode(e.accept_due_at)?
+            .encode(e.resolve_due_at)?
+            .encode(e.rating_stars)?
+            .encode(e.rating_not_solved)?;
         r.finish();
         Ok(IsNull::No)
     }

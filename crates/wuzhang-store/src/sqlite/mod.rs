@@ -41,6 +41,7 @@ mod checkpoint;
 mod feed;
 mod firing;
 mod idempotency;
+mod rollups;
 mod roster;
 mod rows;
 mod tickets;

@@ -16,7 +16,7 @@
 //! - `fixtures`: values built with the domain API;
 //! - `store` (migrations, reference counters), `areas`, `roster`, `categories`,
 //!   `tickets` (writing), `listing` (reading and counting), `feed` (events), `timers`,
-//!   `firing`, `idempotency`: the cases run on both backends;
+//!   `firing`, `idempotency`, `rollups`: the cases run on both backends;
 //! - `postgres_feed`, `postgres_writers`, `sqlite_wal`: cases of one backend's own
 //!   machinery.
 
@@ -81,6 +81,8 @@ macro_rules! conformance_suite {
             tickets::cancelled_creates_leave_whole_tickets_or_none,
             listing::count_tickets_and_event_cursor_head,
             categories::calendar_years_round_trip,
+            rollups::events_keep_deadlines_and_ratings,
+            rollups::rollup_steps_add_up_and_move_the_cursor,
         ]);
     };
     (@cases $backend:ident, $fresh:expr, [$($part:ident::$case:ident),* $(,)?]) => {
@@ -238,6 +240,7 @@ mod feed;
 mod firing;
 mod idempotency;
 mod listing;
+mod rollups;
 mod roster;
 mod store;
 mod tickets;

@@ -1,0 +1,220 @@
+//! Folding the event log into the rollups that the overview and evaluation read, so that
+//! neither grows with history.
+//!
+//! [`Rollups::catch_up`] reads events after the stored cursor, folds each into its ticket's
+//! [`Ledger`] (the evaluation rules, in the domain), and writes the ledgers, the figures by
+//! day and key, the counts per state and the events per day — with the new cursor — in one
+//! transaction per step. Any number of processes may fold: a step taken by another process
+//! first comes back as a conflict, and this one reads again from the new cursor, so every
+//! event counts once. A read that must see its own writes (GetOverview, GetEvaluation)
+//! catches up first; a background task keeps the remainder small.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wuzhang_domain::area::{AreaCode, AreaLevel};
+use wuzhang_domain::evaluation::{self, Ledger, Place};
+use wuzhang_domain::event::EventKind;
+use wuzhang_domain::ticket::{TicketId, TicketState};
+use wuzhang_store::{LoggedEvent, RollupStep, Store, StoreError, TicketLedger};
+
+/// Events folded per step: one transaction, a few statements.
+const STEP_EVENTS: u32 = 2_000;
+
+/// The rollups of one store, shared by a process's readers and its background task.
+#[derive(Debug, Clone)]
+pub struct Rollups {
+    store: Arc<dyn Store>,
+    /// One fold at a time in a process; holds the areas seen (grid → its lineage).
+    places: Arc<tokio::sync::Mutex<HashMap<AreaCode, Place>>>,
+}
+
+impl Rollups {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            places: Arc::default(),
+        }
+    }
+
+    /// Folds every event stored before the call; returns how many this call folded.
+    pub async fn catch_up(&self) -> Result<u64, StoreError> {
+        let head = self.store.event_cursor_head().await?;
+        self.fold_until(Some(head)).await
+    }
+
+    /// Forgets every rollup and folds the whole log again (`wuzhang evaluation rebuild`).
+    pub async fn rebuild(&self) -> Result<u64, StoreError> {
+        let mut places = self.places.lock().await;
+        places.clear();
+        self.store.reset_rollups().await?;
+        drop(places);
+        self.fold_until(None).await
+    }
+
+    /// Catches up every `every` until `stop` turns true.
+    pub fn spawn(
+        self,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = self.fold_until(None).await {
+                    tracing::warn!(error = %e, "folding the event log into the rollups failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        })
+    }
+
+    /// Folds steps until the cursor reaches `head` (or, with `None`, until the log has
+    /// nothing more to give).
+    async fn fold_until(&self, head: Option<i64>) -> Result<u64, StoreError> {
+        let mut places = self.places.lock().await;
+        let mut folded = 0u64;
+        loop {
+            let from = self.store.rollup_cursor().await?;
+            if head.is_some_and(|h| from >= h) {
+                return Ok(folded);
+            }
+            let events = self.store.events_since(&[], from, STEP_EVENTS).await?;
+            let Some(last) = events.last() else {
+                return Ok(folded);
+            };
+            let to = last.cursor;
+            let step = self.step(&mut places, from, to, &events).await?;
+            match self.store.apply_rollup_step(&step).await {
+                Ok(()) => folded += events.len() as u64,
+                // Another process took this step; read on from where it left the cursor.
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One step: the events' figures, counts and ledgers.
+    async fn step(
+        &self,
+        places: &mut HashMap<AreaCode, Place>,
+        from: i64,
+        to: i64,
+        events: &[LoggedEvent],
+    ) -> Result<RollupStep, StoreError> {
+        let store = self.store.as_ref();
+        let mut ids: Vec<TicketId> = events.iter().map(|e| e.event.ticket_id).collect();
+        ids.sort();
+        ids.dedup();
+        let mut ledgers: HashMap<TicketId, TicketLedger> = store
+            .ticket_ledgers(&ids)
+            .await?
+            .into_iter()
+            .map(|l| (l.ticket_id, l))
+            .collect();
+        let new: Vec<TicketId> = ids
+            .iter()
+            .filter(|id| !ledgers.contains_key(id))
+            .copied()
+            .collect();
+        if !new.is_empty() {
+            for p in store.ticket_places(&new).await? {
+                let place = self.place_of(places, &p.grid_code).await?;
+                ledgers.insert(
+                    p.ticket_id,
+                    TicketLedger {
+                        ticket_id: p.ticket_id,
+                        subdistrict_code: p.subdistrict_code,
+                        place,
+                        ledger: Ledger::default(),
+                    },
+                );
+            }
+        }
+        let mut rows: BTreeMap<(AreaCode, evaluation::RowKey), evaluation::Figures> =
+            BTreeMap::new();
+        let mut states: HashMap<(AreaCode, TicketState), i64> = HashMap::new();
+        let mut kinds: HashMap<(AreaCode, time::Date, EventKind), i64> = HashMap::new();
+        for logged in events {
+            let e = &logged.event;
+            let sub = &e.subdistrict_code;
+            if e.event.from_state != Some(e.event.to_state) {
+                if let Some(from) = e.event.from_state {
+                    *states.entry((sub.clone(), from)).or_default() -= 1;
+                }
+                *states.entry((sub.clone(), e.event.to_state)).or_default() += 1;
+            }
+            *kinds
+                .entry((sub.clone(), evaluation::local_day(e.event.at), e.event.kind))
+                .or_default() += 1;
+            // Events always belong to a stored ticket (a foreign key says so); a ticket the
+            // fold cannot find would be a bug, and its events are skipped rather than stop
+            // every later event from counting.
+            let Some(t) = ledgers.get_mut(&e.ticket_id) else {
+                tracing::error!(ticket = %e.ticket_id, "event of a ticket that is not stored");
+                continue;
+            };
+            let additions = t.ledger.apply(e);
+            let mut mine = BTreeMap::new();
+            evaluation::add_rows(&mut mine, &additions, &t.place);
+            for (key, f) in mine {
+                rows.entry((sub.clone(), key)).or_default().add(&f);
+            }
+        }
+        Ok(RollupStep {
+            from_cursor: from,
+            to_cursor: to,
+            ledgers: ledgers.into_values().collect(),
+            evaluation: rows
+                .into_iter()
+                .filter(|(_, f)| !f.is_zero())
+                .map(|((sub, key), f)| (sub, key, f))
+                .collect(),
+            state_counts: states
+                .into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|((sub, s), n)| (sub, s, n))
+                .collect(),
+            event_counts: kinds
+                .into_iter()
+                .map(|((sub, d, k), n)| (sub, d, k, n))
+                .collect(),
+        })
+    }
+
+    /// The areas above a grid, read once per process (a grid's lineage changes only when
+    /// areas are imported again; a restart picks that up, and `rebuild` recomputes).
+    async fn place_of(
+        &self,
+        places: &mut HashMap<AreaCode, Place>,
+        grid: &AreaCode,
+    ) -> Result<Place, StoreError> {
+        if let Some(p) = places.get(grid) {
+            return Ok(p.clone());
+        }
+        let mut place = Place::default();
+        let mut next = Some(grid.clone());
+        // Five levels above a grid at most; the bound guards against a cycle in bad data.
+        for _ in 0..8 {
+            let Some(code) = next.take() else { break };
+            let area = match self.store.get_area(&code).await {
+                Ok(a) => a,
+                Err(StoreError::NotFound { .. }) => break,
+                Err(e) => return Err(e),
+            };
+            match area.level {
+                AreaLevel::Grid => place.grid = Some(area.code.clone()),
+                AreaLevel::Lane => place.lane = Some(area.code.clone()),
+                AreaLevel::Street => place.street = Some(area.code.clone()),
+                AreaLevel::Subdistrict => place.subdistrict = Some(area.code.clone()),
+                _ => {}
+            }
+            next = area.parent_code.clone();
+        }
+        places.insert(grid.clone(), place.clone());
+        Ok(place)
+    }
+}
