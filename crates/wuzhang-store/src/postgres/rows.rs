@@ -334,6 +334,7 @@ impl Dialect for Postgres {
     type Id = Uuid;
 
     const ALL_ROWS: &'static str = "TRUE";
+    const REPEAT_OPEN_STATES: bool = false;
 
     fn time(t: OffsetDateTime) -> OffsetDateTime {
         t
@@ -402,9 +403,6 @@ impl Dialect for Postgres {
         );
         let codes = query.assignee_area_codes.iter().map(AreaCode::as_str);
         Self::push_any_of(qb, "assignee_area_code", codes);
-        if open_only {
-            qb.push(" AND due_at IS NOT NULL");
-        }
         qb.push(
             ") AS a ON a.a_subdistrict_code = tickets.subdistrict_code \
              AND a.a_ticket_id = tickets.id",

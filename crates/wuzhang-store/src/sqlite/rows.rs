@@ -150,6 +150,7 @@ impl Dialect for Sqlite {
     type Id = String;
 
     const ALL_ROWS: &'static str = "1";
+    const REPEAT_OPEN_STATES: bool = true;
 
     fn time(t: OffsetDateTime) -> i64 {
         to_micros(t)
