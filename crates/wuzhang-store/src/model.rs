@@ -111,6 +111,10 @@ pub struct Count {
     pub exact: bool,
 }
 
+/// Up to how many tickets a listing's `total_size` is counted exactly (the API's
+/// `ListTicketsResponse` and `ListInboxResponse` say so); beyond, it is an estimate.
+pub const TOTAL_SIZE_CAP: u64 = 10_000;
+
 /// One of the ticket statements the store runs, for `explain` on either store: the plan
 /// tests look at the plans of exactly what the store sends.
 #[doc(hidden)]
