@@ -103,6 +103,34 @@ impl TicketGrouping {
     }
 }
 
+/// A count of tickets that stops at a cap: exact up to it, an estimate beyond (see
+/// [`TicketStore::count_tickets_capped`](crate::TicketStore::count_tickets_capped)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub n: u64,
+    /// `n` is the number of matching tickets; if not, it is an estimate above the cap.
+    pub exact: bool,
+}
+
+/// Up to how many tickets a listing's `total_size` is counted exactly (the API's
+/// `ListTicketsResponse` and `ListInboxResponse` say so); beyond, it is an estimate.
+pub const TOTAL_SIZE_CAP: u64 = 10_000;
+
+/// One of the ticket statements the store runs, for `explain` on either store: the plan
+/// tests look at the plans of exactly what the store sends.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub enum TicketStatement {
+    /// [`TicketStore::list_tickets`](crate::TicketStore::list_tickets).
+    List(PageRequest),
+    /// [`TicketStore::count_tickets`](crate::TicketStore::count_tickets).
+    Count,
+    /// [`TicketStore::count_tickets_capped`](crate::TicketStore::count_tickets_capped)'s count.
+    CountCapped(u64),
+    /// [`TicketStore::count_tickets_by`](crate::TicketStore::count_tickets_by).
+    CountBy(TicketGrouping),
+}
+
 /// Which tickets a listing returns. Filters combine with AND; empty lists mean "any".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketQuery {

@@ -15,7 +15,9 @@ use wuzhang_domain::ticket::TicketState;
 
 use crate::codec::{CategoryColumns, TICKET_COLUMNS};
 use crate::error::{Result, StoreError};
-use crate::model::{AreaQuery, PageRequest, TicketGrouping, TicketOrder, TicketQuery};
+use crate::model::{
+    AreaQuery, PageRequest, TicketGrouping, TicketOrder, TicketQuery, TicketStatement,
+};
 use crate::token::PageKey;
 
 const AREA_COLUMNS: &str =
@@ -24,6 +26,28 @@ const AREA_COLUMNS: &str =
 const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
      resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
      duplicate_window_s, active";
+
+/// The open states as an SQL list: the predicate of the open-only partial indexes
+/// (migrations postgres/0013, sqlite/0010). A query asking only for open tickets contains
+/// `state IN {OPEN_STATES}` term for term, which is what lets either planner use those
+/// indexes whatever the bound parameters are (SQLite matches the term as written).
+pub(crate) const OPEN_STATES: &str = "('submitted', 'assigned', 'accepted')";
+
+/// What [`Dialect::push_tickets_from`] joined: the deadline order's key and whether the
+/// assignee areas are filtered already.
+pub(crate) struct TicketFrom {
+    /// The deadline, the creation time and the id of a row, as the deadline order and its
+    /// page key compare them (the same values as the ticket's own, maybe kept elsewhere).
+    pub(crate) due_key: [String; 3],
+    /// The FROM clause already keeps only the tickets of `query.assignee_area_codes`.
+    pub(crate) areas_filtered: bool,
+}
+
+/// Only open tickets match `query`: the open-only indexes may serve it.
+pub(crate) fn open_only(query: &TicketQuery) -> bool {
+    query.overdue_at.is_some()
+        || (!query.states.is_empty() && query.states.iter().all(|s| s.is_open()))
+}
 
 /// What a backend's SQL does its own way, and (provided, not to be overridden) the
 /// queries built from it. The bounds say what every backend binds alike.
@@ -43,6 +67,12 @@ where
 
     /// A condition true of every row, for a WHERE clause the filters extend with ` AND …`.
     const ALL_ROWS: &'static str;
+
+    /// Whether a query for some open states repeats the open-only indexes' predicate
+    /// besides naming its states: SQLite uses a partial index only for a query that has
+    /// its predicate as a term; Postgres proves it from the states and would count the
+    /// repetition as a second filter in its estimates.
+    const REPEAT_OPEN_STATES: bool;
 
     fn time(t: OffsetDateTime) -> Self::Time;
 
@@ -64,66 +94,88 @@ where
     /// ` AND` the ticket is assigned to `person`.
     fn push_assignee_person(qb: &mut QueryBuilder<Self>, person: String);
 
-    /// ` AND` the ticket is assigned to one of `areas`.
-    fn push_assignee_areas<'a>(
+    /// ` FROM` the tickets `query` reads, with whatever the backend joins to filter the
+    /// assignee areas or to order by deadline through an index. `open_only` is
+    /// [`open_only`]`(query)`.
+    fn push_tickets_from(
         qb: &mut QueryBuilder<Self>,
-        areas: impl IntoIterator<Item = &'a str>,
-    );
+        query: &TicketQuery,
+        open_only: bool,
+    ) -> TicketFrom;
 
     /// Before the exact bbox comparisons of an area list: a condition an index can use.
     fn push_bbox_index(qb: &mut QueryBuilder<Self>, bbox: &BBox);
 
     // ---------------------------------------- the queries, the same for every backend
 
+    /// `{prefix}SELECT {what}` from the tickets matching `query`: the FROM and WHERE
+    /// clauses every ticket query shares. Returns the deadline order's key too.
+    fn select_tickets(
+        prefix: &str,
+        what: &str,
+        query: &TicketQuery,
+    ) -> (QueryBuilder<Self>, [String; 3]) {
+        let open_only = open_only(query);
+        let mut qb = QueryBuilder::<Self>::new(format!("{prefix}SELECT {what}"));
+        let from = Self::push_tickets_from(&mut qb, query, open_only);
+        qb.push(format!(" WHERE {}", Self::ALL_ROWS));
+        if open_only && !query.assignee_area_codes.is_empty() {
+            // An inbox: its deadline key, where kept for the inbox index, is NULL for the
+            // tickets that are not open, so this bounds the index range to the open ones.
+            qb.push(format!(" AND {} IS NOT NULL", from.due_key[0]));
+        }
+        Self::push_ticket_filters(&mut qb, query, open_only, from.areas_filtered);
+        (qb, from.due_key)
+    }
+
     /// The tickets matching `query`, in its order, one page after `page`'s token (one row
     /// more than the page, to tell whether another follows). Returns the page size too.
     fn list_tickets(query: &TicketQuery, page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
+        Self::list_tickets_with("", query, page)
+    }
+
+    /// [`list_tickets`](Self::list_tickets) after `prefix` (an EXPLAIN).
+    fn list_tickets_with(
+        prefix: &str,
+        query: &TicketQuery,
+        page: &PageRequest,
+    ) -> Result<(QueryBuilder<Self>, u32)> {
         let after = PageKey::decode(page.token.as_deref(), |k| match query.order {
             TicketOrder::NewestFirst => matches!(k, PageKey::TicketNewest { .. }),
             TicketOrder::DueSoonest => matches!(k, PageKey::TicketDue { .. }),
         })?;
         let size = page.effective_size();
-        let due = Self::due();
-        let mut qb = QueryBuilder::<Self>::new(format!(
-            "SELECT {} FROM tickets WHERE {}",
-            TICKET_COLUMNS.join(", "),
-            Self::ALL_ROWS
-        ));
-        Self::push_ticket_filters(&mut qb, query);
+        let (mut qb, [due, created_at, id]) =
+            Self::select_tickets(prefix, &TICKET_COLUMNS.join(", "), query);
+        // The page keys as row values, which both planners turn into an index range.
         match after {
             Some(PageKey::TicketNewest { created, id }) => {
                 let created = Self::page_time(created)?;
-                qb.push(" AND (created_at < ")
+                qb.push(" AND (created_at, id) < (")
                     .push_bind(created)
-                    .push(" OR (created_at = ")
-                    .push_bind(created)
-                    .push(" AND id < ")
+                    .push(", ")
                     .push_bind(Self::id(id))
-                    .push("))");
+                    .push(")");
             }
             Some(PageKey::TicketDue {
                 due: d,
                 created,
-                id,
+                id: after_id,
             }) => {
                 let (d, created) = (Self::page_time(d)?, Self::page_time(created)?);
-                qb.push(format!(" AND ({due} > "))
+                qb.push(format!(" AND ({due}, {created_at}, {id}) > ("))
                     .push_bind(d)
-                    .push(format!(" OR ({due} = "))
-                    .push_bind(d)
-                    .push(" AND (created_at > ")
+                    .push(", ")
                     .push_bind(created)
-                    .push(" OR (created_at = ")
-                    .push_bind(created)
-                    .push(" AND id > ")
-                    .push_bind(Self::id(id))
-                    .push("))))");
+                    .push(", ")
+                    .push_bind(Self::id(after_id))
+                    .push(")");
             }
             _ => {}
         }
         match query.order {
             TicketOrder::NewestFirst => qb.push(" ORDER BY created_at DESC, id DESC"),
-            TicketOrder::DueSoonest => qb.push(format!(" ORDER BY {due}, created_at, id")),
+            TicketOrder::DueSoonest => qb.push(format!(" ORDER BY {due}, {created_at}, {id}")),
         };
         qb.push(" LIMIT ").push_bind(i64::from(size) + 1);
         Ok((qb, size))
@@ -131,22 +183,55 @@ where
 
     /// How many tickets match `query`.
     fn count_tickets(query: &TicketQuery) -> QueryBuilder<Self> {
-        let mut qb = QueryBuilder::<Self>::new(format!(
-            "SELECT COUNT(*) FROM tickets WHERE {}",
-            Self::ALL_ROWS
-        ));
-        Self::push_ticket_filters(&mut qb, query);
+        Self::select_tickets("", "COUNT(*)", query).0
+    }
+
+    /// How many tickets match `query`, up to `cap + 1`: the count reads no more rows.
+    fn count_tickets_capped(prefix: &str, query: &TicketQuery, cap: u64) -> QueryBuilder<Self> {
+        let (mut qb, _) =
+            Self::select_tickets(&format!("{prefix}SELECT COUNT(*) FROM ("), "1", query);
+        qb.push(" LIMIT ")
+            .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+            .push(") AS capped");
         qb
+    }
+
+    /// The rows matching `query`, after `prefix` (an EXPLAIN, whose estimate of the rows
+    /// is the estimate of a count beyond its cap).
+    fn select_ticket_rows(prefix: &str, query: &TicketQuery) -> QueryBuilder<Self> {
+        Self::select_tickets(prefix, "1", query).0
     }
 
     /// How many tickets match `query` per key of `by`: rows of (key, count), ordered by key.
     fn count_tickets_by(query: &TicketQuery, by: TicketGrouping) -> QueryBuilder<Self> {
-        let mut qb = QueryBuilder::<Self>::new("SELECT ");
-        qb.push(by.column())
-            .push(format!(", COUNT(*) FROM tickets WHERE {}", Self::ALL_ROWS));
-        Self::push_ticket_filters(&mut qb, query);
+        Self::count_tickets_by_with("", query, by)
+    }
+
+    /// [`count_tickets_by`](Self::count_tickets_by) after `prefix` (an EXPLAIN).
+    fn count_tickets_by_with(
+        prefix: &str,
+        query: &TicketQuery,
+        by: TicketGrouping,
+    ) -> QueryBuilder<Self> {
+        let (mut qb, _) =
+            Self::select_tickets(prefix, &format!("{}, COUNT(*)", by.column()), query);
         qb.push(" GROUP BY 1 ORDER BY 1");
         qb
+    }
+
+    /// The statement the store runs for `statement` on `query`, after `prefix` (an
+    /// EXPLAIN): what the plan tests look at.
+    fn ticket_statement(
+        prefix: &str,
+        query: &TicketQuery,
+        statement: &TicketStatement,
+    ) -> Result<QueryBuilder<Self>> {
+        Ok(match statement {
+            TicketStatement::List(page) => Self::list_tickets_with(prefix, query, page)?.0,
+            TicketStatement::Count => Self::select_tickets(prefix, "COUNT(*)", query).0,
+            TicketStatement::CountCapped(cap) => Self::count_tickets_capped(prefix, query, *cap),
+            TicketStatement::CountBy(by) => Self::count_tickets_by_with(prefix, query, *by),
+        })
     }
 
     /// How many events of `kinds` (all if empty) in `subdistrict_codes` (all if empty)
@@ -171,8 +256,15 @@ where
         qb
     }
 
-    /// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE clause.
-    fn push_ticket_filters(qb: &mut QueryBuilder<Self>, query: &TicketQuery) {
+    /// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE
+    /// clause: all but the assignee areas if `areas_filtered` (the FROM clause did those).
+    /// `open_only` is [`open_only`]`(query)`.
+    fn push_ticket_filters(
+        qb: &mut QueryBuilder<Self>,
+        query: &TicketQuery,
+        open_only: bool,
+        areas_filtered: bool,
+    ) {
         if !query.subdistrict_codes.is_empty() {
             let codes = query.subdistrict_codes.iter().map(AreaCode::as_str);
             Self::push_any_of(qb, "subdistrict_code", codes);
@@ -183,12 +275,28 @@ where
         if let Some(p) = &query.assignee_person_id {
             Self::push_assignee_person(qb, p.as_str().to_owned());
         }
-        if !query.assignee_area_codes.is_empty() {
+        if !query.assignee_area_codes.is_empty() && !areas_filtered {
             let codes = query.assignee_area_codes.iter().map(AreaCode::as_str);
-            Self::push_assignee_areas(qb, codes);
+            Self::push_any_of(qb, "assignee_area_code", codes);
         }
-        if !query.states.is_empty() {
-            Self::push_any_of(qb, "state", query.states.iter().map(|s| s.as_str()));
+        // The states written out (fixed names), so that a planner can tell from the text
+        // alone that only open tickets are asked for, whatever the plan's parameters.
+        let every_open = TicketState::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .all(|s| query.states.contains(&s));
+        if open_only && (query.states.is_empty() || every_open || Self::REPEAT_OPEN_STATES) {
+            // The open-only indexes' predicate, as written there (see OPEN_STATES).
+            qb.push(format!(" AND state IN {OPEN_STATES}"));
+        }
+        let said = open_only && every_open;
+        if !query.states.is_empty() && !said {
+            let states: Vec<String> = query
+                .states
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            qb.push(format!(" AND state IN ({})", states.join(", ")));
         }
         if let Some(level) = query.level {
             qb.push(" AND level = ").push_bind(level.as_str());
@@ -202,8 +310,7 @@ where
                 .push_bind(c.as_str().to_owned());
         }
         if let Some(at) = query.overdue_at {
-            let open = TicketState::ALL.into_iter().filter(|s| s.is_open());
-            Self::push_any_of(qb, "state", open.map(TicketState::as_str));
+            // Open only: said above.
             qb.push(" AND (accept_due_at < ")
                 .push_bind(Self::time(at))
                 .push(" OR resolve_due_at < ")
@@ -217,7 +324,8 @@ where
             qb.push(" AND created_at < ").push_bind(Self::time(before));
         }
         if let Some(pause) = query.pause {
-            qb.push(" AND pause = ").push_bind(pause.as_str());
+            // Written out, a fixed name, for the pause-request index's predicate to match.
+            qb.push(format!(" AND pause = '{}'", pause.as_str()));
         }
         if query.urgent_only {
             qb.push(" AND urgent = ").push_bind(true);
@@ -331,5 +439,22 @@ where
         qb.push(" ORDER BY code LIMIT ")
             .push_bind(i64::from(size) + 1);
         (qb, size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wuzhang_domain::ticket::TicketState;
+
+    use super::OPEN_STATES;
+
+    #[test]
+    fn open_states_are_the_domains() {
+        let open: Vec<String> = TicketState::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(OPEN_STATES, format!("({})", open.join(", ")));
     }
 }

@@ -29,7 +29,7 @@ use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1 as pb;
 use wuzhang_proto::v1::escalation_service_server::EscalationService;
 use wuzhang_rpc::{caller, grpc};
-use wuzhang_store::{Store, TicketOrder, TicketQuery};
+use wuzhang_store::{Store, TOTAL_SIZE_CAP, TicketOrder, TicketQuery};
 
 use wuzhang_app::chain::ticket_chain as chain;
 use wuzhang_domain::chain::{describe_move, next_above};
@@ -298,7 +298,7 @@ impl EscalationService for Escalation {
                 .map_err(ApiError::from)?;
             let total = self
                 .store
-                .count_tickets(&query)
+                .count_tickets_capped(&query, TOTAL_SIZE_CAP)
                 .await
                 .map_err(ApiError::from)?;
             Ok(Response::new(pb::ListInboxResponse {
@@ -308,7 +308,8 @@ impl EscalationService for Escalation {
                     .map(|t| self.wire(t, Standing::Owner))
                     .collect(),
                 next_page_token: tickets.next_token.unwrap_or_default(),
-                total_size: i32::try_from(total).unwrap_or(i32::MAX),
+                total_size: i32::try_from(total.n).unwrap_or(i32::MAX),
+                total_size_is_estimate: !total.exact,
             }))
         })
         .await

@@ -23,7 +23,7 @@ use wuzhang_proto::v1::{
     VerifyTicketRequest, WatchEventsRequest,
 };
 use wuzhang_rpc::{caller, grpc, status};
-use wuzhang_store::{TicketOrder, TicketQuery};
+use wuzhang_store::{TOTAL_SIZE_CAP, TicketOrder, TicketQuery};
 
 use wuzhang_proto::v1 as pb;
 
@@ -92,7 +92,10 @@ impl SupervisionService for Supervision {
                 .list_tickets(&query, &page)
                 .await
                 .map_err(ApiError::from)?;
-            let total = store.count_tickets(&query).await.map_err(ApiError::from)?;
+            let total = store
+                .count_tickets_capped(&query, TOTAL_SIZE_CAP)
+                .await
+                .map_err(ApiError::from)?;
             let now = self.clock.now();
             Ok(Response::new(ListTicketsResponse {
                 tickets: tickets
@@ -101,7 +104,8 @@ impl SupervisionService for Supervision {
                     .map(|t| convert::ticket(t, PhoneVisibility::Full, now))
                     .collect(),
                 next_page_token: tickets.next_token.unwrap_or_default(),
-                total_size: i32::try_from(total).unwrap_or(i32::MAX),
+                total_size: i32::try_from(total.n).unwrap_or(i32::MAX),
+                total_size_is_estimate: !total.exact,
             }))
         })
         .await

@@ -10,7 +10,7 @@ use wuzhang_domain::ticket::{Ticket, TicketId};
 
 use crate::error::Result;
 use crate::model::{
-    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
+    Count, LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
 };
 
 /// Tickets and their events.
@@ -39,6 +39,15 @@ pub trait TicketStore: Send + Sync {
 
     /// How many tickets match `query` (its order is ignored).
     async fn count_tickets(&self, query: &TicketQuery) -> Result<u64>;
+
+    /// How many tickets match `query` (its order is ignored), counted exactly up to `cap`
+    /// and estimated beyond: a listing's `total_size` without reading the whole history.
+    /// The count reads at most `cap + 1` matching rows (through an index where the filters
+    /// have one). Beyond the cap, `exact` is false and `n` is the planner's estimate of
+    /// the matching rows on Postgres (from `EXPLAIN`, its statistics as of the last
+    /// `ANALYZE`), never less than `cap + 1`; SQLite has no estimate and answers `cap + 1`
+    /// ("more than `cap`").
+    async fn count_tickets_capped(&self, query: &TicketQuery, cap: u64) -> Result<Count>;
 
     /// How many tickets match `query`, per state or per grid: (key, count) for each key
     /// with at least one, ordered by key. One query, for dashboards over many grids.

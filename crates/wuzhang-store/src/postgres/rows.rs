@@ -23,7 +23,7 @@ use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgHasArrayType, PgRow, PgTyp
 use sqlx::{Encode, Postgres, QueryBuilder, Row, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use wuzhang_domain::area::BBox;
+use wuzhang_domain::area::{AreaCode, BBox};
 use wuzhang_domain::category::Category;
 use wuzhang_domain::chief::{Person, Post};
 use wuzhang_domain::event::TicketEvent;
@@ -35,8 +35,8 @@ use crate::codec::{
     self, AreaColumns, CategoryColumns, EventColumns, PostColumns, TICKET_COLUMNS, TicketColumns,
 };
 use crate::error::Result;
-use crate::model::{AreaRecord, IdempotencyRecord};
-use crate::query::Dialect;
+use crate::model::{AreaRecord, IdempotencyRecord, TicketQuery};
+use crate::query::{Dialect, OPEN_STATES, TicketFrom};
 
 /// Implements `Type` and `PgHasArrayType` for a row struct named after a row type.
 macro_rules! row_type {
@@ -262,30 +262,50 @@ pub(super) static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// What a ticket write returns for [`assignees_insert`] and [`assignees_update`] to read.
-pub(super) const ASSIGNEE_SOURCE: &str =
-    "subdistrict_code, id, assignee_area_code, assignee_person_id";
+pub(super) const ASSIGNEE_SOURCE: &str = "subdistrict_code, id, assignee_area_code, \
+     assignee_person_id, state, accept_due_at, resolve_due_at, created_at";
+
+/// The inbox's deadline key of a ticket written (`s`, returning [`ASSIGNEE_SOURCE`]): its
+/// deadline as [`Dialect::due`] sorts it while it is open, NULL once it is not (migration
+/// 0013).
+static ASSIGNEE_DUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "CASE WHEN s.state IN {OPEN_STATES} \
+           THEN COALESCE(s.accept_due_at, s.resolve_due_at, {NO_DEADLINE}) END"
+    )
+});
+
+/// Where tickets without a deadline sort in the deadline order: [`NO_DEADLINE_MICROS`].
+///
+/// [`NO_DEADLINE_MICROS`]: crate::token::NO_DEADLINE_MICROS
+const NO_DEADLINE: &str = "'9999-12-31 23:59:59.999999+00'::timestamptz";
 
 /// Inserts the `ticket_assignees` rows of new tickets from `source` (a CTE returning
-/// [`ASSIGNEE_SOURCE`]). See migration 0009 for why the assignment has its own table.
+/// [`ASSIGNEE_SOURCE`]). See migrations 0009 and 0013 for why the assignment and the
+/// inbox's order have their own table.
 pub(super) fn assignees_insert(source: &str) -> String {
     format!(
         "INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
-           assignee_person_id) \
-         SELECT subdistrict_code, id, assignee_area_code, assignee_person_id FROM {source}"
+           assignee_person_id, due_at, created_at) \
+         SELECT s.subdistrict_code, s.id, s.assignee_area_code, s.assignee_person_id, \
+           {due}, s.created_at FROM {source} s",
+        due = *ASSIGNEE_DUE,
     )
 }
 
 /// Updates the `ticket_assignees` rows of updated tickets from `source` (a CTE returning
-/// [`ASSIGNEE_SOURCE`]), only where the assignment changed, so that other ticket writes
-/// leave no row version behind; `and` adds conditions on the row (`a`).
+/// [`ASSIGNEE_SOURCE`]), only where the assignment or the inbox's deadline key changed, so
+/// that other ticket writes leave no row version behind; `and` adds conditions on the row
+/// (`a`).
 pub(super) fn assignees_update(source: &str, and: &str) -> String {
     format!(
         "UPDATE ticket_assignees a SET assignee_area_code = s.assignee_area_code, \
-           assignee_person_id = s.assignee_person_id \
+           assignee_person_id = s.assignee_person_id, due_at = {due} \
          FROM {source} s \
          WHERE a.subdistrict_code = s.subdistrict_code AND a.ticket_id = s.id {and} \
-           AND (a.assignee_area_code, a.assignee_person_id) \
-             IS DISTINCT FROM (s.assignee_area_code, s.assignee_person_id)"
+           AND (a.assignee_area_code, a.assignee_person_id, a.due_at) \
+             IS DISTINCT FROM (s.assignee_area_code, s.assignee_person_id, {due})",
+        due = *ASSIGNEE_DUE,
     )
 }
 
@@ -318,6 +338,7 @@ impl Dialect for Postgres {
     type Id = Uuid;
 
     const ALL_ROWS: &'static str = "TRUE";
+    const REPEAT_OPEN_STATES: bool = false;
 
     fn time(t: OffsetDateTime) -> OffsetDateTime {
         t
@@ -332,9 +353,7 @@ impl Dialect for Postgres {
     }
 
     fn due() -> String {
-        // Tickets without a deadline sort last: the sentinel is NO_DEADLINE_MICROS.
-        "COALESCE(accept_due_at, resolve_due_at, '9999-12-31 23:59:59.999999+00'::timestamptz)"
-            .to_owned()
+        format!("COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE})")
     }
 
     fn push_any_of<'a>(
@@ -342,9 +361,16 @@ impl Dialect for Postgres {
         column: &str,
         values: impl IntoIterator<Item = &'a str>,
     ) {
-        qb.push(format!(" AND {column} = ANY("))
-            .push_bind(strings(values))
-            .push(")");
+        let values = strings(values);
+        // One value as an equality: the planner then knows the column is constant, and an
+        // index led by it gives the rest of the order (`= ANY` would need a sort).
+        if let [one] = values.as_slice() {
+            qb.push(format!(" AND {column} = ")).push_bind(one.clone());
+        } else {
+            qb.push(format!(" AND {column} = ANY("))
+                .push_bind(values)
+                .push(")");
+        }
     }
 
     fn push_assignee_person(qb: &mut QueryBuilder<Postgres>, person: String) {
@@ -356,16 +382,43 @@ impl Dialect for Postgres {
         .push(")");
     }
 
-    fn push_assignee_areas<'a>(
+    fn push_tickets_from(
         qb: &mut QueryBuilder<Postgres>,
-        areas: impl IntoIterator<Item = &'a str>,
-    ) {
+        query: &TicketQuery,
+        open_only: bool,
+    ) -> TicketFrom {
+        let own_key = || [Self::due(), "created_at".to_owned(), "id".to_owned()];
+        if query.assignee_area_codes.is_empty() {
+            qb.push(" FROM tickets");
+            return TicketFrom {
+                due_key: own_key(),
+                areas_filtered: false,
+            };
+        }
+        // The areas' rows of `ticket_assignees`, joined one to one (its key is the
+        // ticket's), their columns renamed apart from the ticket's. An open-only query
+        // orders by their copy of the deadline key, which the inbox index holds after the
+        // area (migration 0013); the planner reads that index in order and stops at the
+        // page's end.
         qb.push(
-            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
-             FROM ticket_assignees WHERE assignee_area_code = ANY(",
-        )
-        .push_bind(strings(areas))
-        .push("))");
+            " FROM tickets JOIN (SELECT subdistrict_code AS a_subdistrict_code, \
+             ticket_id AS a_ticket_id, due_at AS a_due_at, created_at AS a_created_at \
+             FROM ticket_assignees WHERE TRUE",
+        );
+        let codes = query.assignee_area_codes.iter().map(AreaCode::as_str);
+        Self::push_any_of(qb, "assignee_area_code", codes);
+        qb.push(
+            ") AS a ON a.a_subdistrict_code = tickets.subdistrict_code \
+             AND a.a_ticket_id = tickets.id",
+        );
+        TicketFrom {
+            due_key: if open_only {
+                ["a.a_due_at", "a.a_created_at", "a.a_ticket_id"].map(str::to_owned)
+            } else {
+                own_key()
+            },
+            areas_filtered: true,
+        }
     }
 
     fn push_bbox_index(qb: &mut QueryBuilder<Postgres>, b: &BBox) {

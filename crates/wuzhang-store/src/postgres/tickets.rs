@@ -20,7 +20,8 @@ use crate::codec::{EventColumns, TicketColumns};
 use crate::error::{Result, StoreError};
 use crate::interface::TicketStore;
 use crate::model::{
-    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
+    Count, LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
+    TicketStatement,
 };
 use crate::query::Dialect;
 use crate::token::{into_page, ticket_key};
@@ -121,6 +122,27 @@ impl TicketStore for PostgresStore {
         let mut qb = Postgres::count_tickets(query);
         let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(skip_all, level = "debug", fields(?query, cap))]
+    async fn count_tickets_capped(&self, query: &TicketQuery, cap: u64) -> Result<Count> {
+        let mut qb = Postgres::count_tickets_capped("", query, cap);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        let n = u64::try_from(n).unwrap_or(0);
+        if n <= cap {
+            return Ok(Count { n, exact: true });
+        }
+        // Beyond the cap: the planner's estimate of the rows, from its statistics.
+        let mut qb = Postgres::select_ticket_rows("EXPLAIN (FORMAT JSON) ", query);
+        let plan: serde_json::Value = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        let estimate = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0);
+        // `as` saturates; the estimate is a float of whole rows.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let estimate = estimate.round() as u64;
+        Ok(Count {
+            n: estimate.max(cap.saturating_add(1)),
+            exact: false,
+        })
     }
 
     #[tracing::instrument(skip_all, level = "debug")]
@@ -235,5 +257,19 @@ impl TicketStore for PostgresStore {
         rows.iter()
             .map(|r| event(r).map(|(cursor, event)| LoggedEvent { cursor, event }))
             .collect()
+    }
+}
+
+impl PostgresStore {
+    /// The plan of the statement the store runs for `statement` on `query`, as
+    /// `EXPLAIN (FORMAT JSON)` gives it (estimates only; nothing is run). For the plan tests.
+    #[doc(hidden)]
+    pub async fn explain_tickets(
+        &self,
+        query: &TicketQuery,
+        statement: &TicketStatement,
+    ) -> Result<serde_json::Value> {
+        let mut qb = Postgres::ticket_statement("EXPLAIN (FORMAT JSON) ", query, statement)?;
+        Ok(qb.build_query_scalar().fetch_one(&self.pool).await?)
     }
 }

@@ -21,8 +21,8 @@ use crate::codec::{
     from_micros, parse_uuid, to_micros, uuid_text,
 };
 use crate::error::Result;
-use crate::model::{AreaRecord, IdempotencyRecord};
-use crate::query::Dialect;
+use crate::model::{AreaRecord, IdempotencyRecord, TicketQuery};
+use crate::query::{Dialect, OPEN_STATES, TicketFrom};
 use crate::token::NO_DEADLINE_MICROS;
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
@@ -140,11 +140,22 @@ pub(super) fn bind_event<'q>(q: SqliteQuery<'q>, e: &'q EventColumns) -> SqliteQ
 
 /// SQLite's side of the shared queries ([`crate::query`]): list parameters as JSON
 /// arrays read with `json_each`, times as microseconds, ids as UUID text.
+/// The inbox index's deadline key (migration 0010, spelled as there: SQLite matches an
+/// indexed expression only as written): the ticket's deadline as [`Dialect::due`] sorts it
+/// while it is open, NULL once it is not.
+fn inbox_due() -> String {
+    format!(
+        "(CASE WHEN state IN {OPEN_STATES} \
+         THEN COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE_MICROS}) END)"
+    )
+}
+
 impl Dialect for Sqlite {
     type Time = i64;
     type Id = String;
 
     const ALL_ROWS: &'static str = "1";
+    const REPEAT_OPEN_STATES: bool = true;
 
     fn time(t: OffsetDateTime) -> i64 {
         to_micros(t)
@@ -167,20 +178,36 @@ impl Dialect for Sqlite {
         column: &str,
         values: impl IntoIterator<Item = &'a str>,
     ) {
-        qb.push(format!(" AND {column} IN (SELECT value FROM json_each("))
-            .push_bind(json_list(values))
-            .push("))");
+        let values: Vec<&str> = values.into_iter().collect();
+        // One value as an equality: an index led by the column then gives the rest of the
+        // order, which SQLite does not see through `IN (SELECT … json_each)`.
+        if let [one] = values.as_slice() {
+            qb.push(format!(" AND {column} = "))
+                .push_bind((*one).to_owned());
+        } else {
+            qb.push(format!(" AND {column} IN (SELECT value FROM json_each("))
+                .push_bind(json_list(values))
+                .push("))");
+        }
     }
 
     fn push_assignee_person(qb: &mut QueryBuilder<Sqlite>, person: String) {
         qb.push(" AND assignee_person_id = ").push_bind(person);
     }
 
-    fn push_assignee_areas<'a>(
+    fn push_tickets_from(
         qb: &mut QueryBuilder<Sqlite>,
-        areas: impl IntoIterator<Item = &'a str>,
-    ) {
-        Self::push_any_of(qb, "assignee_area_code", areas);
+        _query: &TicketQuery,
+        open_only: bool,
+    ) -> TicketFrom {
+        qb.push(" FROM tickets");
+        // An open-only query orders by the inbox index's deadline key (migration 0010),
+        // the ticket's deadline while it is open: the same order, through the index.
+        let due = if open_only { inbox_due() } else { Self::due() };
+        TicketFrom {
+            due_key: [due, "created_at".to_owned(), "id".to_owned()],
+            areas_filtered: false,
+        }
     }
 
     fn push_bbox_index(_qb: &mut QueryBuilder<Sqlite>, _bbox: &BBox) {

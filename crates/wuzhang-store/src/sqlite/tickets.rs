@@ -19,7 +19,8 @@ use crate::codec::{EventColumns, TicketColumns, normalize_ticket, uuid_text};
 use crate::error::{Result, StoreError};
 use crate::interface::TicketStore;
 use crate::model::{
-    LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
+    Count, LoggedEvent, NewTicket, Page, PageRequest, TicketChange, TicketGrouping, TicketQuery,
+    TicketStatement,
 };
 use crate::query::Dialect;
 use crate::token::{into_page, ticket_key};
@@ -136,6 +137,21 @@ impl TicketStore for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    #[tracing::instrument(skip_all, level = "debug", fields(?query, cap))]
+    async fn count_tickets_capped(&self, query: &TicketQuery, cap: u64) -> Result<Count> {
+        let mut qb = Sqlite::count_tickets_capped("", query, cap);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        let n = u64::try_from(n).unwrap_or(0);
+        if n <= cap {
+            return Ok(Count { n, exact: true });
+        }
+        // No estimate on SQLite: "more than the cap".
+        Ok(Count {
+            n: cap.saturating_add(1),
+            exact: false,
+        })
+    }
+
     #[tracing::instrument(skip_all, level = "debug")]
     async fn count_tickets_by(
         &self,
@@ -224,5 +240,24 @@ impl TicketStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<LoggedEvent>> {
         feed::events_since(&self.pool, subdistrict_codes, after_cursor, limit).await
+    }
+}
+
+impl SqliteStore {
+    /// The plan of the statement the store runs for `statement` on `query`: the `detail`
+    /// of each row of `EXPLAIN QUERY PLAN`, one a line. For the plan tests.
+    #[doc(hidden)]
+    pub async fn explain_tickets(
+        &self,
+        query: &TicketQuery,
+        statement: &TicketStatement,
+    ) -> Result<String> {
+        let mut qb = Sqlite::ticket_statement("EXPLAIN QUERY PLAN ", query, statement)?;
+        let rows: Vec<(i64, i64, i64, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 }

@@ -478,3 +478,127 @@ pub(crate) async fn count_tickets_and_event_cursor_head(store: S) {
         .unwrap();
     assert!(store.event_cursor_head().await.unwrap() > head);
 }
+
+/// Walks every page of `query`, `size` at a time.
+async fn walk_ids(store: &S, query: &TicketQuery, size: u32) -> Vec<TicketId> {
+    let mut page = PageRequest::first(size);
+    let mut out = Vec::new();
+    loop {
+        let got = store.list_tickets(query, &page).await.unwrap();
+        assert!(got.items.len() <= size as usize);
+        out.extend(got.items.into_iter().map(|t| t.id));
+        match got.next_token {
+            Some(t) => page.token = Some(t),
+            None => return out,
+        }
+    }
+}
+
+/// A chief's inbox (their areas' open tickets, nearest deadline first) follows each change
+/// of deadline and of state, page by page, as the same listing without the area does:
+/// Postgres orders it by a copy of the deadline beside the assignment (migration 0013),
+/// which every ticket write has to keep.
+pub(crate) async fn inbox_follows_deadlines_and_states(store: S) {
+    let at = |m: i64| T0 + Duration::minutes(m);
+    let mut made = Vec::new();
+    for (i, r) in ["r1", "r2", "r3"].into_iter().enumerate() {
+        let new = assigned(SUB1, G1, r, at(i as i64), grid_chief(G1));
+        store.create_ticket(&new).await.unwrap();
+        made.push(new.ticket);
+    }
+    // Another area's ticket, due first, stays out.
+    let lane = assigned(SUB1, G1, "r4", T0 - Duration::hours(1), grid_chief(G2));
+    store.create_ticket(&lane).await.unwrap();
+    let [a, b, c] = [&made[0], &made[1], &made[2]].map(|t| t.id);
+    let inbox = TicketQuery {
+        assignee_area_codes: vec![code(G1)],
+        states: vec![TicketState::Assigned, TicketState::Accepted],
+        order: TicketOrder::DueSoonest,
+        ..TicketQuery::default()
+    };
+    let check = |want: Vec<TicketId>| {
+        let (store, inbox) = (Arc::clone(&store), inbox.clone());
+        async move {
+            for size in [1, 2, 50] {
+                assert_eq!(
+                    walk_ids(&store, &inbox, size).await,
+                    want,
+                    "pages of {size}"
+                );
+            }
+            let own = TicketQuery {
+                assignee_area_codes: Vec::new(),
+                grid_code: Some(code(G1)),
+                ..inbox.clone()
+            };
+            let own: Vec<TicketId> = walk_ids(&store, &own, 50)
+                .await
+                .into_iter()
+                .filter(|id| want.contains(id))
+                .collect();
+            assert_eq!(own, want, "the tickets' own deadlines order alike");
+            assert_eq!(
+                store.count_tickets(&inbox).await.unwrap(),
+                want.len() as u64
+            );
+        }
+    };
+    check(vec![a, b, c]).await;
+
+    // Accepting `a` ends its accept clock: its resolve deadline (+24 h) now comes last.
+    let mut accept = change(&made[0], Command::Accept, at(10));
+    accept.ticket.accept_due_at = None;
+    store.update_ticket(&accept).await.unwrap();
+    check(vec![b, c, a]).await;
+
+    // `b` accepted and resolved leaves the open inbox, and sorts last (no deadline) where
+    // every state is asked for.
+    let mut accept_b = change(&made[1], Command::Accept, at(11));
+    accept_b.ticket.accept_due_at = None;
+    let stored = store.update_ticket(&accept_b).await.unwrap();
+    let mut resolve = change(&stored, Command::Resolve, at(12));
+    resolve.ticket.resolve_due_at = None;
+    store.update_ticket(&resolve).await.unwrap();
+    check(vec![c, a]).await;
+    let any_state = TicketQuery {
+        states: Vec::new(),
+        ..inbox.clone()
+    };
+    assert_eq!(walk_ids(&store, &any_state, 1).await, [c, a, b]);
+
+    // Overdue at +3 h: `c`'s accept deadline (+2 h) has passed, `a`'s resolve (+24 h) not.
+    let overdue = TicketQuery {
+        overdue_at: Some(T0 + Duration::hours(3)),
+        ..inbox.clone()
+    };
+    assert_eq!(walk_ids(&store, &overdue, 1).await, [c]);
+}
+
+/// A capped count is exact up to the cap and an estimate above it, never below the cap.
+pub(crate) async fn tickets_are_counted_up_to_a_cap(store: S) {
+    four_tickets(&store).await;
+    let all = TicketQuery::default();
+    for cap in [4, 5, 1000] {
+        let n = store.count_tickets_capped(&all, cap).await.unwrap();
+        assert_eq!((n.n, n.exact), (4, true), "cap {cap}");
+    }
+    for cap in [0, 1, 3] {
+        let n = store.count_tickets_capped(&all, cap).await.unwrap();
+        assert!(!n.exact && n.n > cap, "cap {cap}: {n:?}");
+    }
+    let none = TicketQuery {
+        subdistrict_codes: vec![code("220102999")],
+        ..TicketQuery::default()
+    };
+    let n = store.count_tickets_capped(&none, 0).await.unwrap();
+    assert_eq!((n.n, n.exact), (0, true));
+    // The filters are the listing's: open tickets of SUB1 in G1.
+    let open_g1 = TicketQuery {
+        subdistrict_codes: vec![code(SUB1)],
+        grid_code: Some(code(G1)),
+        states: vec![TicketState::Submitted, TicketState::Assigned],
+        ..TicketQuery::default()
+    };
+    let n = store.count_tickets_capped(&open_g1, 10).await.unwrap();
+    assert_eq!((n.n, n.exact), (1, true));
+}

@@ -80,6 +80,8 @@ macro_rules! conformance_suite {
             tickets::concurrent_creates_each_succeed_or_fail_alone,
             tickets::cancelled_creates_leave_whole_tickets_or_none,
             listing::count_tickets_and_event_cursor_head,
+            listing::inbox_follows_deadlines_and_states,
+            listing::tickets_are_counted_up_to_a_cap,
             categories::calendar_years_round_trip,
             rollups::events_keep_deadlines_and_ratings,
             rollups::rollup_steps_add_up_and_move_the_cursor,
