@@ -205,6 +205,7 @@ async fn desk_flow(server: &Server) {
                 expected_version: acc.version,
                 note: "已更换灯泡".into(),
                 media_urls: vec!["https://img.example.cn/after.jpg".into()],
+                task_result: None,
             },
         ))
         .await

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use prost::Message;
 use wuzhang_domain::access::Principal;
+use wuzhang_domain::campaign::TaskResult;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clocks::ClockEffect;
 use wuzhang_domain::deadline::{CalendarBook, DEFAULT_WARN_SHARE};
@@ -36,6 +37,9 @@ pub struct Call<'a, M> {
     pub ticket_id: &'a str,
     /// 0 skips the check (the API's convention); the store still refuses lost updates.
     pub expected_version: i64,
+    /// A campaign task's result, written with the change (already checked against its
+    /// campaign).
+    pub task_result: Option<TaskResult>,
 }
 
 impl<'a, M> Call<'a, M> {
@@ -54,7 +58,14 @@ impl<'a, M> Call<'a, M> {
             request,
             ticket_id,
             expected_version,
+            task_result: None,
         }
+    }
+
+    /// The call, carrying a campaign task's result.
+    pub fn with_task_result(mut self, result: Option<TaskResult>) -> Self {
+        self.task_result = result;
+        self
     }
 }
 
@@ -161,6 +172,7 @@ impl TicketCommands {
                     timers,
                     idempotency: Some(key.record(&answer, now)),
                     add_follower: None,
+                    task_result: call.task_result.clone(),
                 };
                 let stored = match self.store.update_ticket(&change).await {
                     Ok(t) => t,

@@ -195,6 +195,7 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
                     timers: None,
                     idempotency: None,
                     add_follower: None,
+                    task_result: None,
                 })
                 .await
                 .unwrap();

@@ -11,6 +11,7 @@
 //! - [`chain`]: the posts above a ticket, who acts for each, and who is next.
 //! - [`category`]: incident categories and their deadline rules.
 //! - [`taxonomy`]: the default categories a fresh installation starts with.
+//! - [`campaign`]: campaigns (专项行动) fanned out as tasks to chiefs, and task results.
 //! - [`calendar`]: working days, working hours and deadlines counted on them.
 //! - [`clocks`]: what every command does to a ticket's timers, decided in one place.
 //! - [`deadline`]: the calendars and the clocks of an assignment.
@@ -24,6 +25,7 @@
 pub mod access;
 pub mod area;
 pub mod calendar;
+pub mod campaign;
 pub mod category;
 pub mod chain;
 pub mod chief;

@@ -182,6 +182,7 @@ pub(crate) async fn plan(claimed: Vec<Claimed>, handler: &dyn TimerHandler) -> P
                 timers: w.timers,
                 idempotency: None,
                 add_follower: None,
+                task_result: None,
             },
             expected_version: w.loaded_version,
             consumed: w.consumed,

@@ -135,15 +135,15 @@ async fn writer(
 
 /// Each job's outcome before the store is asked: refused if its ticket id or idempotency
 /// key repeats one of an earlier job of the batch (only the first may go in), else Ok.
-pub(crate) fn refuse_repeats(batch: &[Job]) -> Vec<Result<()>> {
+pub(crate) fn refuse_repeats(batch: &[&NewTicket]) -> Vec<Result<()>> {
     let mut ids = HashSet::new();
     let mut keys = HashSet::new();
     batch
         .iter()
-        .map(|job| {
-            if !ids.insert(job.new.ticket.id) {
-                Err(StoreError::already_exists("ticket", job.new.ticket.id))
-            } else if let Some(r) = &job.new.idempotency
+        .map(|new| {
+            if !ids.insert(new.ticket.id) {
+                Err(StoreError::already_exists("ticket", new.ticket.id))
+            } else if let Some(r) = &new.idempotency
                 && !keys.insert((r.scope.as_str(), r.request_id.as_str()))
             {
                 Err(idempotency_taken(r))
@@ -156,12 +156,12 @@ pub(crate) fn refuse_repeats(batch: &[Job]) -> Vec<Result<()>> {
 
 /// The new tickets of the jobs whose outcome is still Ok, in batch order: what the store
 /// writes.
-pub(crate) fn accepted<'a>(batch: &'a [Job], outcomes: &[Result<()>]) -> Vec<&'a NewTicket> {
+pub(crate) fn accepted<'a>(batch: &[&'a NewTicket], outcomes: &[Result<()>]) -> Vec<&'a NewTicket> {
     batch
         .iter()
         .zip(outcomes)
         .filter(|(_, o)| o.is_ok())
-        .map(|(j, _)| &j.new)
+        .map(|(new, _)| *new)
         .collect()
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
+use wuzhang_domain::campaign::{Campaign, TaskResult};
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::evaluation::{Figures, Ledger, Place, RowKey, Scope};
@@ -187,6 +188,9 @@ pub struct TicketChange {
     /// A resident who now follows the ticket (the reporter of a merged duplicate): they
     /// may read and watch it as if they had reported it. Adding one twice is harmless.
     pub add_follower: Option<String>,
+    /// A campaign task's result, kept with its task (Invalid, field `task_result`, if the
+    /// ticket is not a campaign task).
+    pub task_result: Option<TaskResult>,
 }
 
 /// The remembered answer to a mutating request, keyed by the caller and the request id.
@@ -329,3 +333,31 @@ pub(crate) fn merge_levels(rows: Vec<EvaluationTotals>) -> Vec<EvaluationTotals>
     }
     out
 }
+
+// ------------------------------------------------------------------------ campaigns
+
+/// A campaign's task as it is created: its ticket (assigned to the chief, with its clocks)
+/// and where it lies, for progress by grid, lane and street.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCampaignTask {
+    pub new: NewTicket,
+    /// The post's area (a grid, building or unit).
+    pub area_code: AreaCode,
+    pub place: Place,
+}
+
+/// A task as progress reads it: where it lies, its ticket's state and deadlines, and
+/// its result once reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignTaskRow {
+    pub ticket_id: TicketId,
+    pub area_code: AreaCode,
+    pub place: Place,
+    pub state: TicketState,
+    pub accept_due_at: Option<OffsetDateTime>,
+    pub resolve_due_at: Option<OffsetDateTime>,
+    pub result: Option<TaskResult>,
+}
+
+/// A campaign with its id's subdistrict, as stored.
+pub type StoredCampaign = Campaign;

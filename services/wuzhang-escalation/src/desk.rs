@@ -18,6 +18,7 @@ use wuzhang_app::command::{Call, TicketCommands, read_ticket};
 use wuzhang_app::request::page;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::campaign::TaskResult;
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clock::truncate_to_micros;
@@ -180,6 +181,40 @@ impl Escalation {
                 decide,
             )
             .await
+    }
+
+    /// A campaign task's result from a ResolveTicket request, checked against its campaign
+    /// (field `task_result`); `None` when the request has none.
+    async fn task_result(
+        &self,
+        caller: &Principal,
+        r: &pb::ResolveTicketRequest,
+    ) -> Result<Option<TaskResult>, ApiError> {
+        let Some(wire) = &r.task_result else {
+            return Ok(None);
+        };
+        let result = TaskResult {
+            counts: wire
+                .counts
+                .iter()
+                .map(|c| (c.name.clone(), c.value))
+                .collect(),
+            checked: wire.checked.clone(),
+        };
+        let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+        // NOT_FOUND first for a ticket the caller may not see, before saying anything
+        // about what it is.
+        self.visible(caller, &id).await?;
+        match self.store.campaign_of_task(&id).await? {
+            Some(campaign) => campaign.check_result(&result).map_err(ApiError::from)?,
+            None => {
+                return Err(ApiError::invalid(
+                    "task_result",
+                    "the ticket is not a campaign task",
+                ));
+            }
+        }
+        Ok(Some(result))
     }
 
     /// Runs `command` with `note`, as the caller: the shape of most of the desk's commands.
@@ -368,9 +403,10 @@ impl EscalationService for Escalation {
             let caller = admit(caller(&request)?, DESK, "ResolveTicket")?.clone();
             let r = request.into_inner();
             let note = note_with_media("note", &r.note, &r.media_urls)?;
+            let result = self.task_result(&caller, &r).await?;
             let t = self
                 .apply(
-                    call!(&caller, "ResolveTicket", r),
+                    call!(&caller, "ResolveTicket", r).with_task_result(result),
                     true,
                     Command::Resolve,
                     note,

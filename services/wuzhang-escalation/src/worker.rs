@@ -412,5 +412,6 @@ fn fire(
         timers,
         idempotency: None,
         add_follower: None,
+        task_result: None,
     })
 }

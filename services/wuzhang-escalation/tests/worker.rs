@@ -273,6 +273,7 @@ async fn an_accepted_ticket_escalates_only_when_the_resolve_deadline_passes() {
             timers: None,
             idempotency: None,
             add_follower: None,
+            task_result: None,
         })
         .await
         .unwrap();
@@ -317,6 +318,7 @@ async fn a_paused_clock_does_not_escalate() {
             timers: None,
             idempotency: None,
             add_follower: None,
+            task_result: None,
         })
         .await
         .unwrap();
@@ -336,6 +338,7 @@ async fn a_paused_clock_does_not_escalate() {
             timers: None,
             idempotency: None,
             add_follower: None,
+            task_result: None,
         })
         .await
         .unwrap();

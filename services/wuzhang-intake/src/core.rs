@@ -411,6 +411,7 @@ impl IntakeCore {
                 timers: followed_timers,
                 idempotency: None,
                 add_follower: Some(reporter),
+                task_result: None,
             }),
         })
     }
@@ -620,6 +621,7 @@ impl IntakeCore {
             timers,
             idempotency,
             add_follower: None,
+            task_result: None,
         };
         let stored = self.store.update_ticket(&change).await?;
         self.hub.wake();

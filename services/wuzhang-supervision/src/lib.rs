@@ -19,9 +19,11 @@
 //! - `merge`: folding a duplicate into another open ticket.
 //! - `overview`: the dashboard's snapshot of a subdistrict.
 //! - `evaluation`: 考评 rows from the rollups, and their CSV.
+//! - `campaigns`: 专项行动 fanned out as tasks, and their progress.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
+mod campaigns;
 mod evaluation;
 mod merge;
 mod overview;
@@ -50,6 +52,7 @@ const EVALUATED: &[Role] = &[Role::CommandCenter, Role::Admin, Role::Chief];
 pub struct Supervision {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    calendars: Arc<CalendarBook>,
     commands: TicketCommands,
     feed: EventHub,
     rollups: Rollups,
@@ -66,10 +69,15 @@ impl Supervision {
         feed: EventHub,
         rollups: Rollups,
     ) -> Self {
-        let commands = TicketCommands::new(Arc::clone(&store), Arc::clone(&clock), calendars);
+        let commands = TicketCommands::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&calendars),
+        );
         Self {
             store,
             clock,
+            calendars,
             commands,
             feed,
             rollups,

@@ -81,6 +81,7 @@ impl Supervision {
                         timers: merged_timers,
                         idempotency: Some(key.record(&answer, now)),
                         add_follower: None,
+                        task_result: None,
                     },
                     TicketChange {
                         ticket: into,
@@ -88,6 +89,7 @@ impl Supervision {
                         timers: joined_timers,
                         idempotency: None,
                         add_follower: Some(reporter),
+                        task_result: None,
                     },
                 ];
                 let stored = match self.store.update_tickets(&changes).await {

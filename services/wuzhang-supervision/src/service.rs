@@ -365,6 +365,46 @@ impl SupervisionService for Supervision {
         .await
     }
 
+    async fn create_campaign(
+        &self,
+        request: Request<pb::CreateCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        grpc(async move {
+            let caller = admit(caller(&request)?, CENTER, "CreateCampaign")?.clone();
+            Ok(Response::new(
+                Supervision::create_campaign(self, &caller, request.into_inner()).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn get_campaign(
+        &self,
+        request: Request<pb::GetCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        grpc(async move {
+            let caller = admit(caller(&request)?, CENTER, "GetCampaign")?.clone();
+            Ok(Response::new(
+                Supervision::get_campaign(self, &caller, request.into_inner()).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn get_campaign_progress(
+        &self,
+        request: Request<pb::GetCampaignProgressRequest>,
+    ) -> Result<Response<pb::CampaignProgress>, Status> {
+        grpc(async move {
+            let caller = admit(caller(&request)?, CENTER, "GetCampaignProgress")?.clone();
+            Ok(Response::new(
+                self.campaign_progress(&caller, request.into_inner())
+                    .await?,
+            ))
+        })
+        .await
+    }
+
     async fn watch_events(
         &self,
         request: Request<WatchEventsRequest>,

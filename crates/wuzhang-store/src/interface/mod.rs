@@ -14,6 +14,7 @@
 //! - [`tickets`]: [`TicketStore`], tickets, their events, counts and the event feed.
 //! - [`timers`]: [`TimerStore`], timers and firing them, with [`TimerHandler`].
 //! - [`idempotency`]: [`IdempotencyStore`], records of requests already answered.
+//! - [`campaigns`]: [`CampaignStore`], campaigns and their tasks.
 //! - [`rollups`]: [`RollupStore`], evaluation rollups, ledgers and dashboard counts
 //!   folded from the event log.
 //! - here: [`Store`] itself, with what concerns the store as a whole (which backend,
@@ -28,6 +29,7 @@ use crate::error::Result;
 use crate::model::ReferenceCounters;
 
 pub mod areas;
+pub mod campaigns;
 pub mod categories;
 pub mod idempotency;
 pub mod rollups;
@@ -36,6 +38,7 @@ pub mod tickets;
 pub mod timers;
 
 pub use areas::AreaStore;
+pub use campaigns::CampaignStore;
 pub use categories::CategoryStore;
 pub use idempotency::IdempotencyStore;
 pub use rollups::RollupStore;
@@ -60,6 +63,7 @@ pub trait Store:
     + TimerStore
     + IdempotencyStore
     + RollupStore
+    + CampaignStore
     + Send
     + Sync
     + Debug

@@ -204,6 +204,24 @@ impl AreaStore for PostgresStore {
         rows.iter().map(area).collect()
     }
 
+    async fn subtree(&self, code: &AreaCode) -> Result<Vec<Area>> {
+        // Depth-bounded as `lineage`: levels strictly nest.
+        let rows = sqlx::query(
+            "WITH RECURSIVE down (code, depth) AS ( \
+                 SELECT code, 0 FROM areas WHERE code = $1 \
+                 UNION ALL \
+                 SELECT a.code, down.depth + 1 \
+                 FROM areas a JOIN down ON a.parent_code = down.code WHERE down.depth < 16) \
+             SELECT a.code, a.name, a.level, a.parent_code, a.community, a.min_lng, \
+                 a.min_lat, a.max_lng, a.max_lat \
+             FROM down JOIN areas a ON a.code = down.code ORDER BY a.code",
+        )
+        .bind(code.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(area).collect()
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(count = geometries.len()))]
     async fn make_valid(&self, geometries: &[Vec<u8>]) -> Result<Option<Vec<Vec<u8>>>> {
         if geometries.is_empty() {

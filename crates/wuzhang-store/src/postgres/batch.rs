@@ -127,7 +127,8 @@ async fn write(conns: &WriterConnections, fallback: &PgPool, batch: Vec<Job>) {
     let n = batch.len();
     let written = match conns.take().await {
         Ok(mut conn) => {
-            let result = write_batch(&mut conn, &batch).await;
+            let news: Vec<&NewTicket> = batch.iter().map(|j| &j.new).collect();
+            let result = write_batch(&mut conn, &news).await;
             if result.is_ok() {
                 conns.give_back(conn);
             }
@@ -179,7 +180,10 @@ async fn write(conns: &WriterConnections, fallback: &PgPool, batch: Vec<Job>) {
 /// showed one sequential scan per batch, reading the whole table each time). A scalar
 /// subquery per element is always a lookup by key; the rest of the statement asks the
 /// materialised `taken`, never `tickets`.
-async fn write_batch(conn: &mut PgConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
+pub(super) async fn write_batch(
+    conn: &mut PgConnection,
+    batch: &[&NewTicket],
+) -> Result<Vec<Result<()>>> {
     let mut outcomes = refuse_repeats(batch);
     let jobs = accepted(batch, &outcomes);
     if jobs.is_empty() {

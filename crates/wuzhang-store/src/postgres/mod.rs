@@ -32,6 +32,7 @@ use crate::model::ReferenceCounters;
 mod areas;
 mod arrays;
 mod batch;
+mod campaigns;
 mod categories;
 mod feed;
 mod firing;

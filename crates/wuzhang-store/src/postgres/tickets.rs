@@ -63,6 +63,23 @@ pub(super) async fn write_change(
     if let Some(r) = &change.idempotency {
         insert_idempotency(conn, r).await?;
     }
+    if let Some(result) = &change.task_result {
+        let done = sqlx::query(
+            "UPDATE campaign_tasks SET result = $3 \
+             WHERE subdistrict_code = $1 AND ticket_id = $2",
+        )
+        .bind(sub)
+        .bind(id)
+        .bind(crate::codec::to_json(result)?)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::invalid(
+                "task_result",
+                "the ticket is not a campaign task",
+            ));
+        }
+    }
     if let Some(follower) = &change.add_follower {
         sqlx::query(
             "INSERT INTO ticket_followers (subdistrict_code, ticket_id, follower_id) \

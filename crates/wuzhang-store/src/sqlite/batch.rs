@@ -151,7 +151,7 @@ impl Drop for Unsettled {
 /// Inserts the rows `jobs` bring (idempotency records, tickets, timers, events) as one
 /// query: one multi-row INSERT per table, each row bound as the single-row INSERTs bind
 /// it, between `before` and `after` (statements of their own, or empty).
-async fn insert_new(
+pub(super) async fn insert_new(
     conn: &mut SqliteConnection,
     jobs: &[&NewTicket],
     before: &str,
@@ -203,7 +203,8 @@ async fn insert_new(
 /// written one by one (perf of the server: a quarter of its time switching threads).
 /// Returns each job's outcome; an `Err` means nothing was written.
 async fn write_setwise(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<()>>> {
-    let mut outcomes = refuse_repeats(batch);
+    let news: Vec<&NewTicket> = batch.iter().map(|j| &j.new).collect();
+    let mut outcomes = refuse_repeats(&news);
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
 
     let mut qb = QueryBuilder::<Sqlite>::new("SELECT id FROM tickets WHERE id IN (");
@@ -255,7 +256,7 @@ async fn write_setwise(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<Result<()
             *outcome = Err(idempotency_taken(r));
         }
     }
-    let jobs = accepted(batch, &outcomes);
+    let jobs = accepted(&news, &outcomes);
     if jobs.is_empty() {
         tx.rollback().await?;
         return Ok(outcomes);

@@ -36,6 +36,7 @@ use crate::model::ReferenceCounters;
 
 mod areas;
 mod batch;
+mod campaigns;
 mod categories;
 mod checkpoint;
 mod feed;

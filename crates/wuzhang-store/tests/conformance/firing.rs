@@ -45,6 +45,7 @@ pub(crate) fn escalate(ticket: &mut Ticket, at: OffsetDateTime) -> TicketChange 
         timers: None,
         idempotency: None,
         add_follower: None,
+        task_result: None,
     }
 }
 
@@ -249,6 +250,7 @@ pub(crate) async fn fire_two_timers_of_one_ticket_in_one_batch(store: S) {
                     timers: None,
                     idempotency: None,
                     add_follower: None,
+                    task_result: None,
                 }
             }
             _ => escalate(&mut ticket, now),
@@ -489,6 +491,7 @@ pub(crate) async fn fire_ticket_changed_since_claim_is_retried(store: S) {
                     timers: None,
                     idempotency: None,
                     add_follower: None,
+                    task_result: None,
                 })
                 .await?;
             Ok(TimerOutcome::Fire(escalate(&mut ticket, now)))
@@ -600,6 +603,7 @@ pub(crate) async fn concurrent_workers_fire_each_timer_once(store: S) {
             timers: None,
             idempotency: None,
             add_follower: None,
+            task_result: None,
         }))
     });
     let workers: Vec<_> = (0..3)

@@ -336,6 +336,7 @@ pub(crate) fn change(t: &Ticket, command: Command, at: OffsetDateTime) -> Ticket
         timers: None,
         idempotency: None,
         add_follower: None,
+        task_result: None,
     }
 }
 

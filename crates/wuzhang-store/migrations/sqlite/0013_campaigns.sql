@@ -1,0 +1,28 @@
+-- Times in microseconds since the epoch, ids as UUID text, as everywhere on SQLite.
+-- Campaigns (专项行动): the campaign as the command center defined it (JSON of
+-- wuzhang_domain::campaign::Campaign), and one row per task: its ticket (an ordinary
+-- ticket of `tickets`), the post's area, where it lies for progress by grid, lane and
+-- street, and the result its chief reported (JSON of TaskResult).
+CREATE TABLE campaigns (
+    subdistrict_code TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    campaign         TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    PRIMARY KEY (subdistrict_code, id)
+);
+CREATE UNIQUE INDEX campaigns_id_idx ON campaigns (id);
+
+CREATE TABLE campaign_tasks (
+    subdistrict_code TEXT NOT NULL,
+    ticket_id        TEXT NOT NULL,
+    campaign_id      TEXT NOT NULL,
+    area_code        TEXT NOT NULL,
+    grid_code        TEXT,
+    lane_code        TEXT,
+    street_code      TEXT,
+    result           TEXT,
+    PRIMARY KEY (subdistrict_code, ticket_id),
+    FOREIGN KEY (subdistrict_code, campaign_id) REFERENCES campaigns (subdistrict_code, id)
+);
+CREATE INDEX campaign_tasks_campaign_idx ON campaign_tasks (campaign_id);
+CREATE INDEX campaign_tasks_ticket_idx ON campaign_tasks (ticket_id);
