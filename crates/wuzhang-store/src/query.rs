@@ -349,8 +349,29 @@ where
     /// token. Returns the page size too. Invalid (field of the bbox) if the bbox is.
     fn list_areas(query: &AreaQuery, page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
         let after = PageKey::decode(page.token.as_deref(), |k| matches!(k, PageKey::Area { .. }))?;
+        let qb = Self::select_areas("", AREA_COLUMNS, query)?;
+        let code = match after {
+            Some(PageKey::Area { code }) => Some(code),
+            _ => None,
+        };
+        Ok(Self::by_code_after(qb, code, page))
+    }
+
+    /// How many areas match `query`, up to `cap + 1`: the count reads no more rows.
+    /// Invalid (field of the bbox) if the bbox is.
+    fn count_areas_capped(query: &AreaQuery, cap: u64) -> Result<QueryBuilder<Self>> {
+        let mut qb = Self::select_areas("SELECT COUNT(*) FROM (", "1", query)?;
+        qb.push(" LIMIT ")
+            .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+            .push(") AS capped");
+        Ok(qb)
+    }
+
+    /// `{prefix}SELECT {what}` from the areas matching `query`: the FROM and WHERE clauses
+    /// an area listing and its count share.
+    fn select_areas(prefix: &str, what: &str, query: &AreaQuery) -> Result<QueryBuilder<Self>> {
         let mut qb = QueryBuilder::<Self>::new(format!(
-            "SELECT {AREA_COLUMNS} FROM areas WHERE {}",
+            "{prefix}SELECT {what} FROM areas WHERE {}",
             Self::ALL_ROWS
         ));
         if let Some(parent) = &query.parent_code {
@@ -369,11 +390,7 @@ where
             qb.push(" AND min_lat <= ").push_bind(b.max_lat);
             qb.push(" AND max_lat >= ").push_bind(b.min_lat);
         }
-        let code = match after {
-            Some(PageKey::Area { code }) => Some(code),
-            _ => None,
-        };
-        Ok(Self::by_code_after(qb, code, page))
+        Ok(qb)
     }
 
     /// The categories, by code, one page after `page`'s token. Returns

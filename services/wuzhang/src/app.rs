@@ -109,13 +109,14 @@ pub async fn build_with_clock(
         Arc::clone(&store),
         Arc::clone(&clock),
         locator.clone(),
-        reference,
+        reference.clone(),
         Arc::clone(&calendars),
         hub.clone(),
         IntakeConfig::default(),
     );
     Ok(ServerParts {
         locator,
+        reference,
         index_refresh: std::time::Duration::from_millis(config.index_refresh_ms),
         event_poll: std::time::Duration::from_millis(config.event_poll_ms),
         idempotency_ttl: time::Duration::hours(

@@ -32,6 +32,8 @@ pub struct ServerParts {
     pub services: Vec<ServiceName>,
     /// Answers where points are; its index is followed while the server runs.
     pub locator: wuzhang_routing::Locator,
+    /// The process's cache of roster and categories (the locator's and intake's).
+    pub reference: wuzhang_store::ReferenceCache,
     /// How often the area index checks the store for changes.
     pub index_refresh: std::time::Duration,
     /// How often the event hub reads the log for other processes' writes.
@@ -69,6 +71,42 @@ pub struct Listeners {
     pub http: TcpListener,
 }
 
+/// This process's area index and roster cache, brought up to date by the admin service
+/// after an import and before its answer: Locate through this process sees an import at
+/// once (the follower task would take up to `index_refresh`, the cache up to
+/// `reference_refresh_ms`).
+#[derive(Debug)]
+struct FollowImports {
+    store: Arc<dyn Store>,
+    index: wuzhang_routing::AreaIndex,
+    reference: wuzhang_store::ReferenceCache,
+}
+
+impl FollowImports {
+    fn unavailable(e: wuzhang_store::StoreError) -> wuzhang_app::ApiError {
+        wuzhang_app::ApiError::Unavailable(format!(
+            "the import is stored, but this process could not load it yet; retry with the \
+             same request_id: {e}"
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl wuzhang_admin::ImportFollower for FollowImports {
+    async fn areas_imported(&self) -> Result<(), wuzhang_app::ApiError> {
+        self.index
+            .refresh(self.store.as_ref())
+            .await
+            .map_err(Self::unavailable)?;
+        Ok(())
+    }
+
+    async fn roster_imported(&self) -> Result<(), wuzhang_app::ApiError> {
+        self.reference.refresh().await.map_err(Self::unavailable)?;
+        Ok(())
+    }
+}
+
 /// How often expired idempotency records are deleted.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -93,6 +131,7 @@ pub async fn run(
         authenticator,
         services,
         locator,
+        reference,
         index_refresh,
         event_poll,
         idempotency_ttl,
@@ -234,11 +273,18 @@ pub async fn run(
         // Imports carry whole files (64 MiB of GeoJSON at most, checked by the import with
         // a clear error); tonic's 4 MiB default would refuse them before they arrive.
         tonic::service::interceptor::InterceptedService::new(
-            AdminServiceServer::new(wuzhang_admin::Admin::new(
-                Arc::clone(&store),
-                Arc::clone(&clock),
-                Arc::clone(&calendars),
-            ))
+            AdminServiceServer::new(
+                wuzhang_admin::Admin::new(
+                    Arc::clone(&store),
+                    Arc::clone(&clock),
+                    Arc::clone(&calendars),
+                )
+                .with_follower(Arc::new(FollowImports {
+                    store: Arc::clone(&store),
+                    index: locator.index().clone(),
+                    reference: reference.clone(),
+                })),
+            )
             .max_decoding_message_size(ADMIN_MAX_MESSAGE_BYTES),
             authenticator.clone(),
         )
