@@ -130,6 +130,7 @@ pub async fn build_with_clock(
         rollups: wuzhang_app::rollups::Rollups::new(Arc::clone(&store)),
         rollup_poll: std::time::Duration::from_millis(config.rollup_poll_ms),
         evaluation_weights: config.evaluation_weights,
+        grid_light: config.grid_light,
         media,
         public_url: config.public_url.clone(),
         open311_keys: config.open311_keys()?,

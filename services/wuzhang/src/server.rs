@@ -54,6 +54,8 @@ pub struct ServerParts {
     pub rollup_poll: std::time::Duration,
     /// Weights of the composite evaluation score.
     pub evaluation_weights: wuzhang_domain::evaluation::Weights,
+    /// Thresholds of the grids' lights on the overview's map.
+    pub grid_light: wuzhang_supervision::GridLights,
     /// How often an idle timer worker looks for due timers.
     pub timer_poll: std::time::Duration,
     /// Uploaded photos and videos.
@@ -143,6 +145,7 @@ pub async fn run(
         rollups,
         rollup_poll,
         evaluation_weights,
+        grid_light,
         media,
         public_url,
         open311_keys,
@@ -265,6 +268,7 @@ pub async fn run(
                 rollups.clone(),
             )
             .with_weights(evaluation_weights)
+            .with_grid_lights(grid_light)
             .on_change(wake.clone()),
             authenticator.clone(),
         )
