@@ -10,9 +10,9 @@ use harness::{Server, authed, data_file, fixture, fresh_pg_url};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{
-    AreaLevel, ChiefLevel, Crs, GeoPoint, GetAreaRequest, ImportAreasRequest, ImportRosterRequest,
-    ListAreasRequest, LocateBatchRequest, LocateRequest, LocateResponse, import_areas_request,
-    list_areas_request, locate_batch_result,
+    AreaLevel, BBox, ChiefLevel, Crs, GeoPoint, GetAreaRequest, ImportAreasRequest,
+    ImportRosterRequest, ListAreasRequest, ListPostsRequest, ListPostsResponse, LocateBatchRequest,
+    LocateRequest, LocateResponse, import_areas_request, list_areas_request, locate_batch_result,
 };
 
 const X0: f64 = 125.300;
@@ -686,4 +686,393 @@ async fn large_area_files_arrive_and_huge_ones_are_refused_clearly() {
         err.get_details_bad_request().unwrap().field_violations[0].field,
         "geojson"
     );
+}
+
+/// The posts `r` lists, as (area code, holder id, deputy id, vacant).
+fn posts_of(r: &ListPostsResponse) -> Vec<(&str, &str, &str, bool)> {
+    r.posts
+        .iter()
+        .map(|p| {
+            (
+                p.area_code.as_str(),
+                p.holder.as_ref().map_or("", |h| h.id.as_str()),
+                p.deputy.as_ref().map_or("", |d| d.id.as_str()),
+                p.vacant,
+            )
+        })
+        .collect()
+}
+
+async fn list_posts(
+    routing: &mut RoutingServiceClient<tonic::transport::Channel>,
+    token: &str,
+    req: ListPostsRequest,
+) -> Result<ListPostsResponse, tonic::Status> {
+    routing
+        .list_posts(authed(token, req))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The status names the bad field.
+fn assert_field(err: &tonic::Status, field: &str) {
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let details = err.get_details_bad_request().expect("BadRequest");
+    assert!(
+        details.field_violations.iter().any(|v| v.field == field),
+        "{field} named in {details:?}"
+    );
+}
+
+/// Issue 22: imports seen at once by the answering process, ListPosts by scope, and
+/// ListAreas totals.
+async fn posts_totals_and_fresh_imports(server: &Server) {
+    let (admin, resident) = seed(server).await;
+    let mut routing = RoutingServiceClient::new(server.channel().await.unwrap());
+    let in_grid_2 = || LocateRequest {
+        point: wgs(Y0 + 0.005, X0 + 0.015),
+        ..Default::default()
+    };
+
+    // Answered OK means seen: Locate at once, no wait and no retry.
+    let r = locate(&mut routing, &resident, in_grid_2())
+        .await
+        .expect("the import is seen at once");
+    let grid = r.grid.unwrap();
+    assert_eq!(
+        (grid.code.as_str(), grid.name.as_str()),
+        ("220102001001002", "南岭社区第2网格")
+    );
+    let grid_link = r.chain.iter().find(|l| l.level == ChiefLevel::Grid as i32);
+    assert_eq!(grid_link.unwrap().person_id, "P002");
+
+    // ListPosts. An admin sees every post by area code, vacancies included (the street has
+    // no holder; the building's holder is away but a deputy acts; the command center is
+    // never vacant), phones whole.
+    let all = list_posts(&mut routing, &admin, ListPostsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        posts_of(&all),
+        vec![
+            ("220102001", "P001", "", false),
+            ("220102001001001", "P003", "", false),
+            ("220102001001001B01", "P004", "P005", false),
+            ("220102001001001B01U1", "P006", "", false),
+            ("220102001001002", "P002", "", false),
+            ("220102001S01", "", "", true),
+            ("220102001S01L01", "P002", "", false),
+        ]
+    );
+    assert_eq!(all.total_size, 7);
+    assert!(all.next_page_token.is_empty());
+    let building = &all.posts[2];
+    assert_eq!(building.level, ChiefLevel::Building as i32);
+    assert_eq!(building.area_name, "1号楼");
+    assert_eq!(building.leave.len(), 1, "the holder's leave runs to 2099");
+    assert_eq!(building.holder.as_ref().unwrap().phone, "13900000004");
+    // Filters, alone and together.
+    let only = |req: ListPostsRequest| {
+        let mut routing = routing.clone();
+        let admin = admin.clone();
+        async move { list_posts(&mut routing, &admin, req).await.unwrap() }
+    };
+    let vacant = only(ListPostsRequest {
+        vacant_only: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(posts_of(&vacant), vec![("220102001S01", "", "", true)]);
+    assert_eq!(vacant.total_size, 1);
+    let grids = only(ListPostsRequest {
+        level: ChiefLevel::Grid as i32,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(grids.posts.len(), 2);
+    let lane_chief = only(ListPostsRequest {
+        person_id: "P002".into(),
+        ..Default::default()
+    })
+    .await;
+    let codes: Vec<&str> = lane_chief
+        .posts
+        .iter()
+        .map(|p| p.area_code.as_str())
+        .collect();
+    assert_eq!(codes, ["220102001001002", "220102001S01L01"]);
+    let deputy = only(ListPostsRequest {
+        person_id: "P005".into(),
+        area_code: "220102001001001".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(deputy.posts.len(), 1, "deputies count");
+    // Paged like ListAreas: the total on every page, a token until the last.
+    let mut token = String::new();
+    let mut paged = Vec::new();
+    for expected in [3, 3, 1] {
+        let page = only(ListPostsRequest {
+            page_size: 3,
+            page_token: token.clone(),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((page.posts.len(), page.total_size), (expected, 7));
+        paged.extend(page.posts);
+        token = page.next_page_token;
+    }
+    assert!(token.is_empty());
+    assert_eq!(paged, all.posts);
+
+    // Bad input names the field; an unknown area is NOT_FOUND.
+    for (req, field) in [
+        (
+            ListPostsRequest {
+                area_code: "no spaces".into(),
+                ..Default::default()
+            },
+            "area_code",
+        ),
+        (
+            ListPostsRequest {
+                person_id: "P 1".into(),
+                ..Default::default()
+            },
+            "person_id",
+        ),
+        (
+            ListPostsRequest {
+                level: 99,
+                ..Default::default()
+            },
+            "level",
+        ),
+        (
+            ListPostsRequest {
+                page_size: -1,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+        (
+            ListPostsRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            },
+            "page_token",
+        ),
+    ] {
+        let err = list_posts(&mut routing, &admin, req).await.unwrap_err();
+        assert_field(&err, field);
+    }
+    let err = list_posts(
+        &mut routing,
+        &admin,
+        ListPostsRequest {
+            area_code: "220102999".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+
+    // Scope. A resident may not list posts at all.
+    let err = list_posts(&mut routing, &resident, ListPostsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // A command center: its subdistrict's tree, phones whole.
+    let center = server
+        .mint("command_center", "cc-1", &["220102001"])
+        .unwrap();
+    let mine = list_posts(&mut routing, &center, ListPostsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(mine.posts, all.posts);
+    let grid_1 = list_posts(
+        &mut routing,
+        &center,
+        ListPostsRequest {
+            area_code: "220102001001001".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(grid_1.total_size, 3, "the grid, its building and unit");
+    // Another subdistrict's center sees none of it.
+    let other = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let none = list_posts(&mut routing, &other, ListPostsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!((none.posts.len(), none.total_size), (0, 0));
+    let err = list_posts(
+        &mut routing,
+        &other,
+        ListPostsRequest {
+            area_code: "220102001001001".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    // A chief: the trees of their posts (by the roster), phones masked.
+    let grid_chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let own = list_posts(&mut routing, &grid_chief, ListPostsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        posts_of(&own),
+        vec![
+            ("220102001001001", "P003", "", false),
+            ("220102001001001B01", "P004", "P005", false),
+            ("220102001001001B01U1", "P006", "", false),
+        ]
+    );
+    assert_eq!(own.posts[0].holder.as_ref().unwrap().phone, "139****0003");
+    let err = list_posts(
+        &mut routing,
+        &grid_chief,
+        ListPostsRequest {
+            area_code: "220102001S01L01".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::NotFound,
+        "above the chief's post: {err:?}"
+    );
+    let lane = server.mint("chief", "P002", &["220102001S01L01"]).unwrap();
+    let own = list_posts(&mut routing, &lane, ListPostsRequest::default())
+        .await
+        .unwrap();
+    let codes: Vec<&str> = own.posts.iter().map(|p| p.area_code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "220102001001001",
+            "220102001001001B01",
+            "220102001001001B01U1",
+            "220102001001002",
+            "220102001S01L01"
+        ],
+        "the lane's tree, its grid post listed once"
+    );
+
+    // ListAreas counts what matches, whatever the page.
+    let areas = |filter, level: AreaLevel, page_size| ListAreasRequest {
+        filter,
+        level: level as i32,
+        page_size,
+        ..Default::default()
+    };
+    for (req, total) in [
+        (areas(None, AreaLevel::Unspecified, 2), 7),
+        (areas(None, AreaLevel::Grid, 1), 2),
+        (
+            areas(
+                Some(list_areas_request::Filter::ParentCode(
+                    "220102001S01L01".into(),
+                )),
+                AreaLevel::Unspecified,
+                1,
+            ),
+            2,
+        ),
+        (
+            areas(
+                Some(list_areas_request::Filter::Bbox(BBox {
+                    min_lng: 125.315,
+                    min_lat: 43.801,
+                    max_lng: 125.318,
+                    max_lat: 43.802,
+                })),
+                AreaLevel::Grid,
+                0,
+            ),
+            1,
+        ),
+    ] {
+        let r = routing
+            .list_areas(authed(&resident, req.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.total_size, total, "{req:?}");
+        assert!(!r.total_size_is_estimate);
+    }
+
+    // A second import into a running index: grid 2 renamed, and a new grid chief. Both
+    // answered OK, both seen at once.
+    let renamed = r#"{"type": "FeatureCollection", "features": [{"type": "Feature",
+        "properties": {"code": "220102001001002", "name": "南岭社区第二网格", "level": "grid",
+        "parent_code": "220102001S01L01", "community": "南岭社区"},
+        "geometry": {"type": "Polygon", "coordinates": [[[125.31, 43.8], [125.32, 43.8],
+        [125.32, 43.81], [125.31, 43.81], [125.31, 43.8]]]}}]}"#;
+    let mut admin_client = AdminServiceClient::new(server.channel().await.unwrap());
+    admin_client
+        .import_areas(authed(
+            &admin,
+            import("areas-2", renamed.as_bytes().to_vec()),
+        ))
+        .await
+        .unwrap();
+    let r = locate(&mut routing, &resident, in_grid_2()).await.unwrap();
+    assert_eq!(r.grid.unwrap().name, "南岭社区第二网格");
+    admin_client
+        .import_roster(authed(
+            &admin,
+            ImportRosterRequest {
+                request_id: "roster-2".into(),
+                csv: "area_code,person_id,person_name,phone,deputy_person_id,deputy_name,\
+                      deputy_phone,leave_starts_at,leave_ends_at\n\
+                      220102001001002,P007,周网格,13900000007,,,,,\n"
+                    .as_bytes()
+                    .to_vec(),
+                dry_run: false,
+            },
+        ))
+        .await
+        .unwrap();
+    let r = locate(&mut routing, &resident, in_grid_2()).await.unwrap();
+    let grid_link = r.chain.iter().find(|l| l.level == ChiefLevel::Grid as i32);
+    assert_eq!(grid_link.unwrap().person_id, "P007");
+    let posts = list_posts(
+        &mut routing,
+        &admin,
+        ListPostsRequest {
+            area_code: "220102001001002".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        posts_of(&posts),
+        vec![("220102001001002", "P007", "", false)]
+    );
+    assert_eq!(posts.posts[0].area_name, "南岭社区第二网格");
+}
+
+#[tokio::test]
+async fn posts_totals_and_fresh_imports_on_sqlite() {
+    let server = Server::start(&[]).unwrap();
+    posts_totals_and_fresh_imports(&server).await;
+}
+
+#[tokio::test]
+async fn posts_totals_and_fresh_imports_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_with(Some(url), None, &[]).unwrap();
+    posts_totals_and_fresh_imports(&server).await;
 }

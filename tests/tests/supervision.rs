@@ -12,16 +12,18 @@ use tonic::transport::Channel;
 #[path = "../harness.rs"]
 mod harness;
 use harness::{Server, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report};
+use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
-    AcceptTicketRequest, ChiefLevel, CloseTicketRequest, Crs, EscalateTicketRequest, EventKind,
-    GeoPoint, GetIncidentRequest, GetOverviewRequest, IssueSupervisionRequest, ListInboxRequest,
-    ListTicketsRequest, ListTicketsResponse, MergeTicketRequest, PauseState, ReassignTicketRequest,
+    AcceptTicketRequest, Category, ChiefLevel, CloseTicketRequest, Crs, EscalateTicketRequest,
+    EventKind, GeoPoint, GetCategoryRequest, GetIncidentRequest, GetOverviewRequest, GridLight,
+    IssueSupervisionRequest, ListInboxRequest, ListTicketsRequest, ListTicketsResponse,
+    MergeTicketRequest, PauseState, RateIncidentRequest, ReassignTicketRequest,
     RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest, ResolveTicketRequest,
-    StateCount, SupervisionSeverity, Ticket, TicketEvent, TicketState, VerifyTicketRequest,
-    WatchEventsRequest, WatchIncidentRequest,
+    StateCount, SupervisionSeverity, Ticket, TicketEvent, TicketState, UpsertCategoryRequest,
+    VerifyTicketRequest, WatchEventsRequest, WatchIncidentRequest,
 };
 
 const SUB: &str = "220102001";
@@ -1048,6 +1050,308 @@ async fn merge_flow(
         followed.events.last().map(|e| e.kind),
         Some(EventKind::ReporterJoined as i32)
     );
+}
+
+/// A report of a broken light (C0102, duplicates within 20 m merge) at a point of grid 1.
+async fn submit_at(server: &Server, resident: &str, id: &str, lat: f64, lng: f64) -> Ticket {
+    let at = GeoPoint {
+        lat,
+        lng,
+        crs: Crs::Wgs84 as i32,
+    };
+    submit_report(server, resident, id, "C0102", at).await
+}
+
+/// The resident rates `t`.
+async fn rate(server: &Server, resident: &str, t: &Ticket, rid: &str, not_solved: bool) -> Ticket {
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    intake
+        .rate_incident(authed(
+            resident,
+            RateIncidentRequest {
+                request_id: rid.into(),
+                ticket_id: t.id.clone(),
+                stars: if not_solved { 1 } else { 5 },
+                not_solved,
+                comment: "还是不亮".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The ids of the center's reopen queue (newest first) and its total, as listed.
+async fn reopen_queue(cc: &mut Center, center: &str, states: Vec<i32>) -> (Vec<String>, i32) {
+    let r = cc
+        .list_tickets(authed(
+            center,
+            ListTicketsRequest {
+                subdistrict_code: SUB.into(),
+                reopen_requested_only: true,
+                states,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    (r.tickets.into_iter().map(|t| t.id).collect(), r.total_size)
+}
+
+async fn overview(cc: &mut Center, center: &str) -> wuzhang_proto::v1::Overview {
+    cc.get_overview(authed(
+        center,
+        GetOverviewRequest {
+            subdistrict_code: SUB.into(),
+        },
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+/// Issue 22: a not_solved rating puts a ticket in the command center's reopen queue
+/// (ListTickets filter, overview count) until someone reopens it; a category with
+/// reopen_on_not_solved reopens it at once, through the same rules as ReopenTicket.
+async fn reopen_queue_flow(server: &Server) {
+    let admin = seed_small_tree(server).await;
+    let resident = server.mint("resident", "r-rq", &[]).unwrap();
+    let chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let mut desk: Desk = EscalationServiceClient::new(server.channel().await.unwrap());
+    let mut cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let mut admin_client = AdminServiceClient::new(server.channel().await.unwrap());
+
+    // The default: the flag is off, and shown so.
+    let category = admin_client
+        .get_category(authed(
+            &admin,
+            GetCategoryRequest {
+                code: "C0102".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!category.reopen_on_not_solved);
+    assert_eq!(overview(&mut cc, &center).await.reopen_requests, 0);
+
+    // Two resolved tickets, one rated satisfied, one not solved: only that one waits.
+    let happy = submit_at(server, &resident, "rq-1", 43.801, 125.301).await;
+    let happy = work(&mut desk, &chief, &happy, "rq-1").await;
+    rate(server, &resident, &happy, "rq-1r", false).await;
+    let sad = submit_at(server, &resident, "rq-2", 43.804, 125.304).await;
+    let sad = work(&mut desk, &chief, &sad, "rq-2").await;
+    let rated = rate(server, &resident, &sad, "rq-2r", true).await;
+    assert_eq!(state(&rated), TicketState::Resolved, "the center decides");
+    assert_eq!(rated.accept_due_at, None);
+    assert_eq!(
+        reopen_queue(&mut cc, &center, vec![]).await,
+        (vec![sad.id.clone()], 1)
+    );
+    // Combined with the other filters: it is RESOLVED, not CLOSED.
+    assert_eq!(
+        reopen_queue(&mut cc, &center, vec![TicketState::Closed as i32]).await,
+        (vec![], 0)
+    );
+    assert_eq!(overview(&mut cc, &center).await.reopen_requests, 1);
+
+    // Reopening takes it out of the queue (the rating is cleared with the reopen).
+    cc.reopen_ticket(authed(
+        &center,
+        ReopenTicketRequest {
+            request_id: "rq-2o".into(),
+            ticket_id: sad.id.clone(),
+            expected_version: rated.version,
+            reason: "居民反映未解决".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    assert_eq!(reopen_queue(&mut cc, &center, vec![]).await, (vec![], 0));
+    assert_eq!(overview(&mut cc, &center).await.reopen_requests, 0);
+
+    // The category now reopens by itself.
+    let flagged = admin_client
+        .upsert_category(authed(
+            &admin,
+            UpsertCategoryRequest {
+                request_id: "rq-cat".into(),
+                category: Some(Category {
+                    reopen_on_not_solved: true,
+                    ..category.clone()
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(flagged.reopen_on_not_solved);
+    let listed = admin_client
+        .get_category(authed(
+            &admin,
+            GetCategoryRequest {
+                code: "C0102".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.reopen_on_not_solved, "stored");
+
+    let again = submit_at(server, &resident, "rq-3", 43.807, 125.307).await;
+    let again = work(&mut desk, &chief, &again, "rq-3").await;
+    // A satisfied rating of a flagged category changes nothing.
+    let closed_happy = {
+        let t = submit_at(server, &resident, "rq-4", 43.809, 125.309).await;
+        let t = work(&mut desk, &chief, &t, "rq-4").await;
+        rate(server, &resident, &t, "rq-4r", false).await
+    };
+    assert_eq!(state(&closed_happy), TicketState::Resolved);
+    assert!(closed_happy.rating.is_some());
+
+    let reopened = rate(server, &resident, &again, "rq-3r", true).await;
+    assert_eq!(state(&reopened), TicketState::Assigned, "reopened at once");
+    assert_eq!(reopened.level, ChiefLevel::Grid as i32);
+    assert_eq!(
+        reopened.assignee_person_id, "P003",
+        "to the chief who resolved it"
+    );
+    assert!(reopened.accept_due_at.is_some() && reopened.resolve_due_at.is_some());
+    assert_eq!(reopened.rating, None, "a reopen clears the rating");
+    // A retry of the rating answers as the first time.
+    assert_eq!(
+        rate(server, &resident, &again, "rq-3r", true).await,
+        reopened
+    );
+    // The history: the rating, then the reopen by intake, in one step.
+    let history = as_resident_sees(server, &resident, &again).await;
+    let tail: Vec<(i32, String)> = history.events[history.events.len() - 2..]
+        .iter()
+        .map(|e| (e.kind, e.actor.clone()))
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            (EventKind::Rated as i32, "r-rq".to_owned()),
+            (EventKind::Reopened as i32, "system:intake".to_owned()),
+        ]
+    );
+    // The chief's inbox has it again; the queue does not.
+    let inbox = desk
+        .list_inbox(authed(&chief, ListInboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(inbox.tickets.iter().any(|t| t.id == again.id));
+    assert_eq!(reopen_queue(&mut cc, &center, vec![]).await, (vec![], 0));
+    assert_eq!(overview(&mut cc, &center).await.reopen_requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_queue_on_sqlite() {
+    let server = Server::start(&[]).unwrap();
+    reopen_queue_flow(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_queue_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
+    reopen_queue_flow(&server).await;
+}
+
+/// Issue 22: every grid's load carries its light, by the thresholds configured
+/// (here: yellow from 2 open, red from 1 overdue or 1 supervised).
+async fn grid_light_flow(server: &Server) {
+    seed_small_tree(server).await;
+    let resident = server.mint("resident", "r-gl", &[]).unwrap();
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let mut cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let lights = |o: &wuzhang_proto::v1::Overview| -> Vec<(String, i64, i64, i32)> {
+        o.grid_loads
+            .iter()
+            .map(|g| (g.grid_code.clone(), g.open, g.supervised, g.light))
+            .collect()
+    };
+    let (g1, g2) = ("220102001001001".to_owned(), "220102001001002".to_owned());
+    let (green, yellow, red) = (
+        GridLight::Green as i32,
+        GridLight::Yellow as i32,
+        GridLight::Red as i32,
+    );
+
+    assert_eq!(
+        lights(&overview(&mut cc, &center).await),
+        vec![(g1.clone(), 0, 0, green), (g2.clone(), 0, 0, green)]
+    );
+    let first = submit_at(server, &resident, "gl-1", 43.801, 125.301).await;
+    assert_eq!(
+        lights(&overview(&mut cc, &center).await),
+        vec![(g1.clone(), 1, 0, green), (g2.clone(), 0, 0, green)]
+    );
+    submit_at(server, &resident, "gl-2", 43.805, 125.305).await;
+    assert_eq!(
+        lights(&overview(&mut cc, &center).await),
+        vec![(g1.clone(), 2, 0, yellow), (g2.clone(), 0, 0, green)],
+        "a backlog"
+    );
+    cc.issue_supervision(authed(
+        &center,
+        IssueSupervisionRequest {
+            request_id: "gl-s".into(),
+            ticket_id: first.id.clone(),
+            expected_version: 0,
+            deadline: Some(secs_from_now(3600)),
+            severity: SupervisionSeverity::Serious as i32,
+            note: "限期修复".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    let o = overview(&mut cc, &center).await;
+    assert_eq!(
+        lights(&o),
+        vec![(g1.clone(), 2, 1, red), (g2, 0, 0, green)],
+        "supervised"
+    );
+    assert_eq!(o.supervised_open, 1);
+}
+
+/// Thresholds by environment, as a deployment sets them.
+const LIGHTS: (&str, &str) = (
+    "WUZHANG_GRID_LIGHT",
+    "{red_overdue=1,red_supervised=1,yellow_open=2}",
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grid_lights_on_sqlite() {
+    let server = Server::start_env(None, None, &[LIGHTS], &[]).unwrap();
+    grid_light_flow(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grid_lights_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_env(Some(url), None, &[LIGHTS], &[]).unwrap();
+    grid_light_flow(&server).await;
+}
+
+#[test]
+fn bad_grid_light_thresholds_stop_the_start() {
+    let err = Server::start_env(
+        None,
+        None,
+        &[("WUZHANG_GRID_LIGHT", "{yellow_open=0}")],
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("did not announce"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

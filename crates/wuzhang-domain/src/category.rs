@@ -140,6 +140,11 @@ pub struct Category {
     pub duplicate_window: Duration,
     /// Inactive categories stay for old tickets but take no new reports.
     pub active: bool,
+    /// A resident's rating with `not_solved` reopens the ticket (返工) at once, back to the
+    /// owner who resolved it, instead of waiting in the command center's reopen queue. Off
+    /// by default: the command center decides.
+    #[serde(default)]
+    pub reopen_on_not_solved: bool,
 }
 
 impl Category {
@@ -199,6 +204,7 @@ mod tests {
             duplicate_radius_m: 50.0,
             duplicate_window: Duration::hours(24),
             active: true,
+            reopen_on_not_solved: false,
         }
     }
 

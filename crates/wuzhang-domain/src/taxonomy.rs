@@ -221,6 +221,7 @@ pub fn default_categories() -> Vec<Category> {
                     Duration::ZERO
                 },
                 active: true,
+                reopen_on_not_solved: false,
             }
         })
         .collect()

@@ -25,6 +25,7 @@ pub(crate) fn category(kind: DeadlineKind, calendar_code: &str) -> Category {
         duplicate_radius_m: 0.0,
         duplicate_window: Duration::ZERO,
         active: true,
+        reopen_on_not_solved: false,
     }
 }
 

@@ -404,6 +404,7 @@ impl From<&Category> for v1::Category {
             duplicate_window: Some(duration(c.duplicate_window)),
             active: c.active,
             updated_at: None,
+            reopen_on_not_solved: c.reopen_on_not_solved,
         }
     }
 }
@@ -446,6 +447,7 @@ impl TryFrom<&v1::Category> for Category {
                 None => Duration::ZERO,
             },
             active: c.active,
+            reopen_on_not_solved: c.reopen_on_not_solved,
         };
         category.validate()?;
         Ok(category)

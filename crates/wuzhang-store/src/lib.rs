@@ -61,3 +61,4 @@ pub use model::*;
 pub use postgres::PostgresStore;
 pub use reference::ReferenceCache;
 pub use sqlite::SqliteStore;
+pub use token::{code_page_after, code_page_token};

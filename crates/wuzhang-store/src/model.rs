@@ -154,6 +154,9 @@ pub struct TicketQuery {
     pub urgent_only: bool,
     /// Only tickets with a supervision order (督办).
     pub supervised_only: bool,
+    /// Only the command center's reopen queue: RESOLVED or CLOSED tickets their resident
+    /// rated not solved (a reopen clears the rating, so a reopened ticket leaves it).
+    pub reopen_requested: bool,
     /// Only tickets whose (WGS84) location lies in this box, edges included: the
     /// candidates of a duplicate check.
     pub within: Option<BBox>,

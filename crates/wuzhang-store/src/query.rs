@@ -25,13 +25,21 @@ const AREA_COLUMNS: &str =
 /// Also the order [`Dialect::upsert_category`] binds them in.
 const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
      resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
-     duplicate_window_s, active";
+     duplicate_window_s, active, reopen_on_not_solved";
 
 /// The open states as an SQL list: the predicate of the open-only partial indexes
 /// (migrations postgres/0013, sqlite/0010). A query asking only for open tickets contains
 /// `state IN {OPEN_STATES}` term for term, which is what lets either planner use those
 /// indexes whatever the bound parameters are (SQLite matches the term as written).
 pub(crate) const OPEN_STATES: &str = "('submitted', 'assigned', 'accepted')";
+
+/// The reopen queue as an SQL condition: the predicate of the partial index
+/// `tickets_reopen_requested_idx` (migrations postgres/0015, sqlite/0012), term for term,
+/// so that SQLite uses it (and Postgres proves it) whatever else is asked. Only RESOLVED
+/// and CLOSED tickets carry a rating (the domain's invariant, `Ticket::check_invariants`,
+/// and a reopen clears it), so the states need no term of their own: one would let SQLite
+/// prefer the state index and read the subdistrict's whole resolved history.
+pub(crate) const REOPEN_REQUESTED: &str = "rating_not_solved = TRUE";
 
 /// What [`Dialect::push_tickets_from`] joined: the deadline order's key and whether the
 /// assignee areas are filtered already.
@@ -333,6 +341,9 @@ where
         if query.supervised_only {
             qb.push(" AND supervision IS NOT NULL");
         }
+        if query.reopen_requested {
+            qb.push(format!(" AND {REOPEN_REQUESTED}"));
+        }
         if let Some(b) = &query.within {
             qb.push(" AND lat >= ")
                 .push_bind(b.min_lat)
@@ -349,8 +360,29 @@ where
     /// token. Returns the page size too. Invalid (field of the bbox) if the bbox is.
     fn list_areas(query: &AreaQuery, page: &PageRequest) -> Result<(QueryBuilder<Self>, u32)> {
         let after = PageKey::decode(page.token.as_deref(), |k| matches!(k, PageKey::Area { .. }))?;
+        let qb = Self::select_areas("", AREA_COLUMNS, query)?;
+        let code = match after {
+            Some(PageKey::Area { code }) => Some(code),
+            _ => None,
+        };
+        Ok(Self::by_code_after(qb, code, page))
+    }
+
+    /// How many areas match `query`, up to `cap + 1`: the count reads no more rows.
+    /// Invalid (field of the bbox) if the bbox is.
+    fn count_areas_capped(query: &AreaQuery, cap: u64) -> Result<QueryBuilder<Self>> {
+        let mut qb = Self::select_areas("SELECT COUNT(*) FROM (", "1", query)?;
+        qb.push(" LIMIT ")
+            .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+            .push(") AS capped");
+        Ok(qb)
+    }
+
+    /// `{prefix}SELECT {what}` from the areas matching `query`: the FROM and WHERE clauses
+    /// an area listing and its count share.
+    fn select_areas(prefix: &str, what: &str, query: &AreaQuery) -> Result<QueryBuilder<Self>> {
         let mut qb = QueryBuilder::<Self>::new(format!(
-            "SELECT {AREA_COLUMNS} FROM areas WHERE {}",
+            "{prefix}SELECT {what} FROM areas WHERE {}",
             Self::ALL_ROWS
         ));
         if let Some(parent) = &query.parent_code {
@@ -369,11 +401,7 @@ where
             qb.push(" AND min_lat <= ").push_bind(b.max_lat);
             qb.push(" AND max_lat >= ").push_bind(b.min_lat);
         }
-        let code = match after {
-            Some(PageKey::Area { code }) => Some(code),
-            _ => None,
-        };
-        Ok(Self::by_code_after(qb, code, page))
+        Ok(qb)
     }
 
     /// The categories, by code, one page after `page`'s token. Returns
@@ -413,7 +441,8 @@ where
             .push_bind(c.calendar_code)
             .push_bind(c.duplicate_radius_m)
             .push_bind(c.duplicate_window_s)
-            .push_bind(c.active);
+            .push_bind(c.active)
+            .push_bind(c.reopen_on_not_solved);
         qb.push(
             ") ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
              parent_code = excluded.parent_code, kind = excluded.kind, \
@@ -422,7 +451,8 @@ where
              deadline_kind = excluded.deadline_kind, urgent = excluded.urgent, \
              calendar_code = excluded.calendar_code, \
              duplicate_radius_m = excluded.duplicate_radius_m, \
-             duplicate_window_s = excluded.duplicate_window_s, active = excluded.active",
+             duplicate_window_s = excluded.duplicate_window_s, active = excluded.active, \
+             reopen_on_not_solved = excluded.reopen_on_not_solved",
         );
         qb
     }
@@ -446,7 +476,7 @@ where
 mod tests {
     use wuzhang_domain::ticket::TicketState;
 
-    use super::OPEN_STATES;
+    use super::{OPEN_STATES, REOPEN_REQUESTED};
 
     #[test]
     fn open_states_are_the_domains() {
@@ -456,5 +486,18 @@ mod tests {
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
         assert_eq!(OPEN_STATES, format!("({})", open.join(", ")));
+    }
+
+    #[test]
+    fn reopen_queue_is_spelled_as_its_index() {
+        for migration in [
+            include_str!("../migrations/postgres/0015_reopen_queue.sql"),
+            include_str!("../migrations/sqlite/0012_reopen_queue.sql"),
+        ] {
+            assert!(
+                migration.contains(&format!("WHERE {REOPEN_REQUESTED};")),
+                "{migration}"
+            );
+        }
     }
 }

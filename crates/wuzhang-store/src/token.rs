@@ -22,6 +22,9 @@ pub(crate) enum PageKey {
     /// Categories by code.
     #[serde(rename = "cat")]
     Category { code: String },
+    /// A listing by code that a service pages itself, named by `listing`.
+    #[serde(rename = "code")]
+    Code { listing: String, code: String },
     /// Tickets newest first: created_at (unix µs) descending, then id descending.
     #[serde(rename = "new")]
     TicketNewest { created: i64, id: Uuid },
@@ -71,6 +74,30 @@ impl PageKey {
         }
         Ok(Some(key))
     }
+}
+
+/// The token of the page after `code` of a listing ordered by code that a service pages
+/// itself (in memory), named `listing` so that another listing's token is refused: the same
+/// opaque form as the store's own tokens.
+pub fn code_page_token(listing: &str, code: &str) -> String {
+    PageKey::Code {
+        listing: listing.to_owned(),
+        code: code.to_owned(),
+    }
+    .encode()
+}
+
+/// The code a page of `listing` starts after, from its token (`None`: the first page); a
+/// token that does not decode or is another listing's is `Invalid { field: "page_token" }`.
+pub fn code_page_after(listing: &str, token: Option<&str>) -> Result<Option<String>> {
+    let key = PageKey::decode(
+        token,
+        |k| matches!(k, PageKey::Code { listing: l, .. } if l == listing),
+    )?;
+    Ok(match key {
+        Some(PageKey::Code { code, .. }) => Some(code),
+        _ => None,
+    })
 }
 
 /// Cuts a listing fetched with one row too many into a page: the extra row only says that

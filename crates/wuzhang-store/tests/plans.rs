@@ -1,8 +1,8 @@
 //! The plans of the listings and counts the services run, on a store loaded with enough
 //! tickets (30,000 in one subdistrict, across 50 grids, three in twenty open) for the planner
-//! to care: each must use the index meant for it (migrations postgres/0013, sqlite/0010)
-//! and read no table whole; a listing must get its order from the index (no sort), so it
-//! stops after its page. A change that loses an index fails here.
+//! to care: each must use the index meant for it (migrations postgres/0013 and 0015,
+//! sqlite/0010 and 0012) and read no table whole; a listing must get its order from the
+//! index (no sort), so it stops after its page. A change that loses an index fails here.
 //!
 //! The plans are of exactly what the store sends (`explain_tickets`, from the same query
 //! builders). Postgres runs when `WUZHANG_TEST_PG_URL` is set (see the conformance suite),
@@ -148,16 +148,40 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             index: ("tickets_open_idx", &["tickets_grid_newest_idx"]),
         },
         Case {
-            name: "overview: supervised open",
+            name: "overview: supervised open per grid",
             query: TicketQuery {
                 states: open.clone(),
                 supervised_only: true,
                 ..sub()
             },
-            statement: TicketStatement::Count,
+            statement: TicketStatement::CountBy(TicketGrouping::Grid),
             index: (
                 "tickets_supervised_open_idx",
                 &["tickets_supervised_open_idx", "tickets_state_newest_idx"],
+            ),
+        },
+        Case {
+            name: "reopen queue, newest first",
+            query: TicketQuery {
+                reopen_requested: true,
+                ..sub()
+            },
+            statement: list(),
+            index: (
+                "tickets_reopen_requested_idx",
+                &["tickets_reopen_requested_idx"],
+            ),
+        },
+        Case {
+            name: "overview: reopen requests",
+            query: TicketQuery {
+                reopen_requested: true,
+                ..sub()
+            },
+            statement: TicketStatement::Count,
+            index: (
+                "tickets_reopen_requested_idx",
+                &["tickets_reopen_requested_idx"],
             ),
         },
         Case {
@@ -276,7 +300,7 @@ async fn postgres_plans_use_the_read_indexes() {
 /// 30,000 tickets in one subdistrict, set-wise: ticket `i` lies in grid `i % 50`, one in
 /// five held by [`GRID`]'s chief (an inbox of 900 open tickets); three in twenty are open (assigned or accepted, a third of them overdue at [`NOW`]), one in a
 /// hundred of the open under supervision or asking for a pause; the rest resolved or
-/// closed. Their `ticket_assignees` rows as the store writes them. Then ANALYZE.
+/// closed, one in a hundred (closed) rated not solved: the reopen queue. Their `ticket_assignees` rows as the store writes them. Then ANALYZE.
 async fn load_postgres(store: &PostgresStore) {
     let pool = store.pool();
     sqlx::query(
@@ -296,7 +320,7 @@ async fn load_postgres(store: &PostgresStore) {
            $3 - make_interval(secs => $2 - i), $3, NULL, \
            CASE WHEN s.state IN ('assigned', 'accepted') AND i % 100 = 7 THEN 'requested' \
              ELSE 'none' END, \
-           NULL, NULL, NULL, 2, \
+           CASE WHEN i % 100 = 11 THEN 1 END, CASE WHEN i % 100 = 11 THEN true END, NULL, 2, \
            CASE WHEN s.state IN ('assigned', 'accepted') AND i % 100 = 3 THEN '{}' END, 0 \
          FROM generate_series(1, $2) AS i, \
            LATERAL (SELECT '220102001001' || lpad((i % 50 + 1)::text, 3, '0') AS grid) g, \
@@ -387,7 +411,7 @@ async fn load_sqlite(store: &SqliteStore) {
            ?3 - (?2 - i) * 1000000, ?3, NULL, \
            CASE WHEN state IN ('assigned', 'accepted') AND i % 100 = 7 THEN 'requested' \
              ELSE 'none' END, \
-           NULL, NULL, NULL, 2, \
+           CASE WHEN i % 100 = 11 THEN 1 END, CASE WHEN i % 100 = 11 THEN 1 END, NULL, 2, \
            CASE WHEN state IN ('assigned', 'accepted') AND i % 100 = 3 THEN '{}' END, 0 \
          FROM s",
     )

@@ -58,6 +58,7 @@ fn category(code: &str, active: bool) -> Category {
         duplicate_radius_m: 0.0,
         duplicate_window: Span::ZERO,
         active,
+        reopen_on_not_solved: false,
     }
 }
 

@@ -4,8 +4,14 @@
 //! then admits only the roles the RPC is for; object-level scope checks come with each
 //! RPC's implementation. RPCs whose issue is not done answer UNIMPLEMENTED, naming it.
 //!
+//! An import answered OK is seen at once by the process that answered it: before answering,
+//! the service has the process bring what it keeps in memory of areas and roster up to
+//! date through an [`ImportFollower`] (other processes follow within their refresh
+//! periods).
+//!
 //! Layout:
 //! - [`Admin`]: the `wuzhang.v1.AdminService` implementation.
+//! - [`ImportFollower`]: what the process keeps of areas and roster, refreshed on import.
 //! - [`imports`]: area and roster imports, shared with the `wuzhang import-*` commands.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
@@ -34,6 +40,19 @@ use wuzhang_proto::v1::{Crs, FeatureIssue, GeoPoint, RowIssue, import_areas_requ
 use wuzhang_rpc::{caller, grpc};
 use wuzhang_store::Store;
 
+/// What the process keeps in memory of the areas and the roster (the area index Locate
+/// answers from, the roster cache), brought up to date after an import through this
+/// service and before it is answered, so that a client reading back through the same
+/// process at once sees what it imported. The binary implements it over its own parts:
+/// this service knows no other service's internals.
+#[tonic::async_trait]
+pub trait ImportFollower: Send + Sync + std::fmt::Debug {
+    /// Areas were imported: rebuild what is built from them, now.
+    async fn areas_imported(&self) -> Result<(), ApiError>;
+    /// The roster was imported: drop what is cached of it, now.
+    async fn roster_imported(&self) -> Result<(), ApiError>;
+}
+
 /// The `AdminService` over a store.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -41,6 +60,8 @@ pub struct Admin {
     clock: Arc<dyn Clock>,
     /// The calendars in force in this process, replaced after a SetCalendar.
     calendars: Arc<CalendarBook>,
+    /// This process's in-memory areas and roster, refreshed before an import is answered.
+    follower: Option<Arc<dyn ImportFollower>>,
 }
 
 fn count(n: usize) -> i32 {
@@ -66,7 +87,14 @@ impl Admin {
             store,
             clock,
             calendars,
+            follower: None,
         }
+    }
+
+    /// Refreshes `follower` after every import, before answering.
+    pub fn with_follower(mut self, follower: Arc<dyn ImportFollower>) -> Self {
+        self.follower = Some(follower);
+        self
     }
 }
 
@@ -119,6 +147,14 @@ impl AdminService for Admin {
                 },
             )
             .await?;
+            // Also on a retry answered from the record: the first answer may have been
+            // lost with its refresh. A refresh that fails leaves the import stored but
+            // unanswered (UNAVAILABLE): the retry with the same request id gets the answer.
+            if let Some(f) = &self.follower
+                && !response.dry_run
+            {
+                f.areas_imported().await?;
+            }
             Ok(Response::new(response))
         })
         .await
@@ -170,6 +206,12 @@ impl AdminService for Admin {
                 },
             )
             .await?;
+            // As for areas.
+            if let Some(f) = &self.follower
+                && !response.dry_run
+            {
+                f.roster_imported().await?;
+            }
             Ok(Response::new(response))
         })
         .await

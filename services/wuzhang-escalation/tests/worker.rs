@@ -117,6 +117,7 @@ fn category() -> Category {
         duplicate_radius_m: 0.0,
         duplicate_window: Duration::ZERO,
         active: true,
+        reopen_on_not_solved: false,
     }
 }
 

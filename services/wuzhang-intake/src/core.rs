@@ -20,7 +20,7 @@ use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clocks::{ClockEffect, ClockInputs};
 use wuzhang_domain::deadline::CalendarBook;
-use wuzhang_domain::event::TicketEvent;
+use wuzhang_domain::event::{NewEvent, TicketEvent};
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{
     Applied, Assignment, Command, MAX_DESCRIPTION_CHARS, MAX_NOTE_CHARS, Rating, Report, Ticket,
@@ -555,7 +555,10 @@ impl IntakeCore {
         self.write(ticket, applied, key, now).await
     }
 
-    /// Rates resolved or closed work, once.
+    /// Rates resolved or closed work, once. A rating with `not_solved` puts the ticket in
+    /// the command center's reopen queue, unless its category reopens such tickets at
+    /// once (`reopen_on_not_solved`): then the same write reopens it (返工) to the owner
+    /// who resolved it, with new clocks, as the command center's ReopenTicket would.
     pub async fn rate(
         &self,
         caller: &Principal,
@@ -582,9 +585,39 @@ impl IntakeCore {
         } else {
             rating.comment.clone()
         };
+        let not_solved = rating.not_solved;
         let now = self.clock.now();
-        let applied = ticket.apply(Command::Rate(rating), &caller.subject, note.trim(), now)?;
-        self.write(ticket, applied, key, now).await
+        let rated = ticket.apply(Command::Rate(rating), &caller.subject, note.trim(), now)?;
+        if !not_solved {
+            return self.write(ticket, rated, key, now).await;
+        }
+        let category = self
+            .reference
+            .get_category(&ticket.report.category_code)
+            .await?;
+        if !category.reopen_on_not_solved {
+            return self.write(ticket, rated, key, now).await;
+        }
+        // The rating's event first (its clocks stand: ClockEffect::Keep), then the reopen,
+        // whose effect decides the timers: both in one write, so no reader sees the ticket
+        // rated but not reopened.
+        debug_assert_eq!(rated.clocks, ClockEffect::Keep);
+        let reopened = ticket.apply(
+            Command::Reopen,
+            INTAKE_ACTOR,
+            &format!(
+                "reopened (返工): category {} reopens work its resident rated not solved",
+                category.code
+            ),
+            now,
+        )?;
+        let timers = self.clocks(&mut ticket, &reopened.clocks, Some(&category), now)?;
+        // One write, one version (the store takes a change exactly one version after what
+        // it holds): the rated ticket between the two commands is never stored or seen.
+        ticket.version -= 1;
+        info!(ticket = %ticket.id, category = %category.code, "reopened on a not-solved rating");
+        self.write_events(ticket, vec![rated.event, reopened.event], timers, key, now)
+            .await
     }
 
     /// The timers a clock effect of intake leaves (`None`: as they stand). Intake's
@@ -613,11 +646,24 @@ impl IntakeCore {
         now: OffsetDateTime,
     ) -> Result<Ticket, ApiError> {
         let timers = self.clocks(&mut ticket, &applied.clocks, None, now)?;
-        let event = applied.event;
+        self.write_events(ticket, vec![applied.event], timers, key, now)
+            .await
+    }
+
+    /// Writes a resident's change to their ticket: its events in order, and the timers the
+    /// last clock effect left (`None`: as they stand).
+    async fn write_events(
+        &self,
+        ticket: Ticket,
+        events: Vec<NewEvent>,
+        timers: Option<Vec<Timer>>,
+        key: Option<Key>,
+        now: OffsetDateTime,
+    ) -> Result<Ticket, ApiError> {
         let idempotency = key.map(|k| k.record(&to_wire(&ticket, Visibility::Reporter, now), now));
         let change = TicketChange {
             ticket,
-            events: vec![event],
+            events,
             timers,
             idempotency,
             add_follower: None,

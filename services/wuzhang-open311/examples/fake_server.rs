@@ -72,6 +72,7 @@ fn categories() -> Vec<Category> {
         duplicate_radius_m: 50.0,
         duplicate_window: Duration::hours(24),
         active: true,
+        reopen_on_not_solved: false,
     };
     use CategoryKind::{Component, Event};
     vec![

@@ -35,6 +35,7 @@ fn category(code: &str, name: &str, parent: Option<&str>, active: bool) -> Categ
         duplicate_radius_m: 0.0,
         duplicate_window: Duration::ZERO,
         active,
+        reopen_on_not_solved: false,
     }
 }
 

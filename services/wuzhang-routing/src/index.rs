@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub buildings: GridIndex,
     /// Every area, without geometry, by code.
     areas: HashMap<AreaCode, Area>,
+    /// Each area's children by code, in code order: the trees ListPosts walks.
+    children: HashMap<AreaCode, Vec<AreaCode>>,
 }
 
 impl Snapshot {
@@ -53,6 +55,28 @@ impl Snapshot {
     pub fn area_count(&self) -> usize {
         self.areas.len()
     }
+
+    /// The area and every area below it, as of this snapshot (empty if the area is not in
+    /// it), in no set order.
+    pub fn subtree(&self, code: &AreaCode) -> Vec<&Area> {
+        let mut out = Vec::new();
+        let mut todo = vec![code];
+        while let Some(c) = todo.pop() {
+            let Some(area) = self.areas.get(c) else {
+                continue;
+            };
+            out.push(area);
+            if let Some(children) = self.children.get(c) {
+                todo.extend(children);
+            }
+        }
+        out
+    }
+
+    /// Every area of this snapshot, in no set order.
+    pub fn areas(&self) -> impl Iterator<Item = &Area> {
+        self.areas.values()
+    }
 }
 
 /// The current [`Snapshot`], replaced whole when the store's areas change. Readers take
@@ -60,6 +84,10 @@ impl Snapshot {
 #[derive(Debug, Clone)]
 pub struct AreaIndex {
     current: Arc<ArcSwap<Snapshot>>,
+    /// Held through a refresh: the follower and an import's own refresh (the admin
+    /// service's) take turns, so a slower build of older areas never replaces a newer one,
+    /// and areas are not loaded twice at once.
+    refreshing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Default for AreaIndex {
@@ -70,9 +98,11 @@ impl Default for AreaIndex {
             grids: GridIndex::default(),
             buildings: GridIndex::default(),
             areas: HashMap::new(),
+            children: HashMap::new(),
         };
         Self {
             current: Arc::new(ArcSwap::from_pointee(empty)),
+            refreshing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 }
@@ -91,8 +121,10 @@ impl AreaIndex {
     }
 
     /// Rebuilds if the store's areas changed since the current snapshot; returns whether
-    /// it swapped.
+    /// it swapped. When it returns, the snapshot holds every area change committed before
+    /// it was called (a refresh under way waits for the one before it).
     pub async fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
+        let _turn = self.refreshing.lock().await;
         let mut counter = store.area_change_counter().await?;
         if counter == self.current.load().counter {
             return Ok(false);
@@ -130,11 +162,24 @@ impl AreaIndex {
                     .chain(&buildings)
                     .map(|r| (r.area.code.clone(), r.area.clone())),
             );
+            let mut children: HashMap<AreaCode, Vec<AreaCode>> = HashMap::new();
+            for a in areas.values() {
+                if let Some(parent) = &a.parent_code {
+                    children
+                        .entry(parent.clone())
+                        .or_default()
+                        .push(a.code.clone());
+                }
+            }
+            for list in children.values_mut() {
+                list.sort();
+            }
             Snapshot {
                 counter,
                 grids: build(grids),
                 buildings: build(buildings),
                 areas,
+                children,
             }
         })
         .await

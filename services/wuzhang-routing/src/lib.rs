@@ -14,11 +14,13 @@
 //!   and the follower.
 //! - [`locate`]: [`Locator`], from a reported point to a grid, building and chain.
 //! - [`service`]: [`Routing`], the gRPC service.
+//! - `posts`: ListPosts, the posts of an area's tree from the index and the roster.
 //! - [`geojson`]: area geometry as GeoJSON for clients that ask for it.
 
 pub mod geojson;
 pub mod index;
 pub mod locate;
+mod posts;
 pub mod service;
 
 pub use index::AreaIndex;

@@ -87,6 +87,11 @@ impl Locator {
         &self.index
     }
 
+    /// The clock vacancies are judged by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     pub async fn locate(&self, q: &LocateQuery) -> Result<Location, ApiError> {
         let wgs84 = wuzhang_spatial::crs::to_wgs84(q.point);
         let snapshot = self.index.snapshot();

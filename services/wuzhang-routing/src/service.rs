@@ -17,7 +17,7 @@ use wuzhang_proto::v1::{
     LocateRequest, LocateResponse, list_areas_request, locate_batch_result,
 };
 use wuzhang_rpc::{caller, grpc};
-use wuzhang_store::{AreaQuery, PageRequest, Store};
+use wuzhang_store::{AreaQuery, PageRequest, Store, TOTAL_SIZE_CAP};
 
 use crate::locate::{LocateQuery, Location, Locator};
 
@@ -249,6 +249,11 @@ impl RoutingService for Routing {
                 )
                 .await
                 .map_err(ApiError::from)?;
+            let total = self
+                .store
+                .count_areas_capped(&query, TOTAL_SIZE_CAP)
+                .await
+                .map_err(ApiError::from)?;
             let mut areas = Vec::with_capacity(page.items.len());
             for a in &page.items {
                 areas.push(if r.include_geometry {
@@ -260,7 +265,8 @@ impl RoutingService for Routing {
             Ok(Response::new(ListAreasResponse {
                 areas,
                 next_page_token: page.next_token.unwrap_or_default(),
-                total_size: 0,
+                total_size: i32::try_from(total.min(TOTAL_SIZE_CAP + 1)).unwrap_or(i32::MAX),
+                total_size_is_estimate: total > TOTAL_SIZE_CAP,
             }))
         })
         .await
@@ -271,15 +277,22 @@ impl RoutingService for Routing {
         request: Request<ListPostsRequest>,
     ) -> Result<Response<ListPostsResponse>, Status> {
         grpc(async move {
-            admit(
+            let who = admit(
                 caller(&request)?,
                 &[Role::Chief, Role::CommandCenter, Role::Admin],
                 "ListPosts",
             )?;
-            Err(
-                ApiError::unimplemented("ListPosts", "the command center issue, not yet filed")
-                    .into(),
+            let snapshot = self.locator.index().snapshot();
+            let now = self.locator.clock().now();
+            let answer = crate::posts::list_posts(
+                self.store.as_ref(),
+                &snapshot,
+                who,
+                request.get_ref(),
+                now,
             )
+            .await?;
+            Ok(Response::new(answer))
         })
         .await
     }

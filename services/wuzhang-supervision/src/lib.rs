@@ -17,7 +17,8 @@
 //!   a ticket in scope.
 //! - `reassign`: where a reassignment sends a ticket.
 //! - `merge`: folding a duplicate into another open ticket.
-//! - `overview`: the dashboard's snapshot of a subdistrict.
+//! - `overview`: the dashboard's snapshot of a subdistrict, and [`GridLights`], the rule of
+//!   a grid's light on the map.
 //! - `evaluation`: 考评 rows from the rollups, and their CSV.
 //! - `campaigns`: 专项行动 fanned out as tasks, and their progress.
 //!
@@ -27,6 +28,8 @@ mod campaigns;
 mod evaluation;
 mod merge;
 mod overview;
+
+pub use overview::GridLights;
 mod reassign;
 mod scope;
 mod service;
@@ -57,6 +60,7 @@ pub struct Supervision {
     feed: EventHub,
     rollups: Rollups,
     weights: Weights,
+    lights: GridLights,
 }
 
 impl Supervision {
@@ -82,12 +86,20 @@ impl Supervision {
             feed,
             rollups,
             weights: Weights::default(),
+            lights: GridLights::default(),
         }
     }
 
     /// The city's weights for the composite score (checked by the configuration).
     pub fn with_weights(mut self, weights: Weights) -> Self {
         self.weights = weights;
+        self
+    }
+
+    /// The city's thresholds of the grids' lights on the map (checked by the
+    /// configuration).
+    pub fn with_grid_lights(mut self, lights: GridLights) -> Self {
+        self.lights = lights;
         self
     }
 

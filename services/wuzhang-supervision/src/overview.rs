@@ -1,5 +1,6 @@
-//! The dashboard's snapshot of one subdistrict.
+//! The dashboard's snapshot of one subdistrict, and the grids' lights (亮灯) on its map.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use wuzhang_app::ApiError;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
@@ -8,10 +9,67 @@ use wuzhang_domain::evaluation::local_day;
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{Pause, TicketState};
 use wuzhang_proto::convert;
-use wuzhang_proto::v1::{GridLoad, Overview, StateCount, Vacancy};
+use wuzhang_proto::v1::{GridLight, GridLoad, Overview, StateCount, Vacancy};
 use wuzhang_store::{AreaQuery, PageRequest, Store, StoreError, TicketGrouping, TicketQuery};
 
 use crate::Supervision;
+
+/// The thresholds of a grid's light (亮灯) on the command center's map, per city (config
+/// `grid_light`). The rule, written once in [`GridLights::light`] and in the proto's
+/// `GridLight`: red from `red_overdue` overdue or `red_supervised` supervised open
+/// tickets; else yellow from one overdue or supervised, or `yellow_open` open tickets;
+/// else green.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GridLights {
+    /// Red from this many open tickets past their deadline: one late ticket is a warning,
+    /// several mean the grid is not keeping up.
+    pub red_overdue: u64,
+    /// Red from this many open tickets under a supervision order (督办): the command
+    /// center has had to push this grid more than once.
+    pub red_supervised: u64,
+    /// Yellow from this many open tickets, even with none late: a backlog building up.
+    pub yellow_open: u64,
+}
+
+impl Default for GridLights {
+    fn default() -> Self {
+        Self {
+            red_overdue: 3,
+            red_supervised: 2,
+            yellow_open: 10,
+        }
+    }
+}
+
+impl GridLights {
+    /// Refuses thresholds of 0, which would light every grid (a grid with no open ticket
+    /// must stay green).
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("red_overdue", self.red_overdue),
+            ("red_supervised", self.red_supervised),
+            ("yellow_open", self.yellow_open),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The light of a grid with `open` open tickets, `overdue` of them late and
+    /// `supervised` of them under a supervision order.
+    pub fn light(&self, open: u64, overdue: u64, supervised: u64) -> GridLight {
+        if overdue >= self.red_overdue || supervised >= self.red_supervised {
+            GridLight::Red
+        } else if overdue > 0 || supervised > 0 || open >= self.yellow_open {
+            GridLight::Yellow
+        } else {
+            GridLight::Green
+        }
+    }
+}
 
 impl Supervision {
     /// The dashboard's snapshot of one subdistrict. Vacancies and grid loads come from a
@@ -72,12 +130,24 @@ impl Supervision {
             .await?
             .into_iter()
             .collect();
+        let supervised_by_grid: HashMap<String, u64> = store
+            .count_tickets_by(
+                &TicketQuery {
+                    states: open_states.clone(),
+                    supervised_only: true,
+                    ..of_sub()
+                },
+                TicketGrouping::Grid,
+            )
+            .await?
+            .into_iter()
+            .collect();
         // Every ticket of the subdistrict lies in one of its grids.
         let overdue: u64 = overdue_by_grid.values().sum();
-        let supervised_open = store
+        let supervised_open: u64 = supervised_by_grid.values().sum();
+        let reopen_requests = store
             .count_tickets(&TicketQuery {
-                states: open_states.clone(),
-                supervised_only: true,
+                reopen_requested: true,
                 ..of_sub()
             })
             .await?;
@@ -103,11 +173,23 @@ impl Supervision {
         let grid_loads = tree
             .iter()
             .filter(|a| a.level == AreaLevel::Grid)
-            .map(|g| GridLoad {
-                grid_code: g.code.to_string(),
-                grid_name: g.name.clone(),
-                open: open_by_grid.get(g.code.as_str()).copied().unwrap_or(0) as i64,
-                overdue: overdue_by_grid.get(g.code.as_str()).copied().unwrap_or(0) as i64,
+            .map(|g| {
+                let of = |counts: &HashMap<String, u64>| {
+                    counts.get(g.code.as_str()).copied().unwrap_or(0)
+                };
+                let (open, overdue, supervised) = (
+                    of(&open_by_grid),
+                    of(&overdue_by_grid),
+                    of(&supervised_by_grid),
+                );
+                GridLoad {
+                    grid_code: g.code.to_string(),
+                    grid_name: g.name.clone(),
+                    open: open as i64,
+                    overdue: overdue as i64,
+                    light: self.lights.light(open, overdue, supervised) as i32,
+                    supervised: supervised as i64,
+                }
             })
             .collect();
         let vacancies = vacancies(store, &tree, now).await?;
@@ -124,6 +206,7 @@ impl Supervision {
             pause_requests: pause_requests as i64,
             supervised_open: supervised_open as i64,
             as_of: Some(convert::timestamp(now)),
+            reopen_requests: reopen_requests as i64,
         })
     }
 }
@@ -192,4 +275,34 @@ async fn vacancies(
             .then_with(|| a.1.area_code.cmp(&b.1.area_code))
     });
     Ok(out.into_iter().map(|(_, v)| v).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lights_follow_the_documented_rule() {
+        let l = GridLights::default();
+        assert_eq!(l.light(0, 0, 0), GridLight::Green);
+        assert_eq!(l.light(9, 0, 0), GridLight::Green);
+        assert_eq!(l.light(10, 0, 0), GridLight::Yellow, "a backlog");
+        assert_eq!(l.light(1, 1, 0), GridLight::Yellow, "one late");
+        assert_eq!(l.light(1, 0, 1), GridLight::Yellow, "one supervised");
+        assert_eq!(l.light(3, 3, 0), GridLight::Red, "several late");
+        assert_eq!(l.light(2, 0, 2), GridLight::Red, "supervised twice");
+        let strict = GridLights {
+            red_overdue: 1,
+            red_supervised: 1,
+            yellow_open: 1,
+        };
+        assert_eq!(strict.light(1, 0, 0), GridLight::Yellow);
+        assert_eq!(strict.light(1, 1, 0), GridLight::Red);
+        assert!(strict.check().is_ok());
+        let zero = GridLights {
+            yellow_open: 0,
+            ..GridLights::default()
+        };
+        assert_eq!(zero.check().unwrap_err(), "yellow_open must be at least 1");
+    }
 }

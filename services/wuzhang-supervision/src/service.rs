@@ -82,6 +82,7 @@ impl SupervisionService for Supervision {
                 pause: convert::pause_from_wire("pause", r.pause).map_err(ApiError::from)?,
                 urgent_only: r.urgent_only,
                 supervised_only: r.supervised_only,
+                reopen_requested: r.reopen_requested_only,
                 order: TicketOrder::NewestFirst,
                 ..Default::default()
             };

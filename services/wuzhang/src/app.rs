@@ -109,13 +109,14 @@ pub async fn build_with_clock(
         Arc::clone(&store),
         Arc::clone(&clock),
         locator.clone(),
-        reference,
+        reference.clone(),
         Arc::clone(&calendars),
         hub.clone(),
         IntakeConfig::default(),
     );
     Ok(ServerParts {
         locator,
+        reference,
         index_refresh: std::time::Duration::from_millis(config.index_refresh_ms),
         event_poll: std::time::Duration::from_millis(config.event_poll_ms),
         idempotency_ttl: time::Duration::hours(
@@ -129,6 +130,7 @@ pub async fn build_with_clock(
         rollups: wuzhang_app::rollups::Rollups::new(Arc::clone(&store)),
         rollup_poll: std::time::Duration::from_millis(config.rollup_poll_ms),
         evaluation_weights: config.evaluation_weights,
+        grid_light: config.grid_light,
         media,
         public_url: config.public_url.clone(),
         open311_keys: config.open311_keys()?,

@@ -124,6 +124,11 @@ pub struct Config {
     /// Weights of the composite evaluation score (综合得分), per city: a table with
     /// `response`, `on_time`, `resolution`, `satisfaction`, `rework` (docs/evaluation.md).
     pub evaluation_weights: wuzhang_domain::evaluation::Weights,
+    /// Thresholds of the grids' lights (亮灯) on the command center's map: a table with
+    /// `red_overdue` (default 3), `red_supervised` (2) and `yellow_open` (10), each at
+    /// least 1. Red from that many overdue or supervised open tickets; else yellow from one
+    /// overdue or supervised, or `yellow_open` open; else green (proto `GridLight`).
+    pub grid_light: wuzhang_supervision::GridLights,
 }
 
 impl Default for Config {
@@ -149,6 +154,7 @@ impl Default for Config {
             timer_poll_ms: 1000,
             rollup_poll_ms: 1000,
             evaluation_weights: wuzhang_domain::evaluation::Weights::default(),
+            grid_light: wuzhang_supervision::GridLights::default(),
         }
     }
 }
@@ -202,6 +208,10 @@ impl Config {
             .evaluation_weights
             .check()
             .map_err(|e| anyhow::anyhow!("evaluation_weights: {e}"))?;
+        config
+            .grid_light
+            .check()
+            .map_err(|e| anyhow::anyhow!("grid_light: {e}"))?;
         config.open311_keys()?;
         Ok(config)
     }
@@ -298,6 +308,11 @@ mod tests {
             );
             assert_eq!(c.database_url(), "sqlite://from-env/wuzhang.db");
             assert_eq!(c.jwt_key_file(), PathBuf::from("from-env/jwt.key"));
+            assert_eq!(
+                c.grid_light,
+                wuzhang_supervision::GridLights::default(),
+                "documented defaults"
+            );
             Ok(())
         });
     }
@@ -312,6 +327,14 @@ mod tests {
             jail.set_env("WUZHANG_LISTEN", "not-an-address");
             assert!(Config::load(None, &Overrides::default()).is_err());
             assert!(Config::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err());
+            jail.set_env("WUZHANG_LISTEN", "127.0.0.1:0");
+            jail.create_file("lights.toml", "[grid_light]\nred_overdue = 0\n")?;
+            let err =
+                Config::load(Some(Path::new("lights.toml")), &Overrides::default()).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "grid_light: red_overdue must be at least 1"
+            );
             Ok(())
         });
     }

@@ -32,6 +32,8 @@ pub struct ServerParts {
     pub services: Vec<ServiceName>,
     /// Answers where points are; its index is followed while the server runs.
     pub locator: wuzhang_routing::Locator,
+    /// The process's cache of roster and categories (the locator's and intake's).
+    pub reference: wuzhang_store::ReferenceCache,
     /// How often the area index checks the store for changes.
     pub index_refresh: std::time::Duration,
     /// How often the event hub reads the log for other processes' writes.
@@ -52,6 +54,8 @@ pub struct ServerParts {
     pub rollup_poll: std::time::Duration,
     /// Weights of the composite evaluation score.
     pub evaluation_weights: wuzhang_domain::evaluation::Weights,
+    /// Thresholds of the grids' lights on the overview's map.
+    pub grid_light: wuzhang_supervision::GridLights,
     /// How often an idle timer worker looks for due timers.
     pub timer_poll: std::time::Duration,
     /// Uploaded photos and videos.
@@ -67,6 +71,42 @@ pub struct ServerParts {
 pub struct Listeners {
     pub grpc: TcpListener,
     pub http: TcpListener,
+}
+
+/// This process's area index and roster cache, brought up to date by the admin service
+/// after an import and before its answer: Locate through this process sees an import at
+/// once (the follower task would take up to `index_refresh`, the cache up to
+/// `reference_refresh_ms`).
+#[derive(Debug)]
+struct FollowImports {
+    store: Arc<dyn Store>,
+    index: wuzhang_routing::AreaIndex,
+    reference: wuzhang_store::ReferenceCache,
+}
+
+impl FollowImports {
+    fn unavailable(e: wuzhang_store::StoreError) -> wuzhang_app::ApiError {
+        wuzhang_app::ApiError::Unavailable(format!(
+            "the import is stored, but this process could not load it yet; retry with the \
+             same request_id: {e}"
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl wuzhang_admin::ImportFollower for FollowImports {
+    async fn areas_imported(&self) -> Result<(), wuzhang_app::ApiError> {
+        self.index
+            .refresh(self.store.as_ref())
+            .await
+            .map_err(Self::unavailable)?;
+        Ok(())
+    }
+
+    async fn roster_imported(&self) -> Result<(), wuzhang_app::ApiError> {
+        self.reference.refresh().await.map_err(Self::unavailable)?;
+        Ok(())
+    }
 }
 
 /// How often expired idempotency records are deleted.
@@ -93,6 +133,7 @@ pub async fn run(
         authenticator,
         services,
         locator,
+        reference,
         index_refresh,
         event_poll,
         idempotency_ttl,
@@ -104,6 +145,7 @@ pub async fn run(
         rollups,
         rollup_poll,
         evaluation_weights,
+        grid_light,
         media,
         public_url,
         open311_keys,
@@ -226,6 +268,7 @@ pub async fn run(
                 rollups.clone(),
             )
             .with_weights(evaluation_weights)
+            .with_grid_lights(grid_light)
             .on_change(wake.clone()),
             authenticator.clone(),
         )
@@ -234,11 +277,18 @@ pub async fn run(
         // Imports carry whole files (64 MiB of GeoJSON at most, checked by the import with
         // a clear error); tonic's 4 MiB default would refuse them before they arrive.
         tonic::service::interceptor::InterceptedService::new(
-            AdminServiceServer::new(wuzhang_admin::Admin::new(
-                Arc::clone(&store),
-                Arc::clone(&clock),
-                Arc::clone(&calendars),
-            ))
+            AdminServiceServer::new(
+                wuzhang_admin::Admin::new(
+                    Arc::clone(&store),
+                    Arc::clone(&clock),
+                    Arc::clone(&calendars),
+                )
+                .with_follower(Arc::new(FollowImports {
+                    store: Arc::clone(&store),
+                    index: locator.index().clone(),
+                    reference: reference.clone(),
+                })),
+            )
             .max_decoding_message_size(ADMIN_MAX_MESSAGE_BYTES),
             authenticator.clone(),
         )

@@ -342,6 +342,7 @@ async fn main() -> anyhow::Result<()> {
             duplicate_radius_m: 0.0,
             duplicate_window: Duration::ZERO,
             active: true,
+            reopen_on_not_solved: false,
         })
         .await?;
 

@@ -179,6 +179,7 @@ fn categories_round_trip_and_name_bad_fields() {
         duplicate_radius_m: 50.0,
         duplicate_window: Duration::hours(24),
         active: true,
+        reopen_on_not_solved: false,
     };
     let wire = v1::Category::from(&c);
     assert_eq!(Category::try_from(&wire).unwrap(), c);

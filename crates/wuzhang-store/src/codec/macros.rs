@@ -70,6 +70,7 @@ macro_rules! row_decoders {
                 duplicate_radius_m: row.try_get("duplicate_radius_m")?,
                 duplicate_window_s: row.try_get("duplicate_window_s")?,
                 active: row.try_get("active")?,
+                reopen_on_not_solved: row.try_get("reopen_on_not_solved")?,
             }
             .into_category()
         }

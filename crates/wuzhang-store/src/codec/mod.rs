@@ -206,6 +206,7 @@ pub(crate) struct CategoryColumns {
     pub(crate) duplicate_radius_m: f64,
     pub(crate) duplicate_window_s: i64,
     pub(crate) active: bool,
+    pub(crate) reopen_on_not_solved: bool,
 }
 
 impl CategoryColumns {
@@ -227,6 +228,7 @@ impl CategoryColumns {
             duplicate_radius_m: c.duplicate_radius_m,
             duplicate_window_s: whole_seconds("duplicate_window", c.duplicate_window)?,
             active: c.active,
+            reopen_on_not_solved: c.reopen_on_not_solved,
         })
     }
 
@@ -245,6 +247,7 @@ impl CategoryColumns {
             duplicate_radius_m: self.duplicate_radius_m,
             duplicate_window: Duration::seconds(self.duplicate_window_s),
             active: self.active,
+            reopen_on_not_solved: self.reopen_on_not_solved,
         })
     }
 }

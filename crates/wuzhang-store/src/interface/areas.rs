@@ -35,6 +35,11 @@ pub trait AreaStore: Send + Sync {
     /// Areas matching `query`, ordered by code, paged.
     async fn list_areas(&self, query: &AreaQuery, page: &PageRequest) -> Result<Page<Area>>;
 
+    /// How many areas match `query` (as [`list_areas`](Self::list_areas) filters them),
+    /// counted up to `cap + 1` and no further, so a listing's total costs the same over a
+    /// city of any size: a result above `cap` means "more than `cap`".
+    async fn count_areas_capped(&self, query: &AreaQuery, cap: u64) -> Result<u64>;
+
     /// Every area of the given levels (all areas if `levels` is empty) with its geometry,
     /// ordered by code: what the spatial index is built from. Postgres gives the geometry
     /// back in its own encoding (little-endian WKB on usual hardware).

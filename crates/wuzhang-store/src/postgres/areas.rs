@@ -154,6 +154,13 @@ impl AreaStore for PostgresStore {
         }))
     }
 
+    #[tracing::instrument(skip_all, level = "debug")]
+    async fn count_areas_capped(&self, query: &AreaQuery, cap: u64) -> Result<u64> {
+        let mut qb = Postgres::count_areas_capped(query, cap)?;
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     #[tracing::instrument(skip_all, level = "debug", fields(?levels))]
     async fn load_area_records(&self, levels: &[AreaLevel]) -> Result<Vec<AreaRecord>> {
         let levels = strings(levels.iter().map(|l| l.as_str()));

@@ -14,12 +14,16 @@ pub(crate) fn codes(areas: &[Area]) -> Vec<&str> {
     areas.iter().map(|a| a.code.as_str()).collect()
 }
 
+/// Every area `query` lists; their count is what `count_areas_capped` says.
 async fn all_areas(store: &S, query: &AreaQuery) -> Vec<Area> {
-    store
+    let items = store
         .list_areas(query, &PageRequest::first(1000))
         .await
         .unwrap()
-        .items
+        .items;
+    let counted = store.count_areas_capped(query, 1000).await.unwrap();
+    assert_eq!(counted, items.len() as u64, "{query:?}");
+    items
 }
 
 pub(crate) async fn make_valid_repairs_or_declines(store: S) {
@@ -210,6 +214,11 @@ pub(crate) async fn areas_list_by_parent_level_and_bbox(store: S) {
         .await
         .unwrap_err();
     assert_eq!(invalid_field(&err), "bbox");
+    let err = store
+        .count_areas_capped(&in_box(bbox(126.0, 43.0, 125.0, 44.0)), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(invalid_field(&err), "bbox");
 }
 
 pub(crate) async fn areas_page_to_the_end(store: S) {
@@ -257,6 +266,11 @@ pub(crate) async fn areas_page_to_the_end(store: S) {
         .unwrap();
     assert_eq!(all.items.len(), 28);
     assert_eq!(all.next_token, None);
+
+    // Counted whatever the page, up to one more than the cap and no further.
+    assert_eq!(store.count_areas_capped(&query, 28).await.unwrap(), 28);
+    assert_eq!(store.count_areas_capped(&query, 10).await.unwrap(), 11);
+    assert_eq!(store.count_areas_capped(&query, 0).await.unwrap(), 1);
 }
 
 pub(crate) async fn bad_page_tokens_are_invalid(store: S) {

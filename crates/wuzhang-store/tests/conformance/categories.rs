@@ -14,6 +14,7 @@ pub(crate) async fn categories_round_trip(store: S) {
     cats[4].parent_code = None;
     cats[2].urgent = true;
     cats[2].active = false;
+    cats[3].reopen_on_not_solved = true;
     for c in &cats {
         store.upsert_category(c).await.unwrap();
     }
@@ -35,6 +36,7 @@ pub(crate) async fn categories_round_trip(store: S) {
     let mut replaced = category("0101");
     replaced.name = "换了名字".into();
     replaced.accept_within = Duration::minutes(30);
+    replaced.reopen_on_not_solved = true;
     store.upsert_category(&replaced).await.unwrap();
     assert_eq!(store.get_category(&replaced.code).await.unwrap(), replaced);
     assert_err!(

@@ -216,6 +216,7 @@ pub(crate) fn category(code_: &str) -> Category {
         duplicate_radius_m: 50.5,
         duplicate_window: Duration::minutes(90),
         active: true,
+        reopen_on_not_solved: false,
     }
 }
 
