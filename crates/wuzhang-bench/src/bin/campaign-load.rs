@@ -100,10 +100,18 @@ async fn main() -> anyhow::Result<()> {
     let parent: HashMap<&AreaCode, (&AreaCode, AreaLevel)> = tree
         .areas
         .iter()
-        .filter_map(|r| r.area.parent_code.as_ref().map(|p| (&r.area.code, (p, r.area.level))))
+        .filter_map(|r| {
+            r.area
+                .parent_code
+                .as_ref()
+                .map(|p| (&r.area.code, (p, r.area.level)))
+        })
         .collect();
-    let level_of: HashMap<&AreaCode, AreaLevel> =
-        tree.areas.iter().map(|r| (&r.area.code, r.area.level)).collect();
+    let level_of: HashMap<&AreaCode, AreaLevel> = tree
+        .areas
+        .iter()
+        .map(|r| (&r.area.code, r.area.level))
+        .collect();
     let subdistrict_of = |code: &AreaCode| -> Option<AreaCode> {
         let mut c = code;
         for _ in 0..16 {
