@@ -21,10 +21,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use sqlx::{AssertSqlSafe, PgPool};
-use time::OffsetDateTime;
 use wuzhang_bench::server::{Server, authed};
 use wuzhang_domain::area::{AreaCode, AreaLevel};
 use wuzhang_domain::chief::ChiefLevel;
+use wuzhang_domain::clock::Clock;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{ChiefLevel as WireLevel, CreateCampaignRequest};
 use wuzhang_store::{PostgresStore, SqliteStore, Store};
@@ -82,7 +82,7 @@ fn parse_args() -> anyhow::Result<Args> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let now = OffsetDateTime::now_utc();
+    let now = wuzhang_domain::clock::SystemClock.now();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/changchun");
     let started = Instant::now();
     let tree = wuzhang_synth::generate_from_files(
