@@ -33,8 +33,19 @@ impl Drop for Server {
 impl Server {
     /// Starts `bin serve` on SQLite in a temporary directory, or on `database_url`.
     pub fn start(bin: &Path, database_url: Option<String>) -> anyhow::Result<Server> {
-        let data_dir = tempfile::tempdir()?;
+        Self::start_with(bin, tempfile::tempdir()?, database_url, &[])
+    }
+
+    /// Starts `bin serve` with `data_dir` (where an embedded store may already be
+    /// seeded: `wuzhang.db`) and extra `WUZHANG_*` settings in `env`.
+    pub fn start_with(
+        bin: &Path,
+        data_dir: tempfile::TempDir,
+        database_url: Option<String>,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         let mut cmd = Command::new(bin);
+        cmd.envs(env.iter().copied());
         cmd.args([
             "serve",
             "--listen",
@@ -78,10 +89,24 @@ impl Server {
     }
 
     pub fn mint(&self, bin: &Path, role: &str, subject: &str) -> anyhow::Result<String> {
+        self.mint_scoped(bin, role, subject, &[])
+    }
+
+    /// A token for `role` acting for the areas of `scope` (command centers: subdistricts;
+    /// chiefs: their posts).
+    pub fn mint_scoped(
+        &self,
+        bin: &Path,
+        role: &str,
+        subject: &str,
+        scope: &[&str],
+    ) -> anyhow::Result<String> {
         let mut cmd = Command::new(bin);
-        cmd.args(["token", "mint", "--role", role, "--subject", subject])
-            .arg("--data-dir")
-            .arg(self.data_dir.path());
+        cmd.args(["token", "mint", "--role", role, "--subject", subject]);
+        if !scope.is_empty() {
+            cmd.arg("--scope").arg(scope.join(","));
+        }
+        cmd.arg("--data-dir").arg(self.data_dir.path());
         if let Some(url) = &self.database_url {
             cmd.arg("--database-url").arg(url);
         }

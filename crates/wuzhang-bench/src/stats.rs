@@ -7,6 +7,7 @@ pub struct Summary {
     pub n: usize,
     pub mean_ns: f64,
     pub p50_ns: f64,
+    pub p95_ns: f64,
     pub p99_ns: f64,
     pub max_ns: f64,
 }
@@ -20,6 +21,7 @@ pub fn summarise(samples: &mut [Duration]) -> Summary {
         n: samples.len(),
         mean_ns: samples.iter().map(|d| ns(*d)).sum::<f64>() / n as f64,
         p50_ns: at(0.50),
+        p95_ns: at(0.95),
         p99_ns: at(0.99),
         max_ns: samples.last().map_or(0.0, |d| ns(*d)),
     }

@@ -653,6 +653,7 @@ mod tests {
                 n: 1,
                 mean_ns: mean_ms * 1e6,
                 p50_ns: mean_ms * 1e6,
+                p95_ns: mean_ms * 1e6,
                 p99_ns: mean_ms * 1e6,
                 max_ns: mean_ms * 1e6,
             },
