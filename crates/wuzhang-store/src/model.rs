@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
-use wuzhang_domain::campaign::{Campaign, TaskResult};
+use wuzhang_domain::campaign::TaskResult;
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::evaluation::{Figures, Ledger, Place, RowKey, Scope};
@@ -361,6 +361,3 @@ pub struct CampaignTaskRow {
     pub resolve_due_at: Option<OffsetDateTime>,
     pub result: Option<TaskResult>,
 }
-
-/// A campaign with its id's subdistrict, as stored.
-pub type StoredCampaign = Campaign;
