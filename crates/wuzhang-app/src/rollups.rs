@@ -22,12 +22,31 @@ use wuzhang_store::{LoggedEvent, RollupStep, Store, StoreError, TicketLedger};
 /// Events folded per step: one transaction, a few statements.
 const STEP_EVENTS: u32 = 2_000;
 
+/// Steps a reader folds at most before answering (20,000 events: a second of a city's
+/// busiest intake, well under a second to fold).
+pub const READER_STEPS: usize = 10;
+
+/// Whether the rollups include every event stored before a catch-up began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaughtUp {
+    Yes,
+    /// A backlog is being folded by the background task: the rollups stand at `cursor`,
+    /// the log at `head`.
+    Behind {
+        cursor: i64,
+        head: i64,
+    },
+}
+
 /// The rollups of one store, shared by a process's readers and its background task.
 #[derive(Debug, Clone)]
 pub struct Rollups {
     store: Arc<dyn Store>,
     /// One fold at a time in a process; holds the areas seen (grid → its lineage).
     places: Arc<tokio::sync::Mutex<HashMap<AreaCode, Place>>>,
+    /// Events per step, and steps a reader folds at most.
+    step_events: u32,
+    reader_steps: usize,
 }
 
 impl Rollups {
@@ -35,13 +54,31 @@ impl Rollups {
         Self {
             store,
             places: Arc::default(),
+            step_events: STEP_EVENTS,
+            reader_steps: READER_STEPS,
         }
     }
 
-    /// Folds every event stored before the call; returns how many this call folded.
-    pub async fn catch_up(&self) -> Result<u64, StoreError> {
+    /// Other step sizes (tests make a backlog of a few events).
+    pub fn with_steps(mut self, step_events: u32, reader_steps: usize) -> Self {
+        self.step_events = step_events.max(1);
+        self.reader_steps = reader_steps.max(1);
+        self
+    }
+
+    /// Folds every event stored before the call, as a read that must see its own writes
+    /// does. It folds at most [`READER_STEPS`] steps (by default): a reader never pays for a backlog (the
+    /// first start on a store with history, a rebuild); then it answers how far behind the
+    /// rollups still are, and the background task folds the rest.
+    pub async fn catch_up(&self) -> Result<CaughtUp, StoreError> {
         let head = self.store.event_cursor_head().await?;
-        self.fold_until(Some(head)).await
+        self.fold_until(Some(head), Some(self.reader_steps)).await?;
+        let cursor = self.store.rollup_cursor().await?;
+        Ok(if cursor >= head {
+            CaughtUp::Yes
+        } else {
+            CaughtUp::Behind { cursor, head }
+        })
     }
 
     /// Forgets every rollup and folds the whole log again (`wuzhang evaluation rebuild`).
@@ -50,7 +87,7 @@ impl Rollups {
         places.clear();
         self.store.reset_rollups().await?;
         drop(places);
-        self.fold_until(None).await
+        self.fold_until(None, None).await
     }
 
     /// Catches up every `every` until `stop` turns true.
@@ -61,7 +98,7 @@ impl Rollups {
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             loop {
-                if let Err(e) = self.fold_until(None).await {
+                if let Err(e) = self.fold_until(None, None).await {
                     tracing::warn!(error = %e, "folding the event log into the rollups failed");
                 }
                 tokio::select! {
@@ -73,16 +110,22 @@ impl Rollups {
     }
 
     /// Folds steps until the cursor reaches `head` (or, with `None`, until the log has
-    /// nothing more to give).
-    async fn fold_until(&self, head: Option<i64>) -> Result<u64, StoreError> {
-        let mut places = self.places.lock().await;
+    /// nothing more to give), at most `steps` of them if given. The lock is taken per step,
+    /// so a reader's catch-up is never queued behind a long backlog.
+    async fn fold_until(&self, head: Option<i64>, steps: Option<usize>) -> Result<u64, StoreError> {
         let mut folded = 0u64;
+        let mut taken = 0usize;
         loop {
+            if steps.is_some_and(|max| taken >= max) {
+                return Ok(folded);
+            }
+            taken += 1;
+            let mut places = self.places.lock().await;
             let from = self.store.rollup_cursor().await?;
             if head.is_some_and(|h| from >= h) {
                 return Ok(folded);
             }
-            let events = self.store.events_since(&[], from, STEP_EVENTS).await?;
+            let events = self.store.events_since(&[], from, self.step_events).await?;
             let Some(last) = events.last() else {
                 return Ok(folded);
             };

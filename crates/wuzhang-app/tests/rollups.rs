@@ -302,3 +302,74 @@ async fn incremental_rollups_equal_a_rebuild_on_postgres() {
         .await
         .unwrap();
 }
+
+/// A reader folds a bounded number of steps and says how far behind the rollups are; the
+/// next catch-ups (the background task's, other readers') fold the rest.
+#[tokio::test]
+async fn a_reader_never_folds_a_whole_backlog() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    // 30 tickets, 60 events: 6 steps of 10.
+    for i in 0..30 {
+        let at = T0 + Duration::minutes(i);
+        let p = GeoPoint::new(43.805, 125.305, Crs::Wgs84).unwrap();
+        let (mut ticket, submitted) = Ticket::submit(
+            TicketId::new(at),
+            Report {
+                category_code: CategoryCode::new("C0102").unwrap(),
+                description: "路灯不亮".into(),
+                location: p,
+                original_location: p,
+                address: String::new(),
+                building_code: None,
+                unit_code: None,
+                media_urls: vec![],
+                contact_phone: None,
+                reporter_id: format!("r{i}"),
+                urgent: false,
+            },
+            code(&format!("{SUB}-g1")),
+            code(SUB),
+            at,
+        );
+        let assigned = ticket
+            .apply(
+                Command::Assign(holder(ChiefLevel::Grid, 1)),
+                "system",
+                "",
+                at,
+            )
+            .unwrap();
+        store
+            .create_ticket(&NewTicket {
+                ticket,
+                events: vec![submitted, assigned.event],
+                timers: vec![],
+                idempotency: None,
+                followed: None,
+            })
+            .await
+            .unwrap();
+    }
+    let rollups = Rollups::new(Arc::clone(&store)).with_steps(10, 2);
+    let head = store.event_cursor_head().await.unwrap();
+    assert_eq!(
+        rollups.catch_up().await.unwrap(),
+        wuzhang_app::rollups::CaughtUp::Behind {
+            cursor: store.rollup_cursor().await.unwrap(),
+            head,
+        }
+    );
+    // Two steps of ten: twenty events folded, forty to go.
+    let states = store.state_counts(&code(SUB)).await.unwrap();
+    let counted: u64 = states.iter().map(|(_, n)| n).sum();
+    assert_eq!(counted, 10, "ten tickets' two events each: {states:?}");
+    rollups.catch_up().await.unwrap();
+    assert_eq!(
+        rollups.catch_up().await.unwrap(),
+        wuzhang_app::rollups::CaughtUp::Yes
+    );
+    let states = store.state_counts(&code(SUB)).await.unwrap();
+    assert_eq!(states.iter().map(|(_, n)| n).sum::<u64>(), 30);
+}

@@ -4,6 +4,7 @@
 
 use time::{Duration, OffsetDateTime};
 use wuzhang_app::ApiError;
+use wuzhang_app::rollups::CaughtUp;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::PersonId;
@@ -84,8 +85,14 @@ impl Supervision {
                 (subs, None)
             }
         };
-        // The figures include every event stored before this call.
-        self.rollups.catch_up().await?;
+        // The figures include every event stored before this call, or the call says why not.
+        if let CaughtUp::Behind { cursor, head } = self.rollups.catch_up().await? {
+            return Err(ApiError::Unavailable(format!(
+                "the evaluation rollups are folding a backlog ({} events behind the log, \
+                 after a first start on a store with history or a rebuild); try again later",
+                head - cursor
+            )));
+        }
         let totals = self
             .store
             .evaluation_totals(&EvaluationQuery {

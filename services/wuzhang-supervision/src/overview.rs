@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use wuzhang_app::ApiError;
+use wuzhang_app::rollups::CaughtUp;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::evaluation::local_day;
@@ -97,8 +98,20 @@ impl Supervision {
         // come from the rollups, which include every event stored before this call.
         // A fold that fails (the database busy) leaves the counts as of the last fold rather
         // than the dashboard blank; the folder retries every rollup_poll_ms.
-        if let Err(e) = self.rollups.catch_up().await {
-            tracing::warn!(error = %e, "overview: the rollups could not catch up; counts may lag");
+        // A backlog (the first start on a store with history, a rebuild) is the background
+        // task's to fold: the counts are then as of the rollups' cursor.
+        match self.rollups.catch_up().await {
+            Ok(CaughtUp::Yes) => {}
+            Ok(CaughtUp::Behind { cursor, head }) => {
+                tracing::info!(
+                    cursor,
+                    head,
+                    "overview: the rollups are folding a backlog; counts lag"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "overview: the rollups could not catch up; counts may lag");
+            }
         }
         let by_state = store.state_counts(&sub).await?;
         let mut counts_by_state = Vec::with_capacity(by_state.len());
