@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wuzhang_domain::area::{AreaCode, AreaLevel};
+use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::evaluation::{self, Ledger, Place};
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{TicketId, TicketState};
@@ -238,25 +238,13 @@ impl Rollups {
         if let Some(p) = places.get(grid) {
             return Ok(p.clone());
         }
-        let mut place = Place::default();
-        let mut next = Some(grid.clone());
-        // Five levels above a grid at most; the bound guards against a cycle in bad data.
-        for _ in 0..8 {
-            let Some(code) = next.take() else { break };
-            let area = match self.store.get_area(&code).await {
-                Ok(a) => a,
-                Err(StoreError::NotFound { .. }) => break,
-                Err(e) => return Err(e),
-            };
-            match area.level {
-                AreaLevel::Grid => place.grid = Some(area.code.clone()),
-                AreaLevel::Lane => place.lane = Some(area.code.clone()),
-                AreaLevel::Street => place.street = Some(area.code.clone()),
-                AreaLevel::Subdistrict => place.subdistrict = Some(area.code.clone()),
-                _ => {}
-            }
-            next = area.parent_code.clone();
-        }
+        // One query for the grid and everything above it; a grid no longer stored (areas
+        // imported again since) counts on no area.
+        let place = match self.store.lineage(grid).await {
+            Ok(lineage) => Place::from_lineage(&lineage),
+            Err(StoreError::NotFound { .. }) => Place::default(),
+            Err(e) => return Err(e),
+        };
         places.insert(grid.clone(), place.clone());
         Ok(place)
     }

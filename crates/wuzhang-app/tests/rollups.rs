@@ -16,7 +16,7 @@ use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::evaluation::Scope;
-use wuzhang_domain::event::EventKind;
+use wuzhang_domain::event::{EventKind, NewEvent};
 use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_domain::ticket::{
     Assignment, Command, Rating, Report, Severity, SupervisionOrder, Ticket, TicketId,
@@ -56,6 +56,40 @@ fn holder(level: ChiefLevel, grid: usize) -> Assignment {
         area_code: code(&area),
         person_id: Some(PersonId::new(&person).unwrap()),
     }
+}
+
+/// A ticket reported in grid `grid` at `at` and assigned to its grid chief, with its two
+/// events (no deadlines yet).
+fn assigned_ticket(grid: usize, reporter: &str, at: OffsetDateTime) -> (Ticket, Vec<NewEvent>) {
+    let p = GeoPoint::new(43.805, 125.305, Crs::Wgs84).unwrap();
+    let (mut ticket, submitted) = Ticket::submit(
+        TicketId::new(at),
+        Report {
+            category_code: CategoryCode::new("C0102").unwrap(),
+            description: "路灯不亮".into(),
+            location: p,
+            original_location: p,
+            address: String::new(),
+            building_code: None,
+            unit_code: None,
+            media_urls: vec![],
+            contact_phone: None,
+            reporter_id: reporter.into(),
+            urgent: false,
+        },
+        code(&format!("{SUB}-g{grid}")),
+        code(SUB),
+        at,
+    );
+    let assigned = ticket
+        .apply(
+            Command::Assign(holder(ChiefLevel::Grid, grid)),
+            "system",
+            "",
+            at,
+        )
+        .unwrap();
+    (ticket, vec![submitted, assigned.event])
 }
 
 fn next_level(l: ChiefLevel) -> ChiefLevel {
@@ -135,41 +169,14 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
         at += Duration::minutes(rng.random_range(1..90));
         if tickets.is_empty() || rng.random_bool(0.25) {
             let grid = rng.random_range(1..=2);
-            let p = GeoPoint::new(43.805, 125.305, Crs::Wgs84).unwrap();
-            let (mut ticket, submitted) = Ticket::submit(
-                TicketId::new(at),
-                Report {
-                    category_code: CategoryCode::new("C0102").unwrap(),
-                    description: "路灯不亮".into(),
-                    location: p,
-                    original_location: p,
-                    address: String::new(),
-                    building_code: None,
-                    unit_code: None,
-                    media_urls: vec![],
-                    contact_phone: None,
-                    reporter_id: format!("r{step}"),
-                    urgent: false,
-                },
-                code(&format!("{SUB}-g{grid}")),
-                code(SUB),
-                at,
-            );
-            let assigned = ticket
-                .apply(
-                    Command::Assign(holder(ChiefLevel::Grid, grid)),
-                    "system",
-                    "",
-                    at,
-                )
-                .unwrap();
+            let (mut ticket, events) = assigned_ticket(grid, &format!("r{step}"), at);
             // Deadlines as the clocks would set them, so on-time and late both happen.
             ticket.accept_due_at = Some(at + Duration::hours(2));
             ticket.resolve_due_at = Some(at + Duration::hours(rng.random_range(1..12)));
             let stored = store
                 .create_ticket(&NewTicket {
                     ticket,
-                    events: vec![submitted, assigned.event],
+                    events,
                     timers: vec![],
                     idempotency: None,
                     followed: None,
@@ -313,38 +320,11 @@ async fn a_reader_never_folds_a_whole_backlog() {
     // 30 tickets, 60 events: 6 steps of 10.
     for i in 0..30 {
         let at = T0 + Duration::minutes(i);
-        let p = GeoPoint::new(43.805, 125.305, Crs::Wgs84).unwrap();
-        let (mut ticket, submitted) = Ticket::submit(
-            TicketId::new(at),
-            Report {
-                category_code: CategoryCode::new("C0102").unwrap(),
-                description: "路灯不亮".into(),
-                location: p,
-                original_location: p,
-                address: String::new(),
-                building_code: None,
-                unit_code: None,
-                media_urls: vec![],
-                contact_phone: None,
-                reporter_id: format!("r{i}"),
-                urgent: false,
-            },
-            code(&format!("{SUB}-g1")),
-            code(SUB),
-            at,
-        );
-        let assigned = ticket
-            .apply(
-                Command::Assign(holder(ChiefLevel::Grid, 1)),
-                "system",
-                "",
-                at,
-            )
-            .unwrap();
+        let (ticket, events) = assigned_ticket(1, &format!("r{i}"), at);
         store
             .create_ticket(&NewTicket {
                 ticket,
-                events: vec![submitted, assigned.event],
+                events,
                 timers: vec![],
                 idempotency: None,
                 followed: None,

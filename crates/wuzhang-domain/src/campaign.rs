@@ -27,12 +27,7 @@ pub struct CampaignId(Uuid);
 impl CampaignId {
     /// A new id whose leading bits are the creation time.
     pub fn new(at: OffsetDateTime) -> Self {
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            u64::try_from(at.unix_timestamp()).unwrap_or(0),
-            at.nanosecond(),
-        );
-        Self(Uuid::new_v7(ts))
+        Self(crate::ticket::time_ordered_uuid(at))
     }
 
     pub fn from_uuid(u: Uuid) -> Self {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, UtcOffset};
 
-use crate::area::AreaCode;
+use crate::area::{Area, AreaCode, AreaLevel};
 use crate::chief::{ChiefLevel, PersonId};
 use crate::event::{EventKind, TicketEvent};
 
@@ -216,6 +216,25 @@ pub struct Place {
     pub subdistrict: Option<AreaCode>,
 }
 
+impl Place {
+    /// The place of the first area of a lineage (the area, then its ancestors): the grid,
+    /// lane, street and subdistrict among them.
+    pub fn from_lineage<'a>(lineage: impl IntoIterator<Item = &'a Area>) -> Self {
+        let mut place = Place::default();
+        for a in lineage {
+            let slot = match a.level {
+                AreaLevel::Grid => &mut place.grid,
+                AreaLevel::Lane => &mut place.lane,
+                AreaLevel::Street => &mut place.street,
+                AreaLevel::Subdistrict => &mut place.subdistrict,
+                _ => continue,
+            };
+            slot.get_or_insert_with(|| a.code.clone());
+        }
+        place
+    }
+}
+
 /// One rollup row's key: a local day, a scope, the row's key (person id or area code),
 /// and for chief rows the level the person held the ticket at.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -305,11 +324,6 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The last event folded into the ledger (0 before the first).
-    pub fn seq(&self) -> i64 {
-        self.seq
-    }
-
     /// Folds the next event of the ticket in, returning the figures it adds and to whom.
     /// An event at or before the last one folded adds nothing (a replay is harmless).
     pub fn apply(&mut self, e: &TicketEvent) -> Vec<(Account, Figures)> {

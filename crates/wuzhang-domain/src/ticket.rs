@@ -30,18 +30,23 @@ pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 /// Longest note or reason on any command.
 pub const MAX_NOTE_CHARS: usize = 2000;
 
+/// A UUIDv7 whose leading bits are `at`: ids made this way sort by age and index well.
+pub fn time_ordered_uuid(at: OffsetDateTime) -> Uuid {
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        u64::try_from(at.unix_timestamp()).unwrap_or(0),
+        at.nanosecond(),
+    );
+    Uuid::new_v7(ts)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TicketId(Uuid);
 
 impl TicketId {
     /// A new id whose leading bits are the creation time, so ids sort by age and index well.
     pub fn new(at: OffsetDateTime) -> Self {
-        let ts = uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            u64::try_from(at.unix_timestamp()).unwrap_or(0),
-            at.nanosecond(),
-        );
-        Self(Uuid::new_v7(ts))
+        Self(time_ordered_uuid(at))
     }
 
     pub fn from_uuid(u: Uuid) -> Self {

@@ -284,51 +284,34 @@ impl Supervision {
     }
 }
 
+/// The area, then its ancestors among `by_code` (bounded: bad data could hold a cycle).
+fn lineage<'a>(
+    area: &'a Area,
+    by_code: &'a HashMap<&AreaCode, &Area>,
+) -> impl Iterator<Item = &'a Area> + 'a {
+    std::iter::successors(Some(area), |a| {
+        a.parent_code.as_ref().and_then(|p| by_code.get(p).copied())
+    })
+    .take(16)
+}
+
 /// Whether `area` is `root` or below it.
 fn is_under(area: &Area, root: &AreaCode, by_code: &HashMap<&AreaCode, &Area>) -> bool {
-    let mut next = Some(area);
-    for _ in 0..16 {
-        let Some(a) = next else { return false };
-        if &a.code == root {
-            return true;
-        }
-        next = a.parent_code.as_ref().and_then(|p| by_code.get(p).copied());
-    }
-    false
+    lineage(area, by_code).any(|a| &a.code == root)
 }
 
 /// The grid, lane, street and subdistrict an area lies in (itself included).
 fn place_of(area: &Area, by_code: &HashMap<&AreaCode, &Area>) -> Place {
-    let mut place = Place::default();
-    let mut next = Some(area);
-    for _ in 0..16 {
-        let Some(a) = next else { break };
-        match a.level {
-            AreaLevel::Grid => place.grid = Some(a.code.clone()),
-            AreaLevel::Lane => place.lane = Some(a.code.clone()),
-            AreaLevel::Street => place.street = Some(a.code.clone()),
-            AreaLevel::Subdistrict => place.subdistrict = Some(a.code.clone()),
-            _ => {}
-        }
-        next = a.parent_code.as_ref().and_then(|p| by_code.get(p).copied());
-    }
-    place
+    Place::from_lineage(lineage(area, by_code))
 }
 
 /// A point for a task's ticket: the centre of the area's box, or of the nearest area above
 /// it with one (units have no geometry of their own).
 fn point_of(area: &Area, by_code: &HashMap<&AreaCode, &Area>) -> Option<GeoPoint> {
-    let mut next = Some(area);
-    for _ in 0..16 {
-        let a = next?;
-        if let Some(b) = &a.bbox {
-            let lat = (b.min_lat + b.max_lat) / 2.0;
-            let lng = (b.min_lng + b.max_lng) / 2.0;
-            return GeoPoint::new(lat, lng, Crs::Wgs84).ok();
-        }
-        next = a.parent_code.as_ref().and_then(|p| by_code.get(p).copied());
-    }
-    None
+    let b = lineage(area, by_code).find_map(|a| a.bbox.as_ref())?;
+    let lat = (b.min_lat + b.max_lat) / 2.0;
+    let lng = (b.min_lng + b.max_lng) / 2.0;
+    GeoPoint::new(lat, lng, Crs::Wgs84).ok()
 }
 
 /// What a task's ticket says: the title, then the instructions, within a description's

@@ -2,6 +2,8 @@
 //! ([`wuzhang_app::rollups`]), with the rules of `docs/evaluation.md` in the domain
 //! ([`wuzhang_domain::evaluation`]).
 
+use std::collections::HashMap;
+
 use time::{Duration, OffsetDateTime};
 use wuzhang_app::ApiError;
 use wuzhang_app::rollups::CaughtUp;
@@ -139,33 +141,25 @@ impl Supervision {
                 .iter()
                 .filter_map(|t| PersonId::new(&t.key).ok())
                 .collect();
-            let persons = store.get_persons(&ids).await?;
-            Ok(totals
-                .iter()
-                .map(|t| {
-                    persons
-                        .iter()
-                        .find(|p| p.id.as_str() == t.key)
-                        .map(|p| p.name.clone())
-                        .unwrap_or_default()
-                })
-                .collect())
+            let names: HashMap<String, String> = store
+                .get_persons(&ids)
+                .await?
+                .into_iter()
+                .map(|p| (p.id.as_str().to_owned(), p.name))
+                .collect();
+            Ok(name_each(totals, &names))
         } else {
             let codes: Vec<AreaCode> = totals
                 .iter()
                 .filter_map(|t| AreaCode::new(&t.key).ok())
                 .collect();
-            let areas = store.get_areas(&codes).await?;
-            Ok(totals
-                .iter()
-                .map(|t| {
-                    areas
-                        .iter()
-                        .find(|a| a.code.as_str() == t.key)
-                        .map(|a| a.name.clone())
-                        .unwrap_or_default()
-                })
-                .collect())
+            let names: HashMap<String, String> = store
+                .get_areas(&codes)
+                .await?
+                .into_iter()
+                .map(|a| (a.code.as_str().to_owned(), a.name))
+                .collect();
+            Ok(name_each(totals, &names))
         }
     }
 
@@ -202,6 +196,14 @@ impl Supervision {
             score: i.score,
         }
     }
+}
+
+/// Each row's display name by its key ("" for a key no longer known).
+fn name_each(totals: &[EvaluationTotals], names: &HashMap<String, String>) -> Vec<String> {
+    totals
+        .iter()
+        .map(|t| names.get(&t.key).cloned().unwrap_or_default())
+        .collect()
 }
 
 /// A period bound: required, and a local midnight (figures are kept by local day).
