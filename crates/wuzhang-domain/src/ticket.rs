@@ -497,6 +497,16 @@ impl Ticket {
         self.assignment.as_ref().map(|a| a.level)
     }
 
+    /// The nearest of the ticket's deadlines, if it has any: what the inbox sorts by and
+    /// what makes an open ticket overdue once passed (its accept deadline is usually the
+    /// nearer, but an escalation restarts it while the resolve deadline runs on).
+    pub fn next_deadline(&self) -> Option<OffsetDateTime> {
+        match (self.accept_due_at, self.resolve_due_at) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        }
+    }
+
     /// Applies `command` by `actor` at `now`. On success the ticket has changed, its
     /// version is one higher, and the returned [`Applied`] holds the event that describes
     /// the change and the command's clock effect. On error nothing has changed.

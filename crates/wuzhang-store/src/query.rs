@@ -111,6 +111,17 @@ where
         open_only: bool,
     ) -> TicketFrom;
 
+    /// ` AND` the ticket's nearest deadline ([`Dialect::due`]) is before `at`: with the
+    /// open-states term the query has (an overdue query is [`open_only`]), the overdue
+    /// test, through an index of the deadline key. `from` is what
+    /// [`Dialect::push_tickets_from`] joined for `query`.
+    fn push_overdue(
+        qb: &mut QueryBuilder<Self>,
+        query: &TicketQuery,
+        from: &TicketFrom,
+        at: OffsetDateTime,
+    );
+
     /// Before the exact bbox comparisons of an area list: a condition an index can use.
     fn push_bbox_index(qb: &mut QueryBuilder<Self>, bbox: &BBox);
 
@@ -132,7 +143,7 @@ where
             // tickets that are not open, so this bounds the index range to the open ones.
             qb.push(format!(" AND {} IS NOT NULL", from.due_key[0]));
         }
-        Self::push_ticket_filters(&mut qb, query, open_only, from.areas_filtered);
+        Self::push_ticket_filters(&mut qb, query, open_only, &from);
         (qb, from.due_key)
     }
 
@@ -265,13 +276,13 @@ where
     }
 
     /// Appends `query`'s filters (each ` AND …`) to a ticket query that ends in a WHERE
-    /// clause: all but the assignee areas if `areas_filtered` (the FROM clause did those).
+    /// clause after `from`: all but the assignee areas if the FROM clause did those.
     /// `open_only` is [`open_only`]`(query)`.
     fn push_ticket_filters(
         qb: &mut QueryBuilder<Self>,
         query: &TicketQuery,
         open_only: bool,
-        areas_filtered: bool,
+        from: &TicketFrom,
     ) {
         if !query.subdistrict_codes.is_empty() {
             let codes = query.subdistrict_codes.iter().map(AreaCode::as_str);
@@ -283,7 +294,7 @@ where
         if let Some(p) = &query.assignee_person_id {
             Self::push_assignee_person(qb, p.as_str().to_owned());
         }
-        if !query.assignee_area_codes.is_empty() && !areas_filtered {
+        if !query.assignee_area_codes.is_empty() && !from.areas_filtered {
             let codes = query.assignee_area_codes.iter().map(AreaCode::as_str);
             Self::push_any_of(qb, "assignee_area_code", codes);
         }
@@ -319,11 +330,7 @@ where
         }
         if let Some(at) = query.overdue_at {
             // Open only: said above.
-            qb.push(" AND (accept_due_at < ")
-                .push_bind(Self::time(at))
-                .push(" OR resolve_due_at < ")
-                .push_bind(Self::time(at))
-                .push(")");
+            Self::push_overdue(qb, query, from, at);
         }
         if let Some(from) = query.created_from {
             qb.push(" AND created_at >= ").push_bind(Self::time(from));

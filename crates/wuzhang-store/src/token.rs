@@ -122,10 +122,7 @@ pub(crate) fn ticket_key(order: TicketOrder, t: &Ticket) -> PageKey {
             id: t.id.as_uuid(),
         },
         TicketOrder::DueSoonest => PageKey::TicketDue {
-            due: t
-                .accept_due_at
-                .or(t.resolve_due_at)
-                .map_or(NO_DEADLINE_MICROS, to_micros),
+            due: t.next_deadline().map_or(NO_DEADLINE_MICROS, to_micros),
             created,
             id: t.id.as_uuid(),
         },

@@ -25,7 +25,7 @@ use wuzhang_store::{
 const SUB: &str = "220102001";
 const GRID: &str = "220102001001001";
 const TICKETS: i64 = 30_000;
-/// Where the loaded tickets' clocks are: a third of the open tickets are overdue.
+/// Where the loaded tickets' clocks are: one in sixty of the open tickets is overdue.
 const NOW: OffsetDateTime = datetime!(2025-03-01 00:00 UTC);
 
 fn code(c: &str) -> AreaCode {
@@ -42,6 +42,9 @@ struct Case {
     /// reads only the open tickets (the open states' ranges of the state index), or reads
     /// in order and stops after the page, either is listed.
     index: (&'static str, &'static [&'static str]),
+    /// A listing that may sort: the overdue tickets, found through the deadline index
+    /// (a few per subdistrict, not its history), then put newest first.
+    sorts_few: bool,
 }
 
 fn cases(second_page: Option<String>) -> Vec<Case> {
@@ -61,6 +64,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             query: sub(),
             statement: list(),
             index: ("tickets_newest_idx", &["tickets_newest_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "newest first, one state",
@@ -70,6 +74,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             },
             statement: list(),
             index: ("tickets_state_newest_idx", &["tickets_state_newest_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "newest first, one grid",
@@ -79,6 +84,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             },
             statement: list(),
             index: ("tickets_grid_newest_idx", &["tickets_grid_newest_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "newest first, overdue",
@@ -87,12 +93,8 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 ..sub()
             },
             statement: list(),
-            // SQLite weighs the two alike (both in order, both stop after the page; the
-            // pool's connections may see the statistics or not): either will do.
-            index: (
-                "tickets_open_idx",
-                &["tickets_open_idx", "tickets_newest_idx"],
-            ),
+            index: ("ticket_assignees_due_idx", &["tickets_due_idx"]),
+            sorts_few: true,
         },
         Case {
             name: "newest first, open states",
@@ -102,6 +104,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             },
             statement: list(),
             index: ("tickets_open_idx", &["tickets_open_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "inbox of one area by deadline",
@@ -113,6 +116,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             },
             statement: list(),
             index: ("ticket_assignees_inbox_idx", &["tickets_inbox_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "overdue listing's total, capped",
@@ -121,10 +125,8 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 ..sub()
             },
             statement: TicketStatement::CountCapped(1_000),
-            index: (
-                "tickets_open_idx",
-                &["tickets_open_idx", "tickets_state_newest_idx"],
-            ),
+            index: ("ticket_assignees_due_idx", &["tickets_due_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "overview: open per grid",
@@ -136,6 +138,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             // SQLite prefers reading the grid index in order to grouping the open
             // tickets' grids: all the subdistrict's tickets, one index entry each.
             index: ("tickets_open_idx", &["tickets_grid_newest_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "overview: overdue per grid",
@@ -144,8 +147,8 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 ..sub()
             },
             statement: TicketStatement::CountBy(TicketGrouping::Grid),
-            // As for the open tickets per grid.
-            index: ("tickets_open_idx", &["tickets_grid_newest_idx"]),
+            index: ("ticket_assignees_due_idx", &["tickets_due_idx"]),
+            sorts_few: false,
         },
         Case {
             name: "overview: supervised open per grid",
@@ -159,6 +162,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 "tickets_supervised_open_idx",
                 &["tickets_supervised_open_idx", "tickets_state_newest_idx"],
             ),
+            sorts_few: false,
         },
         Case {
             name: "reopen queue, newest first",
@@ -171,6 +175,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 "tickets_reopen_requested_idx",
                 &["tickets_reopen_requested_idx"],
             ),
+            sorts_few: false,
         },
         Case {
             name: "overview: reopen requests",
@@ -183,6 +188,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 "tickets_reopen_requested_idx",
                 &["tickets_reopen_requested_idx"],
             ),
+            sorts_few: false,
         },
         Case {
             name: "overview: pause requests",
@@ -196,6 +202,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 "tickets_pause_requested_idx",
                 &["tickets_pause_requested_idx", "tickets_state_newest_idx"],
             ),
+            sorts_few: false,
         },
     ];
     if let Some(token) = second_page {
@@ -207,6 +214,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
                 token: Some(token),
             }),
             index: ("tickets_newest_idx", &["tickets_newest_idx"]),
+            sorts_few: false,
         });
     }
     cases
@@ -280,7 +288,7 @@ async fn postgres_plans_use_the_read_indexes() {
             "{}: reads a table whole:\n{text}",
             case.name
         );
-        if matches!(case.statement, TicketStatement::List(_)) {
+        if matches!(case.statement, TicketStatement::List(_)) && !case.sorts_few {
             assert!(
                 !all.iter()
                     .any(|n| n["Node Type"].as_str().is_some_and(|t| t.ends_with("Sort"))),
@@ -298,7 +306,7 @@ async fn postgres_plans_use_the_read_indexes() {
 }
 
 /// 30,000 tickets in one subdistrict, set-wise: ticket `i` lies in grid `i % 50`, one in
-/// five held by [`GRID`]'s chief (an inbox of 900 open tickets); three in twenty are open (assigned or accepted, a third of them overdue at [`NOW`]), one in a
+/// five held by [`GRID`]'s chief (an inbox of 900 open tickets); three in twenty are open (assigned or accepted, one in sixty of them overdue at [`NOW`]), one in a
 /// hundred of the open under supervision or asking for a pause; the rest resolved or
 /// closed, one in a hundred (closed) rated not solved: the reopen queue. Their `ticket_assignees` rows as the store writes them. Then ANALYZE.
 async fn load_postgres(store: &PostgresStore) {
@@ -314,7 +322,7 @@ async fn load_postgres(store: &PostgresStore) {
            CASE WHEN i % 5 = 0 THEN $4 ELSE g.grid END, 'p' || (i % 50), \
            '0101', '', 43.8, 125.3, 'wgs84', 43.8, 125.3, 'wgs84', '', NULL, NULL, '[]', NULL, \
            'r' || i, false, \
-           CASE WHEN s.state = 'assigned' THEN $3 + (CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END) \
+           CASE WHEN s.state = 'assigned' THEN $3 + (CASE WHEN i % 400 = 0 THEN -1 ELSE 1 END) \
              * make_interval(mins => i::int) END, \
            CASE WHEN s.state IN ('assigned', 'accepted') THEN $3 + make_interval(days => 3) END, \
            $3 - make_interval(secs => $2 - i), $3, NULL, \
@@ -339,7 +347,7 @@ async fn load_postgres(store: &PostgresStore) {
            assignee_person_id, due_at, created_at) \
          SELECT subdistrict_code, id, assignee_area_code, assignee_person_id, \
            CASE WHEN state IN ('submitted', 'assigned', 'accepted') \
-             THEN COALESCE(accept_due_at, resolve_due_at) END, created_at FROM tickets",
+             THEN LEAST(accept_due_at, resolve_due_at) END, created_at FROM tickets",
     )
     .execute(pool)
     .await
@@ -377,7 +385,7 @@ async fn sqlite_plans_use_the_read_indexes() {
             "{}: reads a table whole:\n{plan}",
             case.name
         );
-        if matches!(case.statement, TicketStatement::List(_)) {
+        if matches!(case.statement, TicketStatement::List(_)) && !case.sorts_few {
             assert!(
                 !plan.contains("TEMP B-TREE"),
                 "{}: sorts instead of reading the index in order:\n{plan}",
@@ -406,7 +414,7 @@ async fn load_sqlite(store: &SqliteStore) {
            CASE WHEN i % 5 = 0 THEN ?5 ELSE grid END, 'p' || (i % 50), '0101', '', 43.8, 125.3, 'wgs84', 43.8, 125.3, 'wgs84', '', NULL, \
            NULL, '[]', NULL, 'r' || i, 0, \
            CASE WHEN state = 'assigned' \
-             THEN ?3 + (CASE WHEN i % 2 = 0 THEN -1 ELSE 1 END) * i * ?4 END, \
+             THEN ?3 + (CASE WHEN i % 400 = 0 THEN -1 ELSE 1 END) * i * ?4 END, \
            CASE WHEN state IN ('assigned', 'accepted') THEN ?3 + 4320 * ?4 END, \
            ?3 - (?2 - i) * 1000000, ?3, NULL, \
            CASE WHEN state IN ('assigned', 'accepted') AND i % 100 = 7 THEN 'requested' \

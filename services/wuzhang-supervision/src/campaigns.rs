@@ -103,7 +103,7 @@ impl Supervision {
         once(store, &key, Recording::WithTheEffect, || async {
             // Every area under the root (itself included), to find the posts, where each
             // lies and a point for its ticket.
-            let mut areas = store.subtree(&root).await?;
+            let mut areas = store.subtree(&root, AreaLevel::Unit).await?;
             // The root's ancestors give a point when nothing below has geometry.
             areas.extend(lineage.iter().skip(1).cloned());
             let by_code: HashMap<&AreaCode, &Area> = areas.iter().map(|a| (&a.code, a)).collect();

@@ -11,7 +11,7 @@ use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{Pause, TicketState};
 use wuzhang_proto::convert;
 use wuzhang_proto::v1::{GridLight, GridLoad, Overview, StateCount, Vacancy};
-use wuzhang_store::{AreaQuery, PageRequest, Store, StoreError, TicketGrouping, TicketQuery};
+use wuzhang_store::{Store, StoreError, TicketGrouping, TicketQuery};
 
 use crate::Supervision;
 
@@ -73,9 +73,9 @@ impl GridLights {
 }
 
 impl Supervision {
-    /// The dashboard's snapshot of one subdistrict. Vacancies and grid loads come from a
-    /// walk of its tree (one listing per street and lane); the counts from a handful of
-    /// queries whatever the number of tickets.
+    /// The dashboard's snapshot of one subdistrict. Vacancies and grid loads come from its
+    /// tree down to the grids (one query); the counts from a handful of queries, asked
+    /// together, each an index range whatever the size of history.
     pub(crate) async fn overview(&self, sub: AreaCode) -> Result<Overview, ApiError> {
         let store = self.store.as_ref();
         let now = self.clock.now();
@@ -113,7 +113,60 @@ impl Supervision {
                 tracing::warn!(error = %e, "overview: the rollups could not catch up; counts may lag");
             }
         }
-        let by_state = store.state_counts(&sub).await?;
+        let overdue_q = TicketQuery {
+            overdue_at: Some(now),
+            ..of_sub()
+        };
+        let open_q = TicketQuery {
+            states: open_states.clone(),
+            ..of_sub()
+        };
+        let supervised_q = TicketQuery {
+            states: open_states.clone(),
+            supervised_only: true,
+            ..of_sub()
+        };
+        let reopen_q = TicketQuery {
+            reopen_requested: true,
+            ..of_sub()
+        };
+        let pause_q = TicketQuery {
+            states: open_states,
+            pause: Some(Pause::Requested),
+            ..of_sub()
+        };
+        let today = local_day(now);
+        // Independent reads, each served by its own index: asked together, the snapshot
+        // costs about its slowest read rather than their sum.
+        let (
+            by_state,
+            open_by_grid,
+            overdue_by_grid,
+            supervised_by_grid,
+            reopen_requests,
+            pause_requests,
+            submitted_today,
+            escalations_today,
+            tree,
+        ) = futures::try_join!(
+            store.state_counts(&sub),
+            store.count_tickets_by(&open_q, TicketGrouping::Grid),
+            store.count_tickets_by(&overdue_q, TicketGrouping::Grid),
+            store.count_tickets_by(&supervised_q, TicketGrouping::Grid),
+            store.count_tickets(&reopen_q),
+            store.count_tickets(&pause_q),
+            store.event_day_count(&sub, today, &[EventKind::Submitted]),
+            store.event_day_count(
+                &sub,
+                today,
+                &[EventKind::Escalated, EventKind::AutoEscalated],
+            ),
+            // The posts every ticket's chain passes through: streets, lanes and grids.
+            // Buildings and units (thousands per subdistrict, many without a chief by
+            // design) are left out.
+            store.subtree(&sub, AreaLevel::Grid),
+        )?;
+        let tree: Vec<Area> = tree.into_iter().filter(|a| a.code != sub).collect();
         let mut counts_by_state = Vec::with_capacity(by_state.len());
         let mut open = 0;
         for (state, count) in by_state {
@@ -125,64 +178,17 @@ impl Supervision {
                 count: count as i64,
             });
         }
-        let overdue_q = TicketQuery {
-            overdue_at: Some(now),
-            ..of_sub()
-        };
-        let open_q = TicketQuery {
-            states: open_states.clone(),
-            ..of_sub()
-        };
-        let open_by_grid: HashMap<String, u64> = store
-            .count_tickets_by(&open_q, TicketGrouping::Grid)
-            .await?
-            .into_iter()
-            .collect();
-        let overdue_by_grid: HashMap<String, u64> = store
-            .count_tickets_by(&overdue_q, TicketGrouping::Grid)
-            .await?
-            .into_iter()
-            .collect();
-        let supervised_by_grid: HashMap<String, u64> = store
-            .count_tickets_by(
-                &TicketQuery {
-                    states: open_states.clone(),
-                    supervised_only: true,
-                    ..of_sub()
-                },
-                TicketGrouping::Grid,
-            )
-            .await?
-            .into_iter()
-            .collect();
+        let as_map =
+            |counts: Vec<(String, u64)>| -> HashMap<String, u64> { counts.into_iter().collect() };
+        let (open_by_grid, overdue_by_grid, supervised_by_grid) = (
+            as_map(open_by_grid),
+            as_map(overdue_by_grid),
+            as_map(supervised_by_grid),
+        );
         // Every ticket of the subdistrict lies in one of its grids.
         let overdue: u64 = overdue_by_grid.values().sum();
         let supervised_open: u64 = supervised_by_grid.values().sum();
-        let reopen_requests = store
-            .count_tickets(&TicketQuery {
-                reopen_requested: true,
-                ..of_sub()
-            })
-            .await?;
-        let pause_requests = store
-            .count_tickets(&TicketQuery {
-                states: open_states,
-                pause: Some(Pause::Requested),
-                ..of_sub()
-            })
-            .await?;
-        let submitted_today = store
-            .event_day_count(&sub, local_day(now), &[EventKind::Submitted])
-            .await?;
-        let escalations_today = store
-            .event_day_count(
-                &sub,
-                local_day(now),
-                &[EventKind::Escalated, EventKind::AutoEscalated],
-            )
-            .await?;
 
-        let tree = subtree(store, &sub).await?;
         let grid_loads = tree
             .iter()
             .filter(|a| a.level == AreaLevel::Grid)
@@ -222,37 +228,6 @@ impl Supervision {
             reopen_requests: reopen_requests as i64,
         })
     }
-}
-
-/// The streets, lanes and grids under a subdistrict, each level in code order: the posts
-/// every ticket's chain passes through. Buildings and units (thousands per subdistrict,
-/// many without a chief by design) are left out.
-async fn subtree(store: &dyn Store, sub: &AreaCode) -> Result<Vec<Area>, ApiError> {
-    let mut out = Vec::new();
-    let mut parents = vec![sub.clone()];
-    for level in [AreaLevel::Street, AreaLevel::Lane, AreaLevel::Grid] {
-        let mut found = Vec::new();
-        for parent in &parents {
-            let query = AreaQuery {
-                parent_code: Some(parent.clone()),
-                level: Some(level),
-                bbox: None,
-            };
-            let mut page = PageRequest::first(500);
-            loop {
-                let listed = store.list_areas(&query, &page).await?;
-                found.extend(listed.items);
-                match listed.next_token {
-                    Some(token) => page.token = Some(token),
-                    None => break,
-                }
-            }
-        }
-        found.sort_by(|a, b| a.code.cmp(&b.code));
-        parents = found.iter().map(|a| a.code.clone()).collect();
-        out.extend(found);
-    }
-    Ok(out)
 }
 
 /// The posts of `areas` that no one acts for at `now`, bottom level first: no holder (or

@@ -405,7 +405,7 @@ async fn main() -> anyhow::Result<()> {
         "INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
            assignee_person_id, due_at, created_at) \
          SELECT subdistrict_code, id, assignee_area_code, assignee_person_id, \
-           COALESCE(accept_due_at, resolve_due_at), created_at FROM tickets",
+           LEAST(accept_due_at, resolve_due_at), created_at FROM tickets",
     )
     .execute(&pool)
     .await?;

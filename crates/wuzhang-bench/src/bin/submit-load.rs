@@ -352,7 +352,7 @@ const SAME_ROWS_SQL: &str = concat!(
    a AS (INSERT INTO ticket_assignees (subdistrict_code, ticket_id, assignee_area_code, \
        assignee_person_id, due_at, created_at) \
      SELECT subdistrict_code, id, assignee_area_code, assignee_person_id, \
-       COALESCE(accept_due_at, resolve_due_at), created_at FROM t), \
+       LEAST(accept_due_at, resolve_due_at), created_at FROM t), \
    k AS (INSERT INTO idempotency (scope, request_id, request_hash, response, created_at) \
      SELECT 'resident' || chr(58) || 'pgbench', id::text, sha256(id::text::bytea), \
        convert_to(repeat('x', 250), 'UTF8'), now() FROM t), \

@@ -52,10 +52,11 @@ pub trait AreaStore: Send + Sync {
     /// The area and its ancestors, itself first, up to the root. NotFound if `code` is absent.
     async fn lineage(&self, code: &AreaCode) -> Result<Vec<Area>>;
 
-    /// The area and every area below it, without geometry, ordered by code (one query
-    /// whatever the depth: a campaign fans out over a subdistrict's units with it). Empty
-    /// if `code` is absent.
-    async fn subtree(&self, code: &AreaCode) -> Result<Vec<Area>>;
+    /// The area and every area below it down to `down_to` (inclusive), without geometry,
+    /// ordered by code (one query whatever the depth: a campaign fans out over a
+    /// subdistrict's units with it; the overview stops at the grids). Empty if `code` is
+    /// absent.
+    async fn subtree(&self, code: &AreaCode, down_to: AreaLevel) -> Result<Vec<Area>>;
 
     /// Repairs polygon geometries (OGC WKB) with the database's own tool, returning
     /// polygonal WKB in the same order: PostGIS `ST_MakeValid`, keeping only its polygonal

@@ -265,13 +265,13 @@ pub(super) static TICKET_UPDATE: LazyLock<String> = LazyLock::new(|| {
 pub(super) const ASSIGNEE_SOURCE: &str = "subdistrict_code, id, assignee_area_code, \
      assignee_person_id, state, accept_due_at, resolve_due_at, created_at";
 
-/// The inbox's deadline key of a ticket written (`s`, returning [`ASSIGNEE_SOURCE`]): its
-/// deadline as [`Dialect::due`] sorts it while it is open, NULL once it is not (migration
-/// 0013).
+/// The deadline key of a ticket written (`s`, returning [`ASSIGNEE_SOURCE`]): its nearest
+/// deadline as [`Dialect::due`] sorts it while it is open, NULL once it is not (migrations
+/// 0013 and 0018): the inbox's order and the overdue test.
 static ASSIGNEE_DUE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "CASE WHEN s.state IN {OPEN_STATES} \
-           THEN COALESCE(s.accept_due_at, s.resolve_due_at, {NO_DEADLINE}) END"
+           THEN COALESCE(LEAST(s.accept_due_at, s.resolve_due_at), {NO_DEADLINE}) END"
     )
 });
 
@@ -353,7 +353,8 @@ impl Dialect for Postgres {
     }
 
     fn due() -> String {
-        format!("COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE})")
+        // LEAST ignores a NULL argument: NULL only when the ticket has no deadline.
+        format!("COALESCE(LEAST(accept_due_at, resolve_due_at), {NO_DEADLINE})")
     }
 
     fn push_any_of<'a>(
@@ -419,6 +420,32 @@ impl Dialect for Postgres {
             },
             areas_filtered: true,
         }
+    }
+
+    fn push_overdue(
+        qb: &mut QueryBuilder<Postgres>,
+        query: &TicketQuery,
+        from: &TicketFrom,
+        at: OffsetDateTime,
+    ) {
+        if from.areas_filtered {
+            // The joined assignee rows carry the deadline key.
+            qb.push(" AND a.a_due_at < ").push_bind(at);
+            return;
+        }
+        // The overdue tickets from the deadline index of `ticket_assignees` (migration
+        // 0018), a range of a few entries, instead of the heap row of every open ticket
+        // (the due times are in no index of `tickets`, so that escalations stay HOT).
+        qb.push(
+            " AND (subdistrict_code, id) IN (SELECT subdistrict_code, ticket_id \
+             FROM ticket_assignees WHERE due_at < ",
+        )
+        .push_bind(at);
+        if !query.subdistrict_codes.is_empty() {
+            let codes = query.subdistrict_codes.iter().map(AreaCode::as_str);
+            Self::push_any_of(qb, "subdistrict_code", codes);
+        }
+        qb.push(")");
     }
 
     fn push_bbox_index(qb: &mut QueryBuilder<Postgres>, b: &BBox) {

@@ -195,19 +195,27 @@ impl AreaStore for SqliteStore {
         rows.iter().map(area).collect()
     }
 
-    async fn subtree(&self, code: &AreaCode) -> Result<Vec<Area>> {
-        // Depth-bounded as `lineage`: levels strictly nest.
+    async fn subtree(&self, code: &AreaCode, down_to: AreaLevel) -> Result<Vec<Area>> {
+        // Depth-bounded as `lineage`: levels strictly nest. The levels below `down_to`
+        // are not walked (a subdistrict's units outnumber its grids a hundredfold).
+        let levels: Vec<&str> = AreaLevel::ALL
+            .into_iter()
+            .filter(|l| *l <= down_to)
+            .map(AreaLevel::as_str)
+            .collect();
         let rows = sqlx::query(
             "WITH RECURSIVE down (code, depth) AS ( \
                  SELECT code, 0 FROM areas WHERE code = ?1 \
                  UNION ALL \
                  SELECT a.code, down.depth + 1 \
-                 FROM areas a JOIN down ON a.parent_code = down.code WHERE down.depth < 16) \
+                 FROM areas a JOIN down ON a.parent_code = down.code \
+                 WHERE down.depth < 16 AND a.level IN (SELECT value FROM json_each(?2))) \
              SELECT a.code, a.name, a.level, a.parent_code, a.community, a.min_lng, \
                  a.min_lat, a.max_lng, a.max_lat \
              FROM down JOIN areas a ON a.code = down.code ORDER BY a.code",
         )
         .bind(code.as_str())
+        .bind(json_list(levels))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(area).collect()

@@ -140,13 +140,22 @@ pub(super) fn bind_event<'q>(q: SqliteQuery<'q>, e: &'q EventColumns) -> SqliteQ
 
 /// SQLite's side of the shared queries ([`crate::query`]): list parameters as JSON
 /// arrays read with `json_each`, times as microseconds, ids as UUID text.
-/// The inbox index's deadline key (migration 0010, spelled as there: SQLite matches an
-/// indexed expression only as written): the ticket's deadline as [`Dialect::due`] sorts it
-/// while it is open, NULL once it is not.
+/// The deadline key of the inbox and overdue indexes (migration 0015, spelled as there:
+/// SQLite matches an indexed expression only as written): the ticket's nearest deadline
+/// as [`Dialect::due`] sorts it while it is open, NULL once it is not.
 fn inbox_due() -> String {
     format!(
-        "(CASE WHEN state IN {OPEN_STATES} \
-         THEN COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE_MICROS}) END)"
+        "(CASE WHEN state IN {OPEN_STATES} THEN {} END)",
+        nearest_due()
+    )
+}
+
+/// The nearest deadline, or the no-deadline sentinel: SQLite's `min` of several arguments
+/// is NULL if any is, so each stands in as the sentinel.
+fn nearest_due() -> String {
+    format!(
+        "min(COALESCE(accept_due_at, {NO_DEADLINE_MICROS}), \
+         COALESCE(resolve_due_at, {NO_DEADLINE_MICROS}))"
     )
 }
 
@@ -170,7 +179,7 @@ impl Dialect for Sqlite {
     }
 
     fn due() -> String {
-        format!("COALESCE(accept_due_at, resolve_due_at, {NO_DEADLINE_MICROS})")
+        nearest_due()
     }
 
     fn push_any_of<'a>(
@@ -201,13 +210,25 @@ impl Dialect for Sqlite {
         open_only: bool,
     ) -> TicketFrom {
         qb.push(" FROM tickets");
-        // An open-only query orders by the inbox index's deadline key (migration 0010),
+        // An open-only query orders by the inbox index's deadline key (migration 0015),
         // the ticket's deadline while it is open: the same order, through the index.
         let due = if open_only { inbox_due() } else { Self::due() };
         TicketFrom {
             due_key: [due, "created_at".to_owned(), "id".to_owned()],
             areas_filtered: false,
         }
+    }
+
+    fn push_overdue(
+        qb: &mut QueryBuilder<Sqlite>,
+        _query: &TicketQuery,
+        _from: &TicketFrom,
+        at: OffsetDateTime,
+    ) {
+        // The deadline key as indexed by subdistrict (migration 0015); NULL, so never
+        // less, for a ticket that is not open.
+        qb.push(format!(" AND {} < ", inbox_due()))
+            .push_bind(to_micros(at));
     }
 
     fn push_bbox_index(_qb: &mut QueryBuilder<Sqlite>, _bbox: &BBox) {

@@ -75,6 +75,25 @@ pub(crate) async fn areas_round_trip_with_lineage(store: S) {
     assert_eq!(chain[2], g1);
     assert_eq!(codes(&store.lineage(&code(SUB2)).await.unwrap()), [SUB2]);
 
+    // The subtree: the area and what lies below it down to a level, by code.
+    let all = store.subtree(&code(SUB1), AreaLevel::Unit).await.unwrap();
+    assert_eq!(codes(&all), [SUB1, B1, G1, G2, LN1, ST1, U1]);
+    assert_eq!(all.iter().find(|a| a.code.as_str() == G1), Some(&g1));
+    let posts = store.subtree(&code(SUB1), AreaLevel::Grid).await.unwrap();
+    assert_eq!(codes(&posts), [SUB1, G1, G2, LN1, ST1]);
+    let lane = store
+        .subtree(&code(LN1), AreaLevel::Building)
+        .await
+        .unwrap();
+    assert_eq!(codes(&lane), [B1, G1, G2, LN1]);
+    assert!(
+        store
+            .subtree(&code("nowhere"), AreaLevel::Unit)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     let missing = code("nowhere");
     assert_err!(
         store.get_area(&missing).await,

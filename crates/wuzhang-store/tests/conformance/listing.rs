@@ -358,8 +358,14 @@ pub(crate) async fn list_tickets_orders_and_pages(store: S) {
                 new.ticket.accept_due_at = None;
                 new.ticket.resolve_due_at = None;
             }
-            // Several share one deadline.
-            1 => new.ticket.accept_due_at = Some(T0 + Duration::hours(3)),
+            // Several share one deadline; one's resolve deadline comes first (an
+            // escalation restarted its accept clock): its nearest deadline is that one.
+            1 => {
+                new.ticket.accept_due_at = Some(T0 + Duration::hours(3));
+                if i == 7 {
+                    new.ticket.resolve_due_at = Some(T0 + Duration::minutes(30));
+                }
+            }
             _ => {
                 new.ticket.accept_due_at = None;
                 new.ticket.resolve_due_at = Some(T0 + Duration::minutes(100 - 7 * i));
@@ -404,8 +410,8 @@ pub(crate) async fn list_tickets_orders_and_pages(store: S) {
 
     let due_key = |t: &Ticket| {
         (
-            t.accept_due_at.or(t.resolve_due_at).is_none(),
-            t.accept_due_at.or(t.resolve_due_at),
+            t.next_deadline().is_none(),
+            t.next_deadline(),
             t.created_at,
             t.id,
         )
@@ -414,6 +420,40 @@ pub(crate) async fn list_tickets_orders_and_pages(store: S) {
     soonest.sort_by_key(due_key);
     assert_eq!(walk(TicketOrder::DueSoonest, 4).await, soonest);
     assert_eq!(walk(TicketOrder::DueSoonest, 1).await, soonest);
+    // The same order in an inbox (open tickets of an area: the inbox index's key).
+    let inbox = TicketQuery {
+        assignee_area_codes: vec![code(G1)],
+        states: vec![TicketState::Assigned],
+        order: TicketOrder::DueSoonest,
+        ..Default::default()
+    };
+    let mut page = PageRequest::first(3);
+    let mut walked = Vec::new();
+    loop {
+        let got = store.list_tickets(&inbox, &page).await.unwrap();
+        walked.extend(got.items);
+        match got.next_token {
+            Some(t) => page.token = Some(t),
+            None => break,
+        }
+    }
+    assert_eq!(walked, soonest);
+    // Overdue: past the nearest deadline, whichever it is (#7's resolve deadline).
+    let overdue = TicketQuery {
+        subdistrict_codes: vec![code(SUB1)],
+        overdue_at: Some(T0 + Duration::hours(1)),
+        ..Default::default()
+    };
+    let late: Vec<_> = store
+        .list_tickets(&overdue, &PageRequest::first(50))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(late, [made[11].id, made[8].id, made[7].id]);
+    assert_eq!(store.count_tickets(&overdue).await.unwrap(), 3);
 
     // A token is for the order that made it.
     let query = TicketQuery::default();
