@@ -364,3 +364,13 @@ pub async fn seed_small_tree(server: &Server) -> String {
         }
     }
 }
+
+/// Asserts INVALID_ARGUMENT with a google.rpc BadRequest naming `field`.
+pub fn assert_field(err: &tonic::Status, field: &str) {
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    let details = tonic_types::StatusExt::get_details_bad_request(err).expect("BadRequest");
+    assert!(
+        details.field_violations.iter().any(|v| v.field == field),
+        "{field} named in {details:?}"
+    );
+}

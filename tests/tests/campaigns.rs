@@ -7,7 +7,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 #[path = "../harness.rs"]
 mod harness;
-use harness::{Server, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report};
+use harness::{
+    Server, assert_field, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report,
+};
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
@@ -74,15 +76,6 @@ fn resolve(rid: &str, t: &Ticket, result: Option<CampaignTaskResult>) -> Resolve
         media_urls: vec![],
         task_result: result,
     }
-}
-
-fn assert_field(err: &tonic::Status, field: &str) {
-    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-    let details = tonic_types::StatusExt::get_details_bad_request(err).expect("BadRequest");
-    assert!(
-        details.field_violations.iter().any(|v| v.field == field),
-        "{field} named in {details:?}"
-    );
 }
 
 async fn campaign_flow(server: &Server) {

@@ -6,7 +6,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 #[path = "../harness.rs"]
 mod harness;
-use harness::{Server, authed, data_file, fixture, fresh_pg_url};
+use harness::{Server, assert_field, authed, data_file, fixture, fresh_pg_url};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
 use wuzhang_proto::v1::{
@@ -712,16 +712,6 @@ async fn list_posts(
         .list_posts(authed(token, req))
         .await
         .map(tonic::Response::into_inner)
-}
-
-/// The status names the bad field.
-fn assert_field(err: &tonic::Status, field: &str) {
-    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-    let details = err.get_details_bad_request().expect("BadRequest");
-    assert!(
-        details.field_violations.iter().any(|v| v.field == field),
-        "{field} named in {details:?}"
-    );
 }
 
 /// Issue 22: imports seen at once by the answering process, ListPosts by scope, and

@@ -11,7 +11,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 #[path = "../harness.rs"]
 mod harness;
-use harness::{Server, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report};
+use harness::{
+    Server, assert_field, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report,
+};
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
@@ -123,16 +125,6 @@ fn verify(rid: &str, t: &Ticket, pass: bool, note: &str) -> VerifyTicketRequest 
         pass,
         note: note.into(),
     }
-}
-
-/// The status names the bad field and says why.
-fn assert_field(err: &tonic::Status, field: &str) {
-    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-    let details = tonic_types::StatusExt::get_details_bad_request(err).expect("BadRequest");
-    assert!(
-        details.field_violations.iter().any(|v| v.field == field),
-        "{field} named in {details:?}"
-    );
 }
 
 async fn center_flow(server: &Server) {

@@ -18,7 +18,7 @@ use wuzhang_domain::campaign::TaskResult;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clocks::ClockEffect;
 use wuzhang_domain::deadline::{CalendarBook, DEFAULT_WARN_SHARE};
-use wuzhang_domain::ticket::{Applied, Ticket, TicketId};
+use wuzhang_domain::ticket::{Applied, Command, Ticket, TicketId};
 use wuzhang_domain::timer::Timer;
 use wuzhang_store::{ClockReadings, Store, StoreError, TicketChange};
 
@@ -187,6 +187,42 @@ impl TicketCommands {
             },
         )
         .await
+    }
+}
+
+impl TicketCommands {
+    /// Applies `command` to `ticket` (as read) for the system itself, by `actor`: no
+    /// request id and no scope (the caller decided which tickets), the clocks as the
+    /// domain says, the change written alone. `None` when the ticket moved since it was
+    /// read (a lost race) or no longer takes the command: the caller reads it again.
+    pub async fn apply_system(
+        &self,
+        mut ticket: Ticket,
+        command: Command,
+        actor: &str,
+        note: &str,
+    ) -> Result<Option<Ticket>, ApiError> {
+        let now = self.clock.now();
+        let Ok(Applied { event, clocks }) = ticket.apply(command, actor, note, now) else {
+            return Ok(None);
+        };
+        let timers = self.clocks(&mut ticket, &clocks, now).await?;
+        let change = TicketChange {
+            ticket,
+            events: vec![event],
+            timers,
+            idempotency: None,
+            add_follower: None,
+            task_result: None,
+        };
+        match self.store.update_ticket(&change).await {
+            Ok(t) => {
+                (self.on_change)();
+                Ok(Some(t))
+            }
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

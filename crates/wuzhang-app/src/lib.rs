@@ -20,6 +20,7 @@ pub mod access;
 pub mod categories;
 pub mod chain;
 pub mod command;
+pub mod emergency;
 pub mod error;
 pub mod idempotency;
 pub mod request;

@@ -26,7 +26,8 @@ use time::OffsetDateTime;
 use crate::calendar::CalendarError;
 use crate::category::Category;
 use crate::chief::ChiefLevel;
-use crate::deadline::{Calendars, Clocks, after_accept, after_pause_decision, resume};
+use crate::deadline::{Calendars, Clocks, after_accept, after_pause_decision, rescale, resume};
+use crate::emergency::ClockRate;
 use crate::ticket::{Command, Pause, Ticket, TicketState};
 use crate::timer::{Timer, TimerKind};
 
@@ -56,6 +57,11 @@ pub enum ClockEffect {
     /// The clocks run again, each moved on by the time it stood still; a supervision
     /// order's deadline comes back while it is still due.
     Resumed,
+    /// The subdistrict switched emergency mode: what is left of each running owner clock
+    /// (warning, accept, resolve) is multiplied by `from / to`; a supervision deadline and
+    /// a pause's end stand, and so do the clocks of a paused ticket
+    /// ([`crate::emergency`]).
+    Rescaled { from: ClockRate, to: ClockRate },
 }
 
 /// What turning an effect into timers reads, besides the calendars.
@@ -134,6 +140,7 @@ impl ClockEffect {
             ClockEffect::PauseRequested { .. } => "pause requested",
             ClockEffect::PauseDecided { .. } => "pause decided",
             ClockEffect::Resumed => "resumed",
+            ClockEffect::Rescaled { .. } => "rescaled",
         }
     }
 
@@ -151,6 +158,10 @@ impl ClockEffect {
             | ClockEffect::PauseRequested { .. }
             | ClockEffect::PauseDecided { .. } => needs.standing = true,
             ClockEffect::Resumed => needs.paused_at = true,
+            ClockEffect::Rescaled { .. } => {
+                needs.category = true;
+                needs.standing = true;
+            }
         }
         needs
     }
@@ -178,7 +189,13 @@ impl ClockEffect {
                 Vec::new()
             }
             ClockEffect::Start => {
-                let clocks = Clocks::start(category()?, inputs.calendars, now, inputs.warn_share)?;
+                let clocks = Clocks::start(
+                    category()?,
+                    inputs.calendars,
+                    now,
+                    inputs.warn_share,
+                    ticket.clock_rate,
+                )?;
                 clocks.apply(ticket)
             }
             ClockEffect::Accepted => {
@@ -209,6 +226,15 @@ impl ClockEffect {
                 let paused_at = inputs.paused_at.ok_or_else(|| missing("pause start"))?;
                 resume(ticket, paused_at, now)
             }
+            ClockEffect::Rescaled { .. } if ticket.pause == Pause::Paused => return Ok(None),
+            ClockEffect::Rescaled { from, to } => rescale(
+                ticket,
+                category()?,
+                inputs.calendars,
+                standing()?,
+                now,
+                (*from, *to),
+            ),
         };
         Ok(Some(timers))
     }

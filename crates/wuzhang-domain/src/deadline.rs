@@ -10,6 +10,8 @@ use time::OffsetDateTime;
 use crate::FieldError;
 use crate::calendar::{CalendarError, CalendarYear, WorkingCalendar};
 use crate::category::{Category, DEFAULT_CALENDAR, DeadlineKind};
+use crate::clock::truncate_to_micros;
+use crate::emergency::ClockRate;
 use crate::ticket::Ticket;
 use crate::timer::{Timer, TimerKind};
 
@@ -119,22 +121,26 @@ pub struct Clocks {
 }
 
 impl Clocks {
-    /// Starts both clocks at `now` for a ticket of `category`.
+    /// Starts both clocks at `now` for a ticket of `category` whose clocks run at `rate`:
+    /// the category's clocks as in peacetime, each then shortened by the rate as a switch
+    /// would shorten it at its start (so a clock of working days shrinks in working time,
+    /// not into hours counted as working hours).
     pub fn start(
         category: &Category,
         calendars: &Calendars,
         now: OffsetDateTime,
         warn_share: f64,
+        rate: ClockRate,
     ) -> Result<Self, CalendarError> {
         let calendar = calendars.get(&category.calendar_code);
         let kind_for = |within| kind_for(category, within);
         let accept_kind = kind_for(category.accept_within);
+        let resolve_kind = kind_for(category.resolve_within);
+        let rates = (ClockRate::PEACETIME, rate);
         let accept_due = calendar.due_at(now, category.accept_within, accept_kind)?;
-        let resolve_due = calendar.due_at(
-            now,
-            category.resolve_within,
-            kind_for(category.resolve_within),
-        )?;
+        let accept_due = rescale_due(calendar, now, accept_due, accept_kind, rates);
+        let resolve_due = calendar.due_at(now, category.resolve_within, resolve_kind)?;
+        let resolve_due = rescale_due(calendar, now, resolve_due, resolve_kind, rates);
         let warn_at = calendar.share_point(now, accept_due, warn_share, accept_kind);
         Ok(Self {
             accept_due,
@@ -239,6 +245,73 @@ pub(crate) fn resume(
     out
 }
 
+/// `due` as moved when the clock's rate changes from `rates.0` to `rates.1` at `now`: the
+/// time left multiplied by `from / to`, counted as the clock counts (working time for the
+/// working kinds, where any lies ahead). A due already passed, or no change of rate,
+/// leaves it as it is.
+pub(crate) fn rescale_due(
+    calendar: &WorkingCalendar,
+    now: OffsetDateTime,
+    due: OffsetDateTime,
+    kind: DeadlineKind,
+    (from, to): (ClockRate, ClockRate),
+) -> OffsetDateTime {
+    if from == to || due <= now {
+        return due;
+    }
+    let wall = || truncate_to_micros(now + from.rescale_left(to, due - now));
+    let moved = match kind {
+        DeadlineKind::Natural | DeadlineKind::UrgentHours => wall(),
+        DeadlineKind::WorkingHours | DeadlineKind::WorkingDays => {
+            let left = calendar.working_time_between(now, due);
+            if left.is_zero() {
+                wall()
+            } else {
+                calendar
+                    .due_at(now, from.rescale_left(to, left), DeadlineKind::WorkingHours)
+                    .unwrap_or_else(|_| wall())
+            }
+        }
+    };
+    moved.checked_to_offset(due.offset()).unwrap_or(moved)
+}
+
+/// The timers after a change of clock rate ([`crate::clocks::ClockEffect::Rescaled`]):
+/// each running owner clock (warning, accept, resolve) and the ticket's due times moved by
+/// [`rescale_due`]; the other timers (a supervision deadline, a pause's end) stand.
+pub(crate) fn rescale(
+    ticket: &mut Ticket,
+    category: &Category,
+    calendars: &Calendars,
+    standing: &[Timer],
+    now: OffsetDateTime,
+    rates: (ClockRate, ClockRate),
+) -> Vec<Timer> {
+    let calendar = calendars.get(&category.calendar_code);
+    let accept_kind = kind_for(category, category.accept_within);
+    let resolve_kind = kind_for(category, category.resolve_within);
+    let accepted = ticket.state == crate::ticket::TicketState::Accepted;
+    let warning_kind = if accepted { resolve_kind } else { accept_kind };
+    let moved = |due, kind| rescale_due(calendar, now, due, kind, rates);
+    ticket.accept_due_at = ticket.accept_due_at.map(|d| moved(d, accept_kind));
+    ticket.resolve_due_at = ticket.resolve_due_at.map(|d| moved(d, resolve_kind));
+    standing
+        .iter()
+        .map(|t| {
+            let due_at = match t.kind {
+                TimerKind::Accept => moved(t.due_at, accept_kind),
+                TimerKind::Resolve => moved(t.due_at, resolve_kind),
+                TimerKind::Warning => moved(t.due_at, warning_kind),
+                TimerKind::Supervision | TimerKind::Resume => t.due_at,
+            };
+            Timer {
+                due_at,
+                ..t.clone()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use time::Duration;
@@ -257,18 +330,87 @@ mod tests {
         assert!(!calendars.contains("nowhere"));
         // 2026-09-30 10:00 Beijing, the day before the National Day holiday.
         let now = datetime!(2026-09-30 02:00 UTC);
-        let natural =
-            Clocks::start(&category(DeadlineKind::Natural), &calendars, now, 0.8).unwrap();
+        let natural = Clocks::start(
+            &category(DeadlineKind::Natural),
+            &calendars,
+            now,
+            0.8,
+            ClockRate::PEACETIME,
+        )
+        .unwrap();
         assert_eq!(natural.accept_due, now + Duration::hours(2));
         assert_eq!(natural.resolve_due, now + Duration::days(3));
         assert_eq!(natural.warn_at, now + Duration::minutes(96));
-        let working =
-            Clocks::start(&category(DeadlineKind::WorkingDays), &calendars, now, 0.8).unwrap();
+        let working = Clocks::start(
+            &category(DeadlineKind::WorkingDays),
+            &calendars,
+            now,
+            0.8,
+            ClockRate::PEACETIME,
+        )
+        .unwrap();
         // Three working days: 8 and 9 October, and Saturday 10 October (调休).
         assert_eq!(working.resolve_due, datetime!(2026-10-10 02:00 UTC));
         // Accepting within two hours counts working hours: 10:00 + 2 h = 12:00.
         assert_eq!(working.accept_due, datetime!(2026-09-30 04:00 UTC));
         assert!(working.warn_at < working.accept_due);
+    }
+
+    #[test]
+    fn emergency_clocks_are_the_peacetime_ones_shortened_as_they_count() {
+        let calendars = Calendars::default();
+        let two = ClockRate::from_hundredths("rate", 200).unwrap();
+        // Wednesday 2026-09-16 10:00 Beijing, an ordinary working week.
+        let now = datetime!(2026-09-16 02:00 UTC);
+        let natural =
+            Clocks::start(&category(DeadlineKind::Natural), &calendars, now, 0.8, two).unwrap();
+        assert_eq!(natural.accept_due, now + Duration::hours(1));
+        assert_eq!(natural.resolve_due, now + Duration::hours(36));
+        assert_eq!(natural.warn_at, now + Duration::minutes(48));
+        // Three working days (to Monday 21st 10:00) hold 24 working hours; half of them,
+        // 12, from Wednesday 10:00 end on Thursday 14:00 (working 9–12, 13–18... as the
+        // calendar says): never 36 h counted as working hours, which would be longer.
+        let peace = Clocks::start(
+            &category(DeadlineKind::WorkingDays),
+            &calendars,
+            now,
+            0.8,
+            ClockRate::PEACETIME,
+        )
+        .unwrap();
+        let working = Clocks::start(
+            &category(DeadlineKind::WorkingDays),
+            &calendars,
+            now,
+            0.8,
+            two,
+        )
+        .unwrap();
+        let cal = calendars.get("cn");
+        assert_eq!(
+            cal.working_time_between(now, working.resolve_due) * 2,
+            cal.working_time_between(now, peace.resolve_due)
+        );
+        assert!(working.resolve_due < peace.resolve_due);
+        // Back to peacetime at once gives the peacetime deadline again.
+        let back = rescale_due(
+            cal,
+            now,
+            working.resolve_due,
+            DeadlineKind::WorkingDays,
+            (two, ClockRate::PEACETIME),
+        );
+        assert_eq!(back, peace.resolve_due);
+        // A deadline already passed does not move.
+        let passed = now - Duration::minutes(5);
+        let moved = rescale_due(
+            cal,
+            now,
+            passed,
+            DeadlineKind::Natural,
+            (ClockRate::PEACETIME, two),
+        );
+        assert_eq!(moved, passed);
     }
 
     use crate::testing::grid_ticket;

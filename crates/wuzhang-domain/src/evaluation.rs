@@ -459,7 +459,9 @@ impl Ledger {
             | EventKind::Note
             | EventKind::PauseRequested
             | EventKind::PauseRefused
-            | EventKind::ReporterJoined => {}
+            | EventKind::ReporterJoined
+            // Counts nothing; its deadlines (below) are the ones in force from now on.
+            | EventKind::ClockRateChanged => {}
         }
         self.accept_due_at = e.facts.accept_due_at;
         self.resolve_due_at = e.facts.resolve_due_at;

@@ -40,10 +40,13 @@ pub enum EventKind {
     Resumed,
     /// A duplicate's reporter now follows this ticket.
     ReporterJoined,
+    /// Its subdistrict switched emergency mode: its clocks run at another rate, and its
+    /// deadlines moved with them.
+    ClockRateChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::Submitted,
         EventKind::Assigned,
         EventKind::Accepted,
@@ -66,6 +69,7 @@ impl EventKind {
         EventKind::PauseRefused,
         EventKind::Resumed,
         EventKind::ReporterJoined,
+        EventKind::ClockRateChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +96,7 @@ impl EventKind {
             EventKind::PauseRefused => "pause_refused",
             EventKind::Resumed => "resumed",
             EventKind::ReporterJoined => "reporter_joined",
+            EventKind::ClockRateChanged => "clock_rate_changed",
         }
     }
 }

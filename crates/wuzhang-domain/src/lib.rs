@@ -32,6 +32,7 @@ pub mod chief;
 pub mod clock;
 pub mod clocks;
 pub mod deadline;
+pub mod emergency;
 pub mod evaluation;
 pub mod event;
 pub mod point;

@@ -22,6 +22,7 @@ use crate::area::AreaCode;
 use crate::category::CategoryCode;
 use crate::chief::{ChiefLevel, PersonId};
 use crate::clocks::ClockEffect;
+use crate::emergency::ClockRate;
 use crate::event::{EventKind, NewEvent};
 use crate::point::GeoPoint;
 
@@ -320,6 +321,10 @@ pub struct Ticket {
     /// How many supervision orders were issued on it.
     #[serde(default)]
     pub supervision_count: u32,
+    /// How fast its owner clocks run: peacetime, or its subdistrict's emergency rate
+    /// ([`crate::emergency`]).
+    #[serde(default)]
+    pub clock_rate: ClockRate,
 }
 
 /// Everything that can be asked of a ticket.
@@ -368,6 +373,13 @@ pub enum Command {
     Resume,
     /// A merged duplicate's reporter now follows this ticket.
     JoinReporter,
+    /// Its subdistrict switched emergency mode: its clocks run at `to` instead of `from`
+    /// (the rate it has), what is left of each running clock rescaled
+    /// ([`crate::emergency`]).
+    SetClockRate {
+        from: ClockRate,
+        to: ClockRate,
+    },
 }
 
 impl Command {
@@ -393,6 +405,7 @@ impl Command {
             Command::DecidePause { .. } => "decide a pause of",
             Command::Resume => "resume",
             Command::JoinReporter => "join",
+            Command::SetClockRate { .. } => "change the clock rate of",
         }
     }
 
@@ -421,6 +434,10 @@ impl Command {
             Command::RequestPause { until } => ClockEffect::PauseRequested { until: *until },
             Command::DecidePause { approve } => ClockEffect::PauseDecided { approve: *approve },
             Command::Resume => ClockEffect::Resumed,
+            Command::SetClockRate { from, to } => ClockEffect::Rescaled {
+                from: *from,
+                to: *to,
+            },
         }
     }
 }
@@ -451,6 +468,11 @@ pub enum TransitionError {
     PauseState { verb: &'static str, pause: Pause },
     #[error("a ticket cannot be merged into itself")]
     SelfMerge,
+    #[error(
+        "its subdistrict is in emergency mode (clocks at {rate}): pauses are refused until \
+         the command center switches back to peacetime"
+    )]
+    Emergency { rate: ClockRate },
 }
 
 impl Ticket {
@@ -489,6 +511,7 @@ impl Ticket {
             version: 1,
             supervision: None,
             supervision_count: 0,
+            clock_rate: ClockRate::PEACETIME,
         };
         (ticket, event)
     }
@@ -666,6 +689,12 @@ impl Ticket {
                     Extra::None,
                 ),
                 Command::RequestPause { .. } if working => {
+                    // 挂起 is a peacetime courtesy: in emergency mode the clocks run on.
+                    if !self.clock_rate.is_peacetime() {
+                        return Err(TransitionError::Emergency {
+                            rate: self.clock_rate,
+                        });
+                    }
                     if self.pause != Pause::None {
                         return Err(TransitionError::PauseState {
                             verb: "pause",
@@ -694,6 +723,13 @@ impl Ticket {
                     };
                     (from, kind, self.assignment.clone(), pause, Extra::None)
                 }
+                Command::SetClockRate { to, .. } if from.is_open() => (
+                    from,
+                    EventKind::ClockRateChanged,
+                    self.assignment.clone(),
+                    self.pause,
+                    Extra::ClockRate(*to),
+                ),
                 Command::Resume if working => {
                     if self.pause != Pause::Paused {
                         return Err(TransitionError::PauseState {
@@ -733,6 +769,7 @@ impl Ticket {
                 self.supervision = Some(order);
                 self.supervision_count += 1;
             }
+            Extra::ClockRate(rate) => self.clock_rate = rate,
         }
         if from == S::Assigned && to == S::Accepted {
             // 签收: the accept clock has done its work.
@@ -809,6 +846,7 @@ enum Extra {
     Rating(Rating),
     ClearRating,
     Supervision(SupervisionOrder),
+    ClockRate(ClockRate),
 }
 
 #[cfg(test)]

@@ -155,6 +155,7 @@ enum_map!(EventKind, v1::EventKind, event_kind, event_kind_from_wire, {
     EventKind::PauseRefused => v1::EventKind::PauseRefused,
     EventKind::Resumed => v1::EventKind::Resumed,
     EventKind::ReporterJoined => v1::EventKind::ReporterJoined,
+    EventKind::ClockRateChanged => v1::EventKind::ClockRateChanged,
 });
 
 enum_map!(Pause, v1::PauseState, pause, pause_from_wire, {
@@ -310,11 +311,7 @@ pub fn mask_phone(phone: &str) -> String {
 /// A ticket as a viewer sees it. `now` decides `overdue`.
 pub fn ticket(t: &Ticket, phone: PhoneVisibility, now: OffsetDateTime) -> v1::Ticket {
     let r = &t.report;
-    let overdue = t.state.is_open()
-        && [t.accept_due_at, t.resolve_due_at]
-            .iter()
-            .flatten()
-            .any(|due| *due < now);
+    let overdue = t.state.is_open() && t.next_deadline().is_some_and(|due| due < now);
     v1::Ticket {
         id: t.id.to_string(),
         state: ticket_state(t.state) as i32,
@@ -380,6 +377,7 @@ pub fn ticket(t: &Ticket, phone: PhoneVisibility, now: OffsetDateTime) -> v1::Ti
         }),
         overdue,
         category_name: String::new(),
+        clock_rate: t.clock_rate.factor(),
     }
 }
 

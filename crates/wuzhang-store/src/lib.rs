@@ -45,16 +45,16 @@ pub use clocks::ClockReadings;
 pub use connect::{connect, redact};
 pub use error::{Result, StoreError};
 pub use interface::{
-    AreaStore, Backend, CampaignStore, CategoryStore, FnHandler, IdempotencyStore, RollupStore,
-    RosterStore, Store, TicketStore, TimerHandler, TimerStore,
+    AreaStore, Backend, CampaignStore, CategoryStore, EmergencyStore, FnHandler, IdempotencyStore,
+    RollupStore, RosterStore, Store, TicketStore, TimerHandler, TimerStore,
 };
 
 /// The store traits, for `use wuzhang_store::prelude::*;`: [`Store`] and every part of it,
 /// whose methods can only be called with the part's trait in scope.
 pub mod prelude {
     pub use crate::interface::{
-        AreaStore, CampaignStore, CategoryStore, IdempotencyStore, RollupStore, RosterStore, Store,
-        TicketStore, TimerStore,
+        AreaStore, CampaignStore, CategoryStore, EmergencyStore, IdempotencyStore, RollupStore,
+        RosterStore, Store, TicketStore, TimerStore,
     };
 }
 pub use model::*;

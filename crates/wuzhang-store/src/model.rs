@@ -33,6 +33,8 @@ pub struct ReferenceCounters {
     pub roster: i64,
     /// Bumped by every `upsert_category`.
     pub categories: i64,
+    /// Bumped by every `switch_emergency_mode`.
+    pub emergency: i64,
 }
 
 /// Which areas a listing returns. Filters combine with AND.

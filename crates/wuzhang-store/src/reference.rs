@@ -1,12 +1,13 @@
-//! The roster and the categories, cached in memory in front of a [`Store`]: they change
-//! rarely and are read on every submission.
+//! The roster, the categories and the emergency modes, cached in memory in front of a
+//! [`Store`]: they change rarely and are read on every submission.
 //!
 //! Posts (by area), persons (by id) and categories (by code) are filled lazily, as they
 //! are asked for, so a city's hundreds of thousands of posts are never loaded whole. The
 //! cache follows the store's [reference change counters](Store::reference_change_counters):
 //! it reads them at most every `check_every`, and at once after this process's own store
 //! committed a change ([`Store::reference_writes_here`]); a moved roster counter drops
-//! posts and persons, a moved category counter drops categories. So another process's
+//! posts and persons, a moved category counter drops categories, a moved emergency
+//! counter the modes (read whole: a row per subdistrict ever switched). So another process's
 //! change shows within `check_every` (plus one counter read), and this process's own at
 //! once.
 //!
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::{Person, PersonId, Post};
+use wuzhang_domain::emergency::{ClockRate, EmergencyMode};
 
 use crate::error::Result;
 use crate::interface::Store;
@@ -59,6 +61,10 @@ struct State {
     /// `None`: no such person (a post naming someone not yet imported).
     persons: HashMap<PersonId, Option<Person>>,
     categories: HashMap<CategoryCode, Category>,
+    /// The same for the emergency modes.
+    emergency_generation: u64,
+    /// Every subdistrict's mode as switched last; `None` until read.
+    modes: Option<Arc<HashMap<AreaCode, EmergencyMode>>>,
 }
 
 impl ReferenceCache {
@@ -106,9 +112,15 @@ impl ReferenceCache {
                     s.category_generation += 1;
                     dropped = true;
                 }
+                if counters.emergency > seen.emergency {
+                    s.modes = None;
+                    s.emergency_generation += 1;
+                    dropped = true;
+                }
                 s.seen = Some(ReferenceCounters {
                     roster: counters.roster.max(seen.roster),
                     categories: counters.categories.max(seen.categories),
+                    emergency: counters.emergency.max(seen.emergency),
                 });
             }
         }
@@ -244,5 +256,41 @@ impl ReferenceCache {
             s.categories.insert(code.clone(), category.clone());
         }
         Ok(category)
+    }
+
+    /// The subdistrict's emergency mode as switched last (`None`: never switched, which
+    /// is peacetime).
+    pub async fn emergency_mode(&self, sub: &AreaCode) -> Result<Option<EmergencyMode>> {
+        self.follow().await?;
+        let generation = {
+            let s = self.state();
+            if let Some(modes) = &s.modes {
+                return Ok(modes.get(sub).cloned());
+            }
+            s.emergency_generation
+        };
+        let modes: Arc<HashMap<AreaCode, EmergencyMode>> = Arc::new(
+            self.inner
+                .store
+                .emergency_modes()
+                .await?
+                .into_iter()
+                .collect(),
+        );
+        let mode = modes.get(sub).cloned();
+        let mut s = self.state();
+        if s.emergency_generation == generation {
+            s.modes = Some(modes);
+        }
+        Ok(mode)
+    }
+
+    /// The rate the subdistrict's new clocks run at: its emergency rate while the mode is
+    /// on, else peacetime.
+    pub async fn clock_rate(&self, sub: &AreaCode) -> Result<ClockRate> {
+        Ok(self
+            .emergency_mode(sub)
+            .await?
+            .map_or(ClockRate::PEACETIME, |m| m.rate))
     }
 }

@@ -13,6 +13,7 @@ use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKin
 use wuzhang_domain::chief::{ChiefLevel, Person, PersonId};
 use wuzhang_domain::clock::{Clock, ManualClock};
 use wuzhang_domain::deadline::{CalendarBook, Calendars, Clocks};
+use wuzhang_domain::emergency::ClockRate;
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_domain::ticket::{Assignment, Command, Report, Ticket, TicketId, TicketState};
@@ -151,9 +152,15 @@ async fn new_ticket(store: &dyn Store, at: OffsetDateTime) -> Ticket {
     let e2 = t
         .apply(Command::Assign(to), "system:intake", "", at)
         .unwrap();
-    let timers = Clocks::start(&category(), &Calendars::default(), at, 0.8)
-        .unwrap()
-        .apply(&mut t);
+    let timers = Clocks::start(
+        &category(),
+        &Calendars::default(),
+        at,
+        0.8,
+        ClockRate::PEACETIME,
+    )
+    .unwrap()
+    .apply(&mut t);
     store
         .create_ticket(&NewTicket {
             ticket: t,

@@ -20,6 +20,7 @@ use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clocks::{ClockEffect, ClockInputs};
 use wuzhang_domain::deadline::CalendarBook;
+use wuzhang_domain::emergency::EmergencyMode;
 use wuzhang_domain::event::{NewEvent, TicketEvent};
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{
@@ -306,13 +307,20 @@ impl IntakeCore {
             reporter_id: reporter.subject.clone(),
             urgent: category.urgent,
         };
+        // The subdistrict's emergency mode as this process knows it (its own switches at
+        // once, another process's within the reference cache's check interval).
+        let mode = self
+            .reference
+            .emergency_mode(&location.subdistrict.code)
+            .await?
+            .filter(|m| m.is_on());
         let mut attempt = 0;
         loop {
             attempt += 1;
             let now = self.clock.now();
             let new = match self.find_duplicate(&category, &location, now).await? {
                 Some(original) => self.merge(report.clone(), &location, original, now)?,
-                None => self.route(report.clone(), &category, &location, now)?,
+                None => self.route(report.clone(), &category, &location, mode.as_ref(), now)?,
             };
             let new = with_key(new, key.as_ref(), now);
             match self.store.create_ticket(&new).await {
@@ -417,12 +425,14 @@ impl IntakeCore {
     }
 
     /// A new ticket assigned to the lowest staffed level at or above the category's start
-    /// level, with its clocks running.
+    /// level, with its clocks running: at the subdistrict's emergency rate while `mode`
+    /// (on) says so.
     fn route(
         &self,
         report: Report,
         category: &Category,
         location: &Location,
+        mode: Option<&EmergencyMode>,
         now: OffsetDateTime,
     ) -> Result<NewTicket, ApiError> {
         let (mut ticket, submitted) = Ticket::submit(
@@ -432,6 +442,9 @@ impl IntakeCore {
             location.subdistrict.code.clone(),
             now,
         );
+        if let Some(m) = mode {
+            ticket.clock_rate = m.rate;
+        }
         let to = start_assignment(location, category.start_level);
         let note = if to.level == category.start_level {
             String::new()
@@ -458,6 +471,25 @@ impl IntakeCore {
             )?;
             debug_assert_eq!(alerted.clocks, ClockEffect::Keep);
             events.push(alerted.event);
+            // In emergency mode the street chief is alerted too (战时: the street leads).
+            if mode.is_some()
+                && let Some(street) = location
+                    .chain
+                    .iter()
+                    .find(|l| l.level == ChiefLevel::Street && !l.vacant)
+                && let Some(person) = &street.person
+            {
+                let alerted = ticket.apply(
+                    Command::Note,
+                    INTAKE_ACTOR,
+                    &format!(
+                        "urgent in emergency mode: street chief {} ({}) alerted at once",
+                        person.id, street.area.code
+                    ),
+                    now,
+                )?;
+                events.push(alerted.event);
+            }
         }
         Ok(NewTicket {
             ticket,

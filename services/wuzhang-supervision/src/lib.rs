@@ -21,10 +21,13 @@
 //!   a grid's light on the map.
 //! - `evaluation`: 考评 rows from the rollups, and their CSV.
 //! - `campaigns`: 专项行动 fanned out as tasks, and their progress.
+//! - `emergency`: SetEmergencyMode (战时), the subdistrict's clocks switched and carried
+//!   over.
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
 mod campaigns;
+mod emergency;
 mod evaluation;
 mod merge;
 mod overview;
@@ -61,6 +64,9 @@ pub struct Supervision {
     rollups: Rollups,
     weights: Weights,
     lights: GridLights,
+    /// How long other processes may take to see a switch of emergency mode (their
+    /// reference cache's check interval): a switch carries over once more after it.
+    reference_refresh: std::time::Duration,
 }
 
 impl Supervision {
@@ -87,7 +93,14 @@ impl Supervision {
             rollups,
             weights: Weights::default(),
             lights: GridLights::default(),
+            reference_refresh: wuzhang_store::reference::DEFAULT_CHECK_EVERY,
         }
+    }
+
+    /// The processes' reference check interval (config `reference_refresh_ms`).
+    pub fn with_reference_refresh(mut self, every: std::time::Duration) -> Self {
+        self.reference_refresh = every;
+        self
     }
 
     /// The city's weights for the composite score (checked by the configuration).

@@ -392,6 +392,20 @@ impl SupervisionService for Supervision {
         .await
     }
 
+    async fn set_emergency_mode(
+        &self,
+        request: Request<pb::SetEmergencyModeRequest>,
+    ) -> Result<Response<pb::EmergencyModeState>, Status> {
+        grpc(async move {
+            let caller = admit(caller(&request)?, CENTER, "SetEmergencyMode")?.clone();
+            Ok(Response::new(
+                self.set_emergency_mode(&caller, request.into_inner())
+                    .await?,
+            ))
+        })
+        .await
+    }
+
     async fn get_campaign_progress(
         &self,
         request: Request<pb::GetCampaignProgressRequest>,

@@ -117,6 +117,7 @@ pub async fn build_with_clock(
     Ok(ServerParts {
         locator,
         reference,
+        reference_refresh: std::time::Duration::from_millis(config.reference_refresh_ms),
         index_refresh: std::time::Duration::from_millis(config.index_refresh_ms),
         event_poll: std::time::Duration::from_millis(config.event_poll_ms),
         idempotency_ttl: time::Duration::hours(

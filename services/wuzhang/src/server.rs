@@ -34,6 +34,8 @@ pub struct ServerParts {
     pub locator: wuzhang_routing::Locator,
     /// The process's cache of roster and categories (the locator's and intake's).
     pub reference: wuzhang_store::ReferenceCache,
+    /// How often every process's reference cache checks the store for changes.
+    pub reference_refresh: std::time::Duration,
     /// How often the area index checks the store for changes.
     pub index_refresh: std::time::Duration,
     /// How often the event hub reads the log for other processes' writes.
@@ -134,6 +136,7 @@ pub async fn run(
         services,
         locator,
         reference,
+        reference_refresh,
         index_refresh,
         event_poll,
         idempotency_ttl,
@@ -269,6 +272,7 @@ pub async fn run(
             )
             .with_weights(evaluation_weights)
             .with_grid_lights(grid_light)
+            .with_reference_refresh(reference_refresh)
             .on_change(wake.clone()),
             authenticator.clone(),
         )

@@ -163,6 +163,21 @@ fn every_command_decides_its_clocks() {
                 (K::Resolve, Grid, resolve_due + Duration::minutes(30)),
                 (K::Supervision, Grid, ORDER_DUE),
             ])),
+        // Emergency mode at twice the rate, an hour after the assignment: what is left of
+        // each owner clock halves (warning 36 min left, accept 1 h, resolve 71 h); the
+        // order's deadline and the pause's end are dates, and stand.
+        ("emergency: the owner's clocks run twice as fast", S::Assigned, Pause::None,
+            Command::SetClockRate { from: ClockRate::PEACETIME, to: twice() },
+            ClockEffect::Rescaled { from: ClockRate::PEACETIME, to: twice() }, Timers(vec![
+                (K::Warning, Grid, NOW + Duration::minutes(18)),
+                (K::Accept, Grid, NOW + Duration::minutes(30)),
+                (K::Resolve, Grid, NOW + Duration::minutes(71 * 30)),
+                (K::Supervision, Grid, ORDER_DUE),
+                (K::Resume, Grid, PAUSE_END),
+            ])),
+        ("emergency: a paused ticket's clocks stand still", S::Accepted, Pause::Paused,
+            Command::SetClockRate { from: ClockRate::PEACETIME, to: twice() },
+            ClockEffect::Rescaled { from: ClockRate::PEACETIME, to: twice() }, Kept),
     ];
     let calendars = Calendars::default();
     let category = category();
@@ -185,7 +200,11 @@ fn every_command_decides_its_clocks() {
             got.as_ref()
                 .and_then(|ts| ts.iter().find(|x| x.kind == kind).map(|x| x.due_at))
         };
-        if matches!(effect, ClockEffect::Start | ClockEffect::Resumed) {
+        if matches!(
+            effect,
+            ClockEffect::Start | ClockEffect::Resumed | ClockEffect::Rescaled { .. }
+        ) && got.is_some()
+        {
             assert_eq!(t.accept_due_at, due(K::Accept), "{name}: accept due");
             assert_eq!(t.resolve_due_at, due(K::Resolve), "{name}: resolve due");
         }
@@ -214,7 +233,35 @@ fn every_command_decides_its_clocks() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     // Every command has a row.
-    assert_eq!(seen.len(), 19, "{seen:?}");
+    assert_eq!(seen.len(), 20, "{seen:?}");
+}
+
+fn twice() -> ClockRate {
+    ClockRate::from_hundredths("rate", 200).unwrap()
+}
+
+#[test]
+fn new_clocks_start_at_the_tickets_rate() {
+    let calendars = Calendars::default();
+    let category = category();
+    let mut t = ticket(TicketState::Assigned, Pause::None);
+    t.clock_rate = twice();
+    let to = post(ChiefLevel::Lane, "220102001001");
+    let applied = t
+        .apply(Command::Escalate { to, auto: true }, "timer", "", NOW)
+        .unwrap();
+    let inputs = ClockInputs::new(&calendars, 0.8).category(&category);
+    let timers = applied
+        .clocks
+        .timers(&mut t, &inputs, NOW)
+        .unwrap()
+        .unwrap();
+    let due = |kind| timers.iter().find(|x| x.kind == kind).unwrap().due_at;
+    assert_eq!(due(K::Accept), NOW + Duration::hours(1));
+    assert_eq!(due(K::Resolve), NOW + Duration::hours(36));
+    assert_eq!(due(K::Warning), NOW + Duration::minutes(48));
+    assert_eq!(t.accept_due_at, Some(NOW + Duration::hours(1)));
+    assert_eq!(t.clock_rate, twice(), "the rate stays with the ticket");
 }
 
 #[test]

@@ -429,6 +429,38 @@ fn pause_must_be_requested_then_decided_then_resumed() {
     );
     let ev = t.apply(Command::Resume, "cc", "", T0).unwrap().event;
     assert_eq!((ev.kind, t.pause), (EventKind::Resumed, Pause::None));
+    // In emergency mode a pause is refused, and the ticket stays as it was.
+    let mut urgent = t.clone();
+    let twice = crate::emergency::ClockRate::from_hundredths("rate", 200).unwrap();
+    let ev = urgent
+        .apply(
+            Command::SetClockRate {
+                from: crate::emergency::ClockRate::PEACETIME,
+                to: twice,
+            },
+            "cc",
+            "",
+            T0,
+        )
+        .unwrap()
+        .event;
+    assert_eq!(
+        (ev.kind, urgent.clock_rate),
+        (EventKind::ClockRateChanged, twice)
+    );
+    let before = urgent.clone();
+    assert_eq!(
+        urgent.apply(
+            Command::RequestPause {
+                until: T0 + time::Duration::days(1),
+            },
+            "p-grid",
+            "",
+            T0,
+        ),
+        Err(TransitionError::Emergency { rate: twice })
+    );
+    assert_eq!(urgent, before);
     // Resolving while paused ends the pause.
     let _ = t
         .apply(

@@ -18,6 +18,7 @@ WHERE t.subdistrict_code = a.subdistrict_code AND t.id = a.ticket_id
   AND t.state IN ('submitted', 'assigned', 'accepted')
   AND LEAST(t.accept_due_at, t.resolve_due_at) IS DISTINCT FROM COALESCE(t.accept_due_at, t.resolve_due_at);
 
--- Open tickets only (due_at is NULL once closed), so the index shrinks as tickets close.
+-- Open tickets only (due_at is NULL once closed), so the index shrinks as tickets close;
+-- with the ticket's id, which is all the overdue test reads (index only).
 CREATE INDEX ticket_assignees_due_idx ON ticket_assignees (subdistrict_code, due_at)
-  WHERE due_at IS NOT NULL;
+  INCLUDE (ticket_id) WHERE due_at IS NOT NULL;

@@ -115,6 +115,7 @@ macro_rules! row_decoders {
                 version: row.try_get("version")?,
                 supervision: row.try_get("supervision")?,
                 supervision_count: row.try_get("supervision_count")?,
+                clock_rate: row.try_get("clock_rate")?,
             }
             .into_ticket()
         }
@@ -194,6 +195,7 @@ macro_rules! ticket_binder {
                 .bind(c.version)
                 .bind(c.supervision)
                 .bind(c.supervision_count)
+                .bind(c.clock_rate)
         }
     };
 }

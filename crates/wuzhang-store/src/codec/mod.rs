@@ -15,6 +15,7 @@ use wuzhang_domain::area::{Area, AreaCode, AreaLevel, BBox};
 use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
 use wuzhang_domain::chief::{ChiefLevel, LeavePeriod, Person, PersonId, Post};
 use wuzhang_domain::clock::truncate_to_micros;
+use wuzhang_domain::emergency::ClockRate;
 use wuzhang_domain::event::{EventFacts, EventKind, NewEvent, TicketEvent};
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{Assignment, Pause, Rating, Report, Ticket, TicketId, TicketState};
@@ -256,7 +257,7 @@ impl CategoryColumns {
 
 /// The `tickets` columns in bind order. Both backends build their INSERT and UPDATE from
 /// this list, so a column added here is added everywhere. The first two are the key.
-pub(crate) const TICKET_COLUMNS: [&str; 34] = [
+pub(crate) const TICKET_COLUMNS: [&str; 35] = [
     "subdistrict_code",
     "id",
     "grid_code",
@@ -291,6 +292,7 @@ pub(crate) const TICKET_COLUMNS: [&str; 34] = [
     "version",
     "supervision",
     "supervision_count",
+    "clock_rate",
 ];
 
 /// `INSERT INTO tickets (…) VALUES (…)` with placeholders made by `ph(n)` (1-based).
@@ -360,6 +362,8 @@ pub(crate) struct TicketColumns {
     /// The latest supervision order as JSON (migration 0012 / sqlite 0009).
     pub(crate) supervision: Option<String>,
     pub(crate) supervision_count: i32,
+    /// How fast its clocks run, in hundredths (migration 0019 / sqlite 0016).
+    pub(crate) clock_rate: i16,
 }
 
 impl TicketColumns {
@@ -402,6 +406,8 @@ impl TicketColumns {
             supervision: t.supervision.as_ref().map(to_json).transpose()?,
             supervision_count: i32::try_from(t.supervision_count)
                 .map_err(|_| StoreError::invalid("supervision_count", "too large"))?,
+            clock_rate: i16::try_from(t.clock_rate.hundredths())
+                .map_err(|_| StoreError::invalid("clock_rate", "too large"))?,
         })
     }
 
@@ -466,6 +472,8 @@ impl TicketColumns {
                 .transpose()?,
             supervision_count: u32::try_from(self.supervision_count)
                 .map_err(|e| StoreError::internal(format!("column supervision_count: {e}")))?,
+            clock_rate: ClockRate::from_hundredths("clock_rate", i64::from(self.clock_rate))
+                .map_err(|e| StoreError::internal(format!("column clock_rate: {}", e.reason)))?,
         })
     }
 }

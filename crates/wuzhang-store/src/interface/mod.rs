@@ -15,6 +15,7 @@
 //! - [`timers`]: [`TimerStore`], timers and firing them, with [`TimerHandler`].
 //! - [`idempotency`]: [`IdempotencyStore`], records of requests already answered.
 //! - [`campaigns`]: [`CampaignStore`], campaigns and their tasks.
+//! - [`emergency`]: [`EmergencyStore`], emergency modes and their switches.
 //! - [`rollups`]: [`RollupStore`], evaluation rollups, ledgers and dashboard counts
 //!   folded from the event log.
 //! - here: [`Store`] itself, with what concerns the store as a whole (which backend,
@@ -31,6 +32,7 @@ use crate::model::ReferenceCounters;
 pub mod areas;
 pub mod campaigns;
 pub mod categories;
+pub mod emergency;
 pub mod idempotency;
 pub mod rollups;
 pub mod roster;
@@ -40,6 +42,7 @@ pub mod timers;
 pub use areas::AreaStore;
 pub use campaigns::CampaignStore;
 pub use categories::CategoryStore;
+pub use emergency::EmergencyStore;
 pub use idempotency::IdempotencyStore;
 pub use rollups::RollupStore;
 pub use roster::RosterStore;
@@ -64,6 +67,7 @@ pub trait Store:
     + IdempotencyStore
     + RollupStore
     + CampaignStore
+    + EmergencyStore
     + Send
     + Sync
     + Debug

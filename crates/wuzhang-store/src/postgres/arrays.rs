@@ -14,7 +14,7 @@ use wuzhang_domain::timer::Timer;
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 
 /// The Postgres type of each of [`TICKET_COLUMNS`], in order.
-pub(super) const TICKET_TYPES: [&str; 34] = [
+pub(super) const TICKET_TYPES: [&str; 35] = [
     "text",
     "uuid",
     "text",
@@ -49,6 +49,7 @@ pub(super) const TICKET_TYPES: [&str; 34] = [
     "int8",
     "text",
     "int4",
+    "int2",
 ];
 
 /// `$first::text[], $first+1::uuid[], …`: the ticket arrays as `unnest` arguments.
@@ -124,6 +125,7 @@ pub(super) struct TicketArrays {
     version: Vec<i64>,
     supervision: Vec<Option<String>>,
     supervision_count: Vec<i32>,
+    clock_rate: Vec<i16>,
 }
 
 impl TicketArrays {
@@ -162,9 +164,10 @@ impl TicketArrays {
         self.version.push(c.version);
         self.supervision.push(c.supervision);
         self.supervision_count.push(c.supervision_count);
+        self.clock_rate.push(c.clock_rate);
     }
 
-    /// Binds the 34 arrays, in [`TICKET_COLUMNS`] order.
+    /// Binds the 35 arrays, in [`TICKET_COLUMNS`] order.
     pub(super) fn bind<'q, Q: Bind<'q>>(self, q: Q) -> Q {
         q.bind_value(self.subdistrict_code)
             .bind_value(self.id)
@@ -200,6 +203,7 @@ impl TicketArrays {
             .bind_value(self.version)
             .bind_value(self.supervision)
             .bind_value(self.supervision_count)
+            .bind_value(self.clock_rate)
     }
 }
 

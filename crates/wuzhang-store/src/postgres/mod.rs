@@ -34,6 +34,7 @@ mod arrays;
 mod batch;
 mod campaigns;
 mod categories;
+mod emergency;
 mod feed;
 mod firing;
 mod idempotency;
@@ -146,11 +147,16 @@ impl Store for PostgresStore {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
-        let (roster, categories): (i64, i64) =
-            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(ReferenceCounters { roster, categories })
+        let (roster, categories, emergency): (i64, i64, i64) = sqlx::query_as(
+            "SELECT roster, categories, emergency FROM reference_changes WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ReferenceCounters {
+            roster,
+            categories,
+            emergency,
+        })
     }
 
     fn reference_writes_here(&self) -> u64 {

@@ -39,6 +39,7 @@ mod batch;
 mod campaigns;
 mod categories;
 mod checkpoint;
+mod emergency;
 mod feed;
 mod firing;
 mod idempotency;
@@ -232,11 +233,16 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, level = "debug")]
     async fn reference_change_counters(&self) -> Result<ReferenceCounters> {
-        let (roster, categories): (i64, i64) =
-            sqlx::query_as("SELECT roster, categories FROM reference_changes WHERE id = 1")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(ReferenceCounters { roster, categories })
+        let (roster, categories, emergency): (i64, i64, i64) = sqlx::query_as(
+            "SELECT roster, categories, emergency FROM reference_changes WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ReferenceCounters {
+            roster,
+            categories,
+            emergency,
+        })
     }
 
     fn reference_writes_here(&self) -> u64 {

@@ -16,7 +16,7 @@
 //! - `fixtures`: values built with the domain API;
 //! - `store` (migrations, reference counters), `areas`, `roster`, `categories`,
 //!   `tickets` (writing), `listing` (reading and counting), `feed` (events), `timers`,
-//!   `firing`, `idempotency`, `rollups`, `campaigns`: the cases run on both backends;
+//!   `firing`, `idempotency`, `rollups`, `campaigns`, `emergency`: the cases run on both backends;
 //! - `postgres_feed`, `postgres_writers`, `sqlite_wal`: cases of one backend's own
 //!   machinery.
 
@@ -86,6 +86,7 @@ macro_rules! conformance_suite {
             rollups::events_keep_deadlines_and_ratings,
             rollups::rollup_steps_add_up_and_move_the_cursor,
             campaigns::campaigns_are_written_whole_or_not_at_all,
+            emergency::emergency_modes_switch_and_tickets_carry_their_rate,
         ]);
     };
     (@cases $backend:ident, $fresh:expr, [$($part:ident::$case:ident),* $(,)?]) => {
@@ -240,6 +241,7 @@ pub(crate) async fn seed_tree(store: &S) {
 mod areas;
 mod campaigns;
 mod categories;
+mod emergency;
 mod feed;
 mod firing;
 mod idempotency;

@@ -1,0 +1,101 @@
+//! SetEmergencyMode: a subdistrict into emergency mode (战时) and back, its open tickets'
+//! clocks carried over (`wuzhang_app::emergency`; the rules in `docs/emergency.md`).
+
+use wuzhang_app::ApiError;
+use wuzhang_app::emergency::switch_emergency_mode;
+use wuzhang_app::idempotency::{Key, Recording, once};
+use wuzhang_app::request::request_id;
+use wuzhang_domain::access::Principal;
+use wuzhang_domain::area::{AreaCode, AreaLevel};
+use wuzhang_domain::emergency::{ClockRate, EmergencyMode};
+use wuzhang_domain::ticket::check_text;
+use wuzhang_proto::convert;
+use wuzhang_proto::v1 as pb;
+use wuzhang_store::StoreError;
+
+use crate::Supervision;
+use crate::scope::subdistricts_of;
+
+/// The longest reason kept with a switch.
+const MAX_REASON_CHARS: usize = 500;
+
+impl Supervision {
+    pub(crate) async fn set_emergency_mode(
+        &self,
+        caller: &Principal,
+        r: pb::SetEmergencyModeRequest,
+    ) -> Result<pb::EmergencyModeState, ApiError> {
+        let rid = request_id(&r.request_id)?;
+        let sub = subdistricts_of(caller, &r.subdistrict_code)?
+            .pop()
+            .ok_or_else(|| ApiError::invalid("subdistrict_code", "is required"))?;
+        let rate = if r.emergency {
+            ClockRate::emergency_factor("factor", r.factor).map_err(ApiError::from)?
+        } else if r.factor != 0.0 {
+            return Err(ApiError::invalid(
+                "factor",
+                "must be unset (0) when switching back to peacetime",
+            ));
+        } else {
+            ClockRate::PEACETIME
+        };
+        check_text("reason", &r.reason, MAX_REASON_CHARS, true).map_err(ApiError::from)?;
+        let store = self.store.as_ref();
+        match store.get_area(&sub).await {
+            Ok(a) if a.level == AreaLevel::Subdistrict => {}
+            Ok(_) => {
+                return Err(ApiError::invalid(
+                    "subdistrict_code",
+                    "is not a subdistrict's code",
+                ));
+            }
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::not_found(format!("subdistrict {sub}")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let key = Key::new(caller, "SetEmergencyMode", rid, &r);
+        // Recorded after the effect: a retry after a crash switches again to the same
+        // mode, which finishes a carry-over left half done and changes nothing else.
+        once(
+            store,
+            &key,
+            Recording::AfterTheEffect(self.clock.as_ref()),
+            || async {
+                let mode = EmergencyMode {
+                    rate,
+                    since: self.clock.now(),
+                    switched_by: caller.subject.clone(),
+                    reason: r.reason.trim().to_owned(),
+                };
+                let rescaled = switch_emergency_mode(
+                    store,
+                    &self.commands,
+                    &sub,
+                    &mode,
+                    self.reference_refresh,
+                )
+                .await?;
+                Ok(mode_state(&sub, Some(&mode), rescaled))
+            },
+        )
+        .await
+    }
+}
+
+/// A subdistrict's mode as the API shows it (`None`: never switched, peacetime).
+pub(crate) fn mode_state(
+    sub: &AreaCode,
+    mode: Option<&EmergencyMode>,
+    rescaled: u64,
+) -> pb::EmergencyModeState {
+    pb::EmergencyModeState {
+        subdistrict_code: sub.to_string(),
+        emergency: mode.is_some_and(EmergencyMode::is_on),
+        factor: mode.map_or(1.0, |m| m.rate.factor()),
+        since: mode.map(|m| convert::timestamp(m.since)),
+        switched_by: mode.map(|m| m.switched_by.clone()).unwrap_or_default(),
+        reason: mode.map(|m| m.reason.clone()).unwrap_or_default(),
+        rescaled_tickets: i64::try_from(rescaled).unwrap_or(i64::MAX),
+    }
+}

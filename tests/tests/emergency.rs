@@ -1,0 +1,293 @@
+//! Emergency mode (战时, of 平战结合) over real gRPC against the started binary, on both
+//! stores: the command center switches its subdistrict on with a factor, the open
+//! ticket's deadlines shrink by what is left, a new ticket starts on short clocks, a
+//! pause is refused; switching back gives the clocks back; scope, roles and bad input.
+//! The binary runs on the wall clock, so times are checked within the window the call
+//! took.
+
+use prost_types::Timestamp;
+use tonic::Code;
+use tonic::transport::Channel;
+#[path = "../harness.rs"]
+mod harness;
+use harness::{
+    Server, assert_field, authed, fresh_pg_url, secs_from_now, seed_small_tree, submit_report,
+};
+use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
+use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
+use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
+use wuzhang_proto::v1::{
+    Crs, EmergencyModeState, EventKind, GeoPoint, GetIncidentRequest, GetOverviewRequest,
+    RequestPauseRequest, SetEmergencyModeRequest, Ticket, WatchIncidentRequest,
+};
+
+const SUB: &str = "220102001";
+/// 井盖缺失或破损: natural time, accept within 1 h, resolve within 2 days.
+const CATEGORY: &str = "C0101";
+
+type Center = SupervisionServiceClient<Channel>;
+
+fn spot(north: f64) -> GeoPoint {
+    GeoPoint {
+        lat: 43.807 + north / 111_000.0,
+        lng: 125.307,
+        crs: Crs::Wgs84 as i32,
+    }
+}
+
+fn micros(t: &Option<Timestamp>) -> i64 {
+    let t = t.as_ref().expect("a time");
+    t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000
+}
+
+fn now_micros() -> i64 {
+    micros(&Some(secs_from_now(0)))
+}
+
+fn switch(rid: &str, emergency: bool, factor: f64, reason: &str) -> SetEmergencyModeRequest {
+    SetEmergencyModeRequest {
+        request_id: rid.into(),
+        subdistrict_code: SUB.into(),
+        emergency,
+        factor,
+        reason: reason.into(),
+    }
+}
+
+async fn get(server: &Server, token: &str, id: &str) -> Ticket {
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    intake
+        .get_incident(authed(
+            token,
+            GetIncidentRequest {
+                ticket_id: id.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The switch at some instant in [`before`, `after`] (µs) moved a deadline `due` (µs) to
+/// the switch + (due − switch) × `ratio`: the moved one lies between the two bounds
+/// (a second either way for rounding to whole seconds).
+fn assert_rescaled(moved: i64, due: i64, ratio: f64, before: i64, after: i64) {
+    let at = |s: i64| s + ((due - s) as f64 * ratio) as i64;
+    let (lo, hi) = (at(before).min(at(after)), at(before).max(at(after)));
+    assert!(
+        moved >= lo - 1_000_000 && moved <= hi + 1_000_000,
+        "moved to {moved}, expected within [{lo}, {hi}] (due {due}, ratio {ratio})"
+    );
+}
+
+async fn overview_mode(cc: &mut Center, token: &str) -> EmergencyModeState {
+    cc.get_overview(authed(
+        token,
+        GetOverviewRequest {
+            subdistrict_code: SUB.into(),
+        },
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+    .emergency
+    .expect("the mode")
+}
+
+async fn emergency_flow(server: &Server) {
+    seed_small_tree(server).await;
+    let center = server.mint("command_center", "cc-1", &[SUB]).unwrap();
+    let resident = server.mint("resident", "r-em", &[]).unwrap();
+    let grid_chief = server.mint("chief", "P003", &["220102001001001"]).unwrap();
+    let mut cc: Center = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let mut desk = EscalationServiceClient::new(server.channel().await.unwrap());
+
+    // Peacetime: an hour to accept, two days to resolve.
+    let first = submit_report(server, &resident, "em-1", CATEGORY, spot(0.0)).await;
+    assert_eq!(first.clock_rate, 1.0);
+    let created = micros(&first.created_at);
+    assert_eq!(micros(&first.accept_due_at) - created, 3_600_000_000);
+    assert_eq!(micros(&first.resolve_due_at) - created, 2 * 86_400_000_000);
+    let mode = overview_mode(&mut cc, &center).await;
+    assert!(!mode.emergency);
+    assert_eq!(mode.factor, 1.0);
+
+    // Bad input, roles and scope change nothing.
+    // Not faster, too fast, not a number.
+    for factor in [1.0, 10.5, f64::NAN] {
+        let err = cc
+            .set_emergency_mode(authed(&center, switch("bad", true, factor, "暴雨")))
+            .await
+            .unwrap_err();
+        assert_field(&err, "factor");
+    }
+    let err = cc
+        .set_emergency_mode(authed(&center, switch("bad-2", false, 2.0, "解除")))
+        .await
+        .unwrap_err();
+    assert_field(&err, "factor");
+    let err = cc
+        .set_emergency_mode(authed(&center, switch("bad-3", true, 2.0, " ")))
+        .await
+        .unwrap_err();
+    assert_field(&err, "reason");
+    let other = server
+        .mint("command_center", "cc-2", &["220102002"])
+        .unwrap();
+    let err = cc
+        .set_emergency_mode(authed(&other, switch("o-1", true, 2.0, "暴雨")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let err = cc
+        .set_emergency_mode(authed(&grid_chief, switch("c-1", true, 2.0, "暴雨")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert_eq!(get(server, &resident, &first.id).await.clock_rate, 1.0);
+
+    // On, twice as fast: what is left of the open ticket's clocks halves.
+    let before = now_micros();
+    let on = cc
+        .set_emergency_mode(authed(&center, switch("on-1", true, 2.0, "暴雨红色预警")))
+        .await
+        .unwrap()
+        .into_inner();
+    let after = now_micros();
+    assert!(on.emergency);
+    assert_eq!(on.factor, 2.0);
+    assert_eq!(on.rescaled_tickets, 1);
+    assert_eq!(on.switched_by, "cc-1");
+    assert_eq!(on.reason, "暴雨红色预警");
+    let moved = get(server, &resident, &first.id).await;
+    assert_eq!(moved.clock_rate, 2.0);
+    let half = 0.5;
+    assert_rescaled(
+        micros(&moved.accept_due_at),
+        micros(&first.accept_due_at),
+        half,
+        before,
+        after,
+    );
+    assert_rescaled(
+        micros(&moved.resolve_due_at),
+        micros(&first.resolve_due_at),
+        half,
+        before,
+        after,
+    );
+    let mode = overview_mode(&mut cc, &center).await;
+    assert!(mode.emergency);
+    assert_eq!((mode.factor, mode.switched_by.as_str()), (2.0, "cc-1"));
+    assert_eq!(mode.since, on.since);
+
+    // A new ticket starts on half clocks.
+    let second = submit_report(server, &resident, "em-2", CATEGORY, spot(-300.0)).await;
+    assert_eq!(second.clock_rate, 2.0);
+    let created = micros(&second.created_at);
+    assert_eq!(micros(&second.accept_due_at) - created, 1_800_000_000);
+    assert_eq!(micros(&second.resolve_due_at) - created, 86_400_000_000);
+
+    // No pause in emergency mode.
+    let err = desk
+        .request_pause(authed(
+            &grid_chief,
+            RequestPauseRequest {
+                request_id: "p-em".into(),
+                ticket_id: second.id.clone(),
+                expected_version: 0,
+                reason: "等待配件".into(),
+                until: Some(secs_from_now(3600)),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("emergency mode"), "{err:?}");
+
+    // Off again: what is left doubles, on both tickets; a retry answers the same.
+    let (first_on, second_on) = (moved, get(server, &resident, &second.id).await);
+    let before = now_micros();
+    let off = cc
+        .set_emergency_mode(authed(&center, switch("off-1", false, 0.0, "预警解除")))
+        .await
+        .unwrap()
+        .into_inner();
+    let after = now_micros();
+    assert!(!off.emergency);
+    assert_eq!((off.factor, off.rescaled_tickets), (1.0, 2));
+    let again = cc
+        .set_emergency_mode(authed(&center, switch("off-1", false, 0.0, "预警解除")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, off);
+    for (was, id) in [(&first_on, &first.id), (&second_on, &second.id)] {
+        let back = get(server, &resident, id).await;
+        assert_eq!(back.clock_rate, 1.0);
+        assert_rescaled(
+            micros(&back.accept_due_at),
+            micros(&was.accept_due_at),
+            2.0,
+            before,
+            after,
+        );
+    }
+    // The log says why the deadlines moved, with the deadlines after each move: the
+    // first ticket's history ends with two changes of rate.
+    let mut intake = IntakeServiceClient::new(server.channel().await.unwrap());
+    let mut history = intake
+        .watch_incident(authed(
+            &resident,
+            WatchIncidentRequest {
+                ticket_id: first.id.clone(),
+                after_seq: 0,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut kinds = Vec::new();
+    while kinds.len() < 4 {
+        let e = history.message().await.unwrap().expect("an event");
+        kinds.push(EventKind::try_from(e.kind).unwrap());
+    }
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Submitted,
+            EventKind::Assigned,
+            EventKind::ClockRateChanged,
+            EventKind::ClockRateChanged
+        ]
+    );
+    assert!(!overview_mode(&mut cc, &center).await.emergency);
+    // Pauses are allowed again.
+    desk.request_pause(authed(
+        &grid_chief,
+        RequestPauseRequest {
+            request_id: "p-peace".into(),
+            ticket_id: second.id.clone(),
+            expected_version: 0,
+            reason: "等待配件".into(),
+            until: Some(secs_from_now(3600)),
+        },
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_mode_on_sqlite() {
+    let server = Server::start(&[]).unwrap();
+    emergency_flow(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_mode_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
+    emergency_flow(&server).await;
+}
