@@ -17,8 +17,9 @@ use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
-    Crs, EmergencyModeState, EventKind, GeoPoint, GetIncidentRequest, GetOverviewRequest,
-    RequestPauseRequest, SetEmergencyModeRequest, Ticket, WatchIncidentRequest,
+    Crs, EmergencyModeState, EvaluationPeriod, EvaluationScope, EventKind, GeoPoint,
+    GetEvaluationRequest, GetIncidentRequest, GetOverviewRequest, RequestPauseRequest,
+    SetEmergencyModeRequest, Ticket, WatchIncidentRequest,
 };
 
 const SUB: &str = "220102001";
@@ -33,6 +34,16 @@ fn spot(north: f64) -> GeoPoint {
         lng: 125.307,
         crs: Crs::Wgs84 as i32,
     }
+}
+
+/// Yesterday's and today's local days (Asia/Shanghai), as evaluation periods are: the
+/// test's tickets lie in them whenever it runs.
+fn two_local_days() -> (Timestamp, Timestamp) {
+    let now = secs_from_now(0).seconds;
+    let offset = 8 * 3600;
+    let today = (now + offset).div_euclid(86_400) * 86_400 - offset;
+    let ts = |seconds| Timestamp { seconds, nanos: 0 };
+    (ts(today - 86_400), ts(today + 86_400))
 }
 
 fn micros(t: &Option<Timestamp>) -> i64 {
@@ -262,6 +273,38 @@ async fn emergency_flow(server: &Server) {
         ]
     );
     assert!(!overview_mode(&mut cc, &center).await.emergency);
+
+    // Evaluation keeps the periods apart: the first ticket was received in peacetime, the
+    // second in emergency mode (by the same grid chief, on the same day).
+    let received = |period: EvaluationPeriod| {
+        let mut cc = cc.clone();
+        let center = center.clone();
+        async move {
+            let (start, end) = two_local_days();
+            let rows = cc
+                .get_evaluation(authed(
+                    &center,
+                    GetEvaluationRequest {
+                        subdistrict_code: SUB.into(),
+                        period_start: Some(start),
+                        period_end: Some(end),
+                        group_by: EvaluationScope::Chief as i32,
+                        format: 0,
+                        period: period as i32,
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .rows;
+            rows.iter()
+                .find(|r| r.key == "P003")
+                .map_or(0, |r| r.received)
+        }
+    };
+    assert_eq!(received(EvaluationPeriod::Peacetime).await, 1);
+    assert_eq!(received(EvaluationPeriod::Emergency).await, 1);
+    assert_eq!(received(EvaluationPeriod::Unspecified).await, 2);
     // Pauses are allowed again.
     desk.request_pause(authed(
         &grid_chief,

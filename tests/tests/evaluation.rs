@@ -54,6 +54,7 @@ fn ask(group_by: EvaluationScope, format: EvaluationFormat) -> GetEvaluationRequ
         period_end: Some(end),
         group_by: group_by as i32,
         format: format as i32,
+        period: 0,
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wuzhang_domain::area::AreaCode;
+use wuzhang_domain::emergency::ModeLog;
 use wuzhang_domain::evaluation::{self, Ledger, Place};
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{TicketId, TicketState};
@@ -177,6 +178,17 @@ impl Rollups {
                 );
             }
         }
+        // Each subdistrict's switches of emergency mode (a few rows a year): which period
+        // a holding counts on.
+        let mut modes: HashMap<AreaCode, Vec<_>> = HashMap::new();
+        for (sub, m) in store.emergency_switches().await? {
+            modes.entry(sub).or_default().push((m.since, m.rate));
+        }
+        let modes: HashMap<AreaCode, ModeLog> = modes
+            .into_iter()
+            .map(|(sub, switches)| (sub, ModeLog::new(switches)))
+            .collect();
+        let peacetime = ModeLog::default();
         let mut rows: BTreeMap<(AreaCode, evaluation::RowKey), evaluation::Figures> =
             BTreeMap::new();
         let mut states: HashMap<(AreaCode, TicketState), i64> = HashMap::new();
@@ -200,7 +212,7 @@ impl Rollups {
                 tracing::error!(ticket = %e.ticket_id, "event of a ticket that is not stored");
                 continue;
             };
-            let additions = t.ledger.apply(e);
+            let additions = t.ledger.apply_in(e, modes.get(sub).unwrap_or(&peacetime));
             let mut mine = BTreeMap::new();
             evaluation::add_rows(&mut mine, &additions, &t.place);
             for (key, f) in mine {

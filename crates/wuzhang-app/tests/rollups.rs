@@ -15,6 +15,7 @@ use wuzhang_app::rollups::Rollups;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
+use wuzhang_domain::emergency::{ClockRate, EmergencyMode};
 use wuzhang_domain::evaluation::Scope;
 use wuzhang_domain::event::{EventKind, NewEvent};
 use wuzhang_domain::point::{Crs, GeoPoint};
@@ -167,6 +168,24 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
     let mut at = T0;
     for step in 0..400 {
         at += Duration::minutes(rng.random_range(1..90));
+        // Emergency mode for a while in the middle: holdings received then count apart.
+        if step == 130 || step == 260 {
+            let rate = if step == 130 {
+                ClockRate::from_hundredths("rate", 300).unwrap()
+            } else {
+                ClockRate::PEACETIME
+            };
+            let mode = EmergencyMode {
+                rate,
+                since: at,
+                switched_by: "cc".into(),
+                reason: "test".into(),
+            };
+            store
+                .switch_emergency_mode(&code(SUB), &mode)
+                .await
+                .unwrap();
+        }
         if tickets.is_empty() || rng.random_bool(0.25) {
             let grid = rng.random_range(1..=2);
             let (mut ticket, events) = assigned_ticket(grid, &format!("r{step}"), at);
@@ -219,17 +238,20 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
     let snapshot = |store: Arc<dyn Store>| async move {
         let mut rows = Vec::new();
         for scope in Scope::ALL {
-            rows.push(
-                store
-                    .evaluation_totals(&EvaluationQuery {
-                        subdistrict_codes: vec![code(SUB)],
-                        scope,
-                        from: days.0,
-                        until: days.1,
-                    })
-                    .await
-                    .unwrap(),
-            );
+            for emergency in [Some(false), Some(true)] {
+                rows.push(
+                    store
+                        .evaluation_totals(&EvaluationQuery {
+                            subdistrict_codes: vec![code(SUB)],
+                            scope,
+                            from: days.0,
+                            until: days.1,
+                            emergency,
+                        })
+                        .await
+                        .unwrap(),
+                );
+            }
         }
         let states = store.state_counts(&code(SUB)).await.unwrap();
         let mut per_day = Vec::new();
@@ -246,9 +268,10 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
         (rows, states, per_day)
     };
     let kept = snapshot(Arc::clone(&store)).await;
-    // The history is not trivial: every scope has rows, escalations and resolutions happened.
+    // The history is not trivial: every scope has rows in both periods, escalations and
+    // resolutions happened (rows: each scope's peacetime, then its emergency mode).
     assert!(kept.0.iter().all(|rows| !rows.is_empty()), "{:?}", kept.0);
-    let subdistrict = &kept.0[4][0].figures;
+    let subdistrict = &kept.0[8][0].figures;
     assert!(
         subdistrict.resolved > 0 && subdistrict.escalations > 0,
         "{subdistrict:?}"

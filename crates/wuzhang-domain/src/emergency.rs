@@ -123,6 +123,28 @@ impl EmergencyMode {
     }
 }
 
+/// A subdistrict's switches in time order, as evaluation reads them: which mode was in
+/// force at an instant (the last switch at or before it; peacetime before the first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModeLog {
+    switches: Vec<(OffsetDateTime, ClockRate)>,
+}
+
+impl ModeLog {
+    pub fn new(switches: impl IntoIterator<Item = (OffsetDateTime, ClockRate)>) -> Self {
+        let mut switches: Vec<_> = switches.into_iter().collect();
+        // Stable: two switches at one instant keep their order, the later one wins.
+        switches.sort_by_key(|(at, _)| *at);
+        Self { switches }
+    }
+
+    /// Whether emergency mode was on at `at`.
+    pub fn is_emergency_at(&self, at: OffsetDateTime) -> bool {
+        let after = self.switches.partition_point(|(t, _)| *t <= at);
+        after > 0 && !self.switches[after - 1].1.is_peacetime()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +199,23 @@ mod tests {
             p.rescale_left(three, Duration::seconds(1)),
             Duration::seconds(1)
         );
+    }
+
+    #[test]
+    fn the_mode_log_says_which_mode_was_in_force() {
+        let t0 = time::macros::datetime!(2026-07-01 00:00 UTC);
+        let two = ClockRate::from_hundredths("rate", 200).unwrap();
+        let log = ModeLog::new([
+            (t0 + Duration::hours(5), ClockRate::PEACETIME),
+            (t0 + Duration::hours(1), two),
+        ]);
+        assert!(!log.is_emergency_at(t0));
+        assert!(
+            log.is_emergency_at(t0 + Duration::hours(1)),
+            "from the switch on"
+        );
+        assert!(log.is_emergency_at(t0 + Duration::hours(3)));
+        assert!(!log.is_emergency_at(t0 + Duration::hours(5)), "off again");
+        assert!(!ModeLog::default().is_emergency_at(t0));
     }
 }

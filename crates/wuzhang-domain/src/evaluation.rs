@@ -16,6 +16,7 @@ use time::{Date, OffsetDateTime, UtcOffset};
 
 use crate::area::{Area, AreaCode, AreaLevel};
 use crate::chief::{ChiefLevel, PersonId};
+use crate::emergency::ModeLog;
 use crate::event::{EventKind, TicketEvent};
 
 /// Evaluation days are days of China Standard Time (Asia/Shanghai: UTC+8, no daylight
@@ -163,6 +164,10 @@ pub struct Account {
     pub day: Date,
     pub person: Option<PersonId>,
     pub level: Option<ChiefLevel>,
+    /// Received while the subdistrict was in emergency mode (战时): evaluation keeps the
+    /// two periods apart.
+    #[serde(default)]
+    pub emergency: bool,
 }
 
 /// What one evaluation row stands for.
@@ -243,6 +248,8 @@ pub struct RowKey {
     pub scope: Scope,
     pub key: String,
     pub level: Option<ChiefLevel>,
+    /// The account's period: emergency mode or peacetime.
+    pub emergency: bool,
 }
 
 /// The rollup rows `figures` on `account` adds to, for a ticket at `place`: the holder's
@@ -255,6 +262,7 @@ pub fn row_keys(account: &Account, place: &Place) -> Vec<RowKey> {
             scope: Scope::Chief,
             key: p.as_str().to_owned(),
             level: account.level,
+            emergency: account.emergency,
         });
     }
     let areas = [
@@ -270,6 +278,7 @@ pub fn row_keys(account: &Account, place: &Place) -> Vec<RowKey> {
                 scope,
                 key: code.as_str().to_owned(),
                 level: None,
+                emergency: account.emergency,
             });
         }
     }
@@ -327,6 +336,14 @@ impl Ledger {
     /// Folds the next event of the ticket in, returning the figures it adds and to whom.
     /// An event at or before the last one folded adds nothing (a replay is harmless).
     pub fn apply(&mut self, e: &TicketEvent) -> Vec<(Account, Figures)> {
+        self.apply_in(e, &ModeLog::default())
+    }
+
+    /// [`apply`](Self::apply) in a subdistrict whose switches of emergency mode are
+    /// `modes`: a report, and a holding from its receipt, count on the period in force
+    /// when they happened (a holding keeps its period to the end, whatever is switched
+    /// meanwhile).
+    pub fn apply_in(&mut self, e: &TicketEvent, modes: &ModeLog) -> Vec<(Account, Figures)> {
         if e.seq <= self.seq {
             return Vec::new();
         }
@@ -349,6 +366,7 @@ impl Ledger {
                     day: local_day(at),
                     person: None,
                     level: None,
+                    emergency: modes.is_emergency_at(at),
                 };
                 add(&account, &|f| f.reported += 1);
             }
@@ -379,6 +397,7 @@ impl Ledger {
                     day: local_day(at),
                     person: ev.assignee_person_id.clone(),
                     level: ev.level,
+                    emergency: modes.is_emergency_at(at),
                 };
                 add(&account, &|f| f.received += 1);
                 self.holding = Some(Holding {

@@ -311,6 +311,8 @@ pub struct EvaluationQuery {
     pub from: Date,
     /// Last local day, exclusive.
     pub until: Date,
+    /// One period only (emergency mode or peacetime), or both summed.
+    pub emergency: Option<bool>,
 }
 
 /// One key's figures over a period.

@@ -13,7 +13,8 @@ use wuzhang_domain::chief::PersonId;
 use wuzhang_domain::evaluation::{Indicators, Scope, day_start, local_day};
 use wuzhang_proto::convert;
 use wuzhang_proto::v1::{
-    Evaluation, EvaluationFormat, EvaluationRow, EvaluationScope, GetEvaluationRequest,
+    Evaluation, EvaluationFormat, EvaluationPeriod, EvaluationRow, EvaluationScope,
+    GetEvaluationRequest,
 };
 use wuzhang_store::{EvaluationQuery, EvaluationTotals};
 
@@ -44,6 +45,14 @@ impl Supervision {
             Ok(EvaluationFormat::Csv) => true,
             Ok(_) => false,
             Err(_) => return Err(ApiError::invalid("format", "is not a known format")),
+        };
+        let (period, emergency) = match EvaluationPeriod::try_from(r.period) {
+            Ok(EvaluationPeriod::Unspecified | EvaluationPeriod::All) => {
+                (EvaluationPeriod::All, None)
+            }
+            Ok(EvaluationPeriod::Peacetime) => (EvaluationPeriod::Peacetime, Some(false)),
+            Ok(EvaluationPeriod::Emergency) => (EvaluationPeriod::Emergency, Some(true)),
+            Err(_) => return Err(ApiError::invalid("period", "is not a known period")),
         };
         let start = midnight("period_start", r.period_start.as_ref())?;
         let end = midnight("period_end", r.period_end.as_ref())?;
@@ -102,6 +111,7 @@ impl Supervision {
                 scope,
                 from: local_day(start),
                 until: local_day(end),
+                emergency,
             })
             .await?;
         let totals: Vec<EvaluationTotals> = match &only_key {
@@ -126,6 +136,7 @@ impl Supervision {
             rows,
             csv,
             generated_at: Some(convert::timestamp(self.clock.now())),
+            period: period as i32,
         })
     }
 

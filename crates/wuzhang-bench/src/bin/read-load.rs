@@ -1029,6 +1029,7 @@ async fn run_reads(
             period_end: Some(wuzhang_proto::convert::timestamp(end)),
             group_by: scope as i32,
             format: 0,
+            period: 0,
         };
         let rows = sup
             .clone()

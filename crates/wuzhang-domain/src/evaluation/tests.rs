@@ -13,6 +13,8 @@ const T0: OffsetDateTime = datetime!(2026-11-02 09:00 +8);
 
 struct Script {
     ledger: Ledger,
+    /// The subdistrict's switches of emergency mode.
+    modes: crate::emergency::ModeLog,
     seq: i64,
     /// Every addition, summed per (person or "-", local day).
     sums: BTreeMap<(String, time::Date), Figures>,
@@ -24,6 +26,7 @@ impl Script {
     fn new() -> Self {
         Self {
             ledger: Ledger::default(),
+            modes: Default::default(),
             seq: 0,
             sums: BTreeMap::new(),
             due: (None, None),
@@ -41,7 +44,7 @@ impl Script {
         at: OffsetDateTime,
         holder: Option<(&str, ChiefLevel)>,
         rating: Option<(u8, bool)>,
-    ) {
+    ) -> Vec<bool> {
         self.seq += 1;
         let e = TicketEvent {
             ticket_id: TicketId::from_uuid(uuid::Uuid::nil()),
@@ -64,13 +67,17 @@ impl Script {
                 rating_not_solved: rating.map(|r| r.1),
             },
         };
-        for (account, f) in self.ledger.apply(&e) {
+        let mut periods = Vec::new();
+        for (account, f) in self.ledger.apply_in(&e, &self.modes) {
             let who = account
                 .person
                 .as_ref()
                 .map_or("-".to_owned(), |p| p.as_str().to_owned());
             self.sums.entry((who, account.day)).or_default().add(&f);
+            periods.push(account.emergency);
         }
+        // Which period each addition counted on (emergency mode or not).
+        periods
     }
 
     fn of(&self, who: &str, day: time::Date) -> Figures {
@@ -454,6 +461,7 @@ fn rows_go_to_the_holder_and_every_area_of_the_place() {
         day: DAY,
         person: Some(PersonId::new("p").unwrap()),
         level: Some(ChiefLevel::Grid),
+        emergency: false,
     };
     let keys: Vec<(Scope, String)> = row_keys(&account, &place)
         .into_iter()
@@ -494,4 +502,46 @@ fn weights_are_checked_and_rates_without_denominator_are_left_out() {
         Indicators::of(&Figures::default(), &Weights::default()).score,
         0.0
     );
+}
+
+/// Emergency mode: a report and a holding count on the period in force when they began,
+/// and a holding keeps it to its end.
+#[test]
+fn holdings_count_on_the_period_they_began_in() {
+    use crate::emergency::{ClockRate, ModeLog};
+    let two = ClockRate::from_hundredths("rate", 200).unwrap();
+    // On at T0 + 1 h, off at T0 + 3 h.
+    let modes = ModeLog::new([
+        (T0 + Duration::hours(1), two),
+        (T0 + Duration::hours(3), ClockRate::PEACETIME),
+    ]);
+    let mut s = Script::new();
+    s.modes = modes;
+    let mut event = |kind, at, holder| s.event(kind, at, holder, None);
+    let at = |h| T0 + Duration::minutes(h);
+    // Reported and received in peacetime, escalated in emergency mode: the grid chief's
+    // holding stays peacetime; the lane chief's is an emergency one, resolved after the
+    // switch back and still counted on it.
+    assert_eq!(event(EventKind::Submitted, at(30), None), [false]);
+    assert_eq!(event(EventKind::Assigned, at(30), Some(GRID)), [false]);
+    assert_eq!(
+        event(EventKind::Escalated, at(90), Some(LANE)),
+        [false, true],
+        "the escalation on the grid chief's peacetime account, the receipt on the lane's emergency one"
+    );
+    assert_eq!(event(EventKind::Accepted, at(100), Some(LANE)), [true]);
+    assert_eq!(event(EventKind::Resolved, at(200), Some(LANE)), [true]);
+    let keys = row_keys(
+        &Account {
+            day: DAY,
+            person: None,
+            level: None,
+            emergency: true,
+        },
+        &Place {
+            grid: Some(AreaCode::new("220102001001001").unwrap()),
+            ..Place::default()
+        },
+    );
+    assert!(keys[0].emergency, "rows keep the period");
 }

@@ -19,8 +19,9 @@ pub trait EmergencyStore: Send + Sync {
     /// by subdistrict: a handful of rows, read whole by each process's cache.
     async fn emergency_modes(&self) -> Result<Vec<(AreaCode, EmergencyMode)>>;
 
-    /// The subdistrict's switches, oldest first.
-    async fn emergency_switches(&self, sub: &AreaCode) -> Result<Vec<EmergencyMode>>;
+    /// Every switch of every subdistrict, by subdistrict then oldest first: a few rows
+    /// a year, read whole by evaluation's fold.
+    async fn emergency_switches(&self) -> Result<Vec<(AreaCode, EmergencyMode)>>;
 
     /// Up to `limit` open tickets of the subdistrict whose clocks do not run at `rate`
     /// (those a switch to `rate` has still to carry over), in no set order.

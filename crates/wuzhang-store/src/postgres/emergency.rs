@@ -83,15 +83,21 @@ impl EmergencyStore for PostgresStore {
             .collect()
     }
 
-    async fn emergency_switches(&self, sub: &AreaCode) -> Result<Vec<EmergencyMode>> {
+    async fn emergency_switches(&self) -> Result<Vec<(AreaCode, EmergencyMode)>> {
         let rows = sqlx::query(
-            "SELECT rate, at, switched_by, reason FROM emergency_switches \
-             WHERE subdistrict_code = $1 ORDER BY at, id",
+            "SELECT subdistrict_code, rate, at, switched_by, reason FROM emergency_switches \
+             ORDER BY subdistrict_code, at, id",
         )
-        .bind(sub.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| mode(r, "at")).collect()
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    code("subdistrict_code", r.try_get("subdistrict_code")?)?,
+                    mode(r, "at")?,
+                ))
+            })
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(sub = %sub))]

@@ -34,11 +34,13 @@ fn figure_columns() -> [&'static str; 16] {
 static ROLLUP_UPSERT: LazyLock<String> = LazyLock::new(|| {
     let columns = figure_columns();
     format!(
-        "INSERT INTO evaluation_rollups (subdistrict_code, scope, day, key, level, {cols}) \
-         SELECT x.subdistrict_code, x.scope, x.day, x.key, x.level, {xcols} \
+        "INSERT INTO evaluation_rollups (subdistrict_code, scope, day, key, level, emergency, \
+           {cols}) \
+         SELECT x.subdistrict_code, x.scope, x.day, x.key, x.level, x.emergency, {xcols} \
          FROM jsonb_to_recordset($1) AS x(subdistrict_code text, scope text, day date, \
-           key text, level text, {typed}) \
-         ON CONFLICT (subdistrict_code, scope, day, key, level) DO UPDATE SET {sums}",
+           key text, level text, emergency bool, {typed}) \
+         ON CONFLICT (subdistrict_code, scope, day, key, level, emergency) \
+         DO UPDATE SET {sums}",
         cols = columns.join(", "),
         xcols = columns
             .iter()
@@ -64,6 +66,7 @@ static TOTALS: LazyLock<String> = LazyLock::new(|| {
         "SELECT key, level, {} FROM evaluation_rollups \
          WHERE scope = $1 AND day >= $2 AND day < $3 \
            AND (cardinality($4::text[]) = 0 OR subdistrict_code = ANY($4)) \
+           AND ($5::bool IS NULL OR emergency = $5) \
          GROUP BY key, level ORDER BY key",
         figure_columns()
             .iter()
@@ -181,6 +184,7 @@ impl RollupStore for PostgresStore {
                     row.insert("day".into(), key.day.to_string().into());
                     row.insert("key".into(), key.key.clone().into());
                     row.insert("level".into(), key.level.map_or("", |l| l.as_str()).into());
+                    row.insert("emergency".into(), key.emergency.into());
                     for (c, v) in figures.columns() {
                         row.insert(c.into(), v.into());
                     }
@@ -253,6 +257,7 @@ impl RollupStore for PostgresStore {
             .bind(query.from)
             .bind(query.until)
             .bind(subs)
+            .bind(query.emergency)
             .fetch_all(&self.pool)
             .await?;
         let rows = rows

@@ -30,11 +30,12 @@ fn figure_columns() -> [&'static str; 16] {
 static ROLLUP_UPSERT: LazyLock<String> = LazyLock::new(|| {
     let columns = figure_columns();
     format!(
-        "INSERT INTO evaluation_rollups (subdistrict_code, scope, day, key, level, {}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, {}) \
-         ON CONFLICT (subdistrict_code, scope, day, key, level) DO UPDATE SET {}",
+        "INSERT INTO evaluation_rollups (subdistrict_code, scope, day, key, level, emergency, \
+           {}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, {}) \
+         ON CONFLICT (subdistrict_code, scope, day, key, level, emergency) DO UPDATE SET {}",
         columns.join(", "),
-        (6..6 + columns.len())
+        (7..7 + columns.len())
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
             .join(", "),
@@ -53,6 +54,7 @@ static TOTALS: LazyLock<String> = LazyLock::new(|| {
          WHERE scope = ?1 AND day >= ?2 AND day < ?3 \
            AND (json_array_length(?4) = 0 \
                 OR subdistrict_code IN (SELECT value FROM json_each(?4))) \
+           AND (?5 IS NULL OR emergency = ?5) \
          GROUP BY key, level ORDER BY key",
         figure_columns()
             .iter()
@@ -172,7 +174,8 @@ impl RollupStore for SqliteStore {
                 .bind(key.scope.as_str())
                 .bind(julian(key.day))
                 .bind(&key.key)
-                .bind(key.level.map_or("", |l| l.as_str()));
+                .bind(key.level.map_or("", |l| l.as_str()))
+                .bind(key.emergency);
             for (_, v) in figures.columns() {
                 q = q.bind(v);
             }
@@ -215,6 +218,7 @@ impl RollupStore for SqliteStore {
             .bind(json_list(
                 query.subdistrict_codes.iter().map(AreaCode::as_str),
             ))
+            .bind(query.emergency)
             .fetch_all(&self.pool)
             .await?;
         let rows = rows

@@ -35,15 +35,12 @@ pub(crate) async fn emergency_modes_switch_and_tickets_carry_their_rate(store: S
         [(code(SUB1), off.clone()), (code(SUB2), on.clone())]
     );
     assert_eq!(
-        store.emergency_switches(&code(SUB1)).await.unwrap(),
-        [on.clone(), off]
-    );
-    assert!(
-        store
-            .emergency_switches(&code(G1))
-            .await
-            .unwrap()
-            .is_empty()
+        store.emergency_switches().await.unwrap(),
+        [
+            (code(SUB1), on.clone()),
+            (code(SUB1), off),
+            (code(SUB2), on.clone())
+        ]
     );
 
     // Tickets keep their rate; those of another rate are the ones still to carry over.

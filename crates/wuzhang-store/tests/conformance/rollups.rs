@@ -82,6 +82,7 @@ fn chief_row(day: time::Date, person: &str, level: ChiefLevel) -> RowKey {
         scope: Scope::Chief,
         key: person.into(),
         level: Some(level),
+        emergency: false,
     }
 }
 
@@ -144,11 +145,22 @@ pub(crate) async fn rollup_steps_add_up_and_move_the_cursor(store: S) {
             from_cursor: 5,
             to_cursor: 9,
             ledgers: vec![],
-            evaluation: vec![(
-                code(SUB1),
-                chief_row(d1, "p1", ChiefLevel::Grid),
-                figures(1, 1),
-            )],
+            evaluation: vec![
+                (
+                    code(SUB1),
+                    chief_row(d1, "p1", ChiefLevel::Grid),
+                    figures(1, 1),
+                ),
+                // A holding received in emergency mode: a row of its own.
+                (
+                    code(SUB1),
+                    RowKey {
+                        emergency: true,
+                        ..chief_row(d1, "p1", ChiefLevel::Grid)
+                    },
+                    figures(5, 5),
+                ),
+            ],
             state_counts: vec![
                 (code(SUB1), TicketState::Assigned, -1),
                 (code(SUB1), TicketState::Closed, 1),
@@ -166,7 +178,26 @@ pub(crate) async fn rollup_steps_add_up_and_move_the_cursor(store: S) {
         scope: Scope::Chief,
         from,
         until,
+        emergency: Some(false),
     };
+    // The periods apart, and together.
+    let both = store
+        .evaluation_totals(&EvaluationQuery {
+            emergency: None,
+            ..period(d1, date!(2026 - 03 - 04))
+        })
+        .await
+        .unwrap();
+    assert_eq!(both[0].figures, figures(9, 7));
+    let emergency = store
+        .evaluation_totals(&EvaluationQuery {
+            emergency: Some(true),
+            ..period(d1, date!(2026 - 03 - 04))
+        })
+        .await
+        .unwrap();
+    assert_eq!(emergency[0].figures, figures(5, 5));
+    assert_eq!(emergency[0].level, Some(ChiefLevel::Grid));
     // Both days of SUB1: one row for p1, its levels merged to the highest.
     let rows = store
         .evaluation_totals(&period(d1, date!(2026 - 03 - 04)))
