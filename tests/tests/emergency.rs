@@ -17,9 +17,9 @@ use wuzhang_proto::v1::escalation_service_client::EscalationServiceClient;
 use wuzhang_proto::v1::intake_service_client::IntakeServiceClient;
 use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
-    Crs, EmergencyModeState, EvaluationPeriod, EvaluationScope, EventKind, GeoPoint,
-    GetEvaluationRequest, GetIncidentRequest, GetOverviewRequest, RequestPauseRequest,
-    SetEmergencyModeRequest, Ticket, WatchIncidentRequest,
+    ChiefLevel, CreateCampaignRequest, Crs, EmergencyModeState, EvaluationPeriod, EvaluationScope,
+    EventKind, GeoPoint, GetEvaluationRequest, GetIncidentRequest, GetOverviewRequest,
+    ListInboxRequest, RequestPauseRequest, SetEmergencyModeRequest, Ticket, WatchIncidentRequest,
 };
 
 const SUB: &str = "220102001";
@@ -199,6 +199,43 @@ async fn emergency_flow(server: &Server) {
     assert_eq!(micros(&second.accept_due_at) - created, 1_800_000_000);
     assert_eq!(micros(&second.resolve_due_at) - created, 86_400_000_000);
 
+    // A campaign's tasks take the rate too (one per grid: two).
+    let campaign = cc
+        .create_campaign(authed(
+            &center,
+            CreateCampaignRequest {
+                request_id: "cp-em".into(),
+                area_code: SUB.into(),
+                level: ChiefLevel::Grid as i32,
+                title: "防汛巡查".into(),
+                instructions: "查看低洼处积水".into(),
+                category_code: CATEGORY.into(),
+                deadline: Some(secs_from_now(7200)),
+                checklist: vec![],
+                counts: vec![],
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(campaign.tasks, 2);
+    let inbox = desk
+        .list_inbox(authed(&grid_chief, ListInboxRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .tickets;
+    let task = inbox
+        .iter()
+        .find(|t| t.description.starts_with("防汛巡查") || t.description.contains("防汛巡查"))
+        .expect("the grid chief's task");
+    assert_eq!(task.clock_rate, 2.0);
+    assert_eq!(
+        micros(&task.accept_due_at) - micros(&task.created_at),
+        1_800_000_000,
+        "half the category's hour to accept"
+    );
+
     // No pause in emergency mode.
     let err = desk
         .request_pause(authed(
@@ -226,7 +263,8 @@ async fn emergency_flow(server: &Server) {
         .into_inner();
     let after = now_micros();
     assert!(!off.emergency);
-    assert_eq!((off.factor, off.rescaled_tickets), (1.0, 2));
+    // Both tickets and the campaign's two tasks.
+    assert_eq!((off.factor, off.rescaled_tickets), (1.0, 4));
     let again = cc
         .set_emergency_mode(authed(&center, switch("off-1", false, 0.0, "预警解除")))
         .await
@@ -275,7 +313,8 @@ async fn emergency_flow(server: &Server) {
     assert!(!overview_mode(&mut cc, &center).await.emergency);
 
     // Evaluation keeps the periods apart: the first ticket was received in peacetime, the
-    // second in emergency mode (by the same grid chief, on the same day).
+    // second and the campaign's task in emergency mode (by the same grid chief, on the
+    // same day).
     let received = |period: EvaluationPeriod| {
         let mut cc = cc.clone();
         let center = center.clone();
@@ -303,8 +342,8 @@ async fn emergency_flow(server: &Server) {
         }
     };
     assert_eq!(received(EvaluationPeriod::Peacetime).await, 1);
-    assert_eq!(received(EvaluationPeriod::Emergency).await, 1);
-    assert_eq!(received(EvaluationPeriod::Unspecified).await, 2);
+    assert_eq!(received(EvaluationPeriod::Emergency).await, 2);
+    assert_eq!(received(EvaluationPeriod::Unspecified).await, 3);
     // Pauses are allowed again.
     desk.request_pause(authed(
         &grid_chief,

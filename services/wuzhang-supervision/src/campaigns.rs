@@ -17,6 +17,7 @@ use wuzhang_domain::campaign::{Campaign, CampaignId, MAX_TASKS};
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::clocks::{ClockEffect, ClockInputs};
 use wuzhang_domain::deadline::DEFAULT_WARN_SHARE;
+use wuzhang_domain::emergency::ClockRate;
 use wuzhang_domain::evaluation::Place;
 use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_domain::ticket::{Assignment, Command, Report, Ticket, TicketId, TicketState};
@@ -124,6 +125,14 @@ impl Supervision {
                     format!("covers more than {MAX_TASKS} posts; split the campaign"),
                 ));
             }
+            // In emergency mode the tasks' accept clocks run at the subdistrict's rate (the
+            // campaign's own deadline is a date, and stands).
+            let rate = store
+                .emergency_modes()
+                .await?
+                .into_iter()
+                .find(|(code, _)| *code == sub)
+                .map_or(ClockRate::PEACETIME, |(_, m)| m.rate);
             let calendars = self.calendars.current();
             let mut inputs = ClockInputs::new(&calendars, DEFAULT_WARN_SHARE);
             inputs.category = Some(&category);
@@ -160,6 +169,7 @@ impl Supervision {
                 };
                 let (mut ticket, submitted) =
                     Ticket::submit(TicketId::new(now), report, grid, sub.clone(), now);
+                ticket.clock_rate = rate;
                 let assignment = Assignment {
                     level,
                     area_code: area.code.clone(),
