@@ -122,6 +122,13 @@ where
         at: OffsetDateTime,
     );
 
+    /// What a count of the tickets matching `query` groups by for `by` (the column, or an
+    /// expression of it that steers the planner); `open_only` is [`open_only`]`(query)`.
+    fn group_key(by: TicketGrouping, open_only: bool) -> String {
+        let _ = open_only;
+        by.column().to_owned()
+    }
+
     /// Before the exact bbox comparisons of an area list: a condition an index can use.
     fn push_bbox_index(qb: &mut QueryBuilder<Self>, bbox: &BBox);
 
@@ -232,8 +239,8 @@ where
         query: &TicketQuery,
         by: TicketGrouping,
     ) -> QueryBuilder<Self> {
-        let (mut qb, _) =
-            Self::select_tickets(prefix, &format!("{}, COUNT(*)", by.column()), query);
+        let key = Self::group_key(by, open_only(query));
+        let (mut qb, _) = Self::select_tickets(prefix, &format!("{key}, COUNT(*)"), query);
         qb.push(" GROUP BY 1 ORDER BY 1");
         qb
     }

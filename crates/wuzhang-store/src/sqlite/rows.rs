@@ -21,7 +21,7 @@ use crate::codec::{
     from_micros, parse_uuid, to_micros, uuid_text,
 };
 use crate::error::Result;
-use crate::model::{AreaRecord, IdempotencyRecord, TicketQuery};
+use crate::model::{AreaRecord, IdempotencyRecord, TicketGrouping, TicketQuery};
 use crate::query::{Dialect, OPEN_STATES, TicketFrom};
 use crate::token::NO_DEADLINE_MICROS;
 
@@ -229,6 +229,19 @@ impl Dialect for Sqlite {
         // less, for a ticket that is not open.
         qb.push(format!(" AND {} < ", inbox_due()))
             .push_bind(to_micros(at));
+    }
+
+    fn group_key(by: TicketGrouping, open_only: bool) -> String {
+        // Grouping by the bare column, SQLite reads an index led by (subdistrict, column)
+        // in order to skip sorting the groups: for the overview's open tickets per grid
+        // that is every ticket of the subdistrict's history (500,677 entries for 27,911
+        // open; GetOverview p95 93 ms at 1M tickets). An expression of it is in no index
+        // order, so the planner takes the open-ticket index and sorts the few groups.
+        if open_only {
+            format!("{} || ''", by.column())
+        } else {
+            by.column().to_owned()
+        }
     }
 
     fn push_bbox_index(_qb: &mut QueryBuilder<Sqlite>, _bbox: &BBox) {
