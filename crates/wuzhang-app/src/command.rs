@@ -188,9 +188,7 @@ impl TicketCommands {
         )
         .await
     }
-}
 
-impl TicketCommands {
     /// Applies `command` to `ticket` (as read) for the system itself, by `actor`: no
     /// request id and no scope (the caller decided which tickets), the clocks as the
     /// domain says, the change written alone. `None` when the ticket moved since it was

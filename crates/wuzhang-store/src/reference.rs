@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::{Person, PersonId, Post};
-use wuzhang_domain::emergency::{ClockRate, EmergencyMode};
+use wuzhang_domain::emergency::EmergencyMode;
 
 use crate::error::Result;
 use crate::interface::Store;
@@ -283,14 +283,5 @@ impl ReferenceCache {
             s.modes = Some(modes);
         }
         Ok(mode)
-    }
-
-    /// The rate the subdistrict's new clocks run at: its emergency rate while the mode is
-    /// on, else peacetime.
-    pub async fn clock_rate(&self, sub: &AreaCode) -> Result<ClockRate> {
-        Ok(self
-            .emergency_mode(sub)
-            .await?
-            .map_or(ClockRate::PEACETIME, |m| m.rate))
     }
 }
