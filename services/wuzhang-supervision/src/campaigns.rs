@@ -128,11 +128,9 @@ impl Supervision {
             // In emergency mode the tasks' accept clocks run at the subdistrict's rate (the
             // campaign's own deadline is a date, and stands).
             let rate = store
-                .emergency_modes()
+                .emergency_mode(&sub)
                 .await?
-                .into_iter()
-                .find(|(code, _)| *code == sub)
-                .map_or(ClockRate::PEACETIME, |(_, m)| m.rate);
+                .map_or(ClockRate::PEACETIME, |m| m.rate);
             let calendars = self.calendars.current();
             let mut inputs = ClockInputs::new(&calendars, DEFAULT_WARN_SHARE);
             inputs.category = Some(&category);

@@ -148,7 +148,7 @@ impl Supervision {
             submitted_today,
             escalations_today,
             tree,
-            modes,
+            mode,
         ) = futures::try_join!(
             store.state_counts(&sub),
             store.count_tickets_by(&open_q, TicketGrouping::Grid),
@@ -166,7 +166,7 @@ impl Supervision {
             // Buildings and units (thousands per subdistrict, many without a chief by
             // design) are left out.
             store.subtree(&sub, AreaLevel::Grid),
-            store.emergency_modes(),
+            store.emergency_mode(&sub),
         )?;
         let tree: Vec<Area> = tree.into_iter().filter(|a| a.code != sub).collect();
         let mut counts_by_state = Vec::with_capacity(by_state.len());
@@ -228,11 +228,7 @@ impl Supervision {
             supervised_open: supervised_open as i64,
             as_of: Some(convert::timestamp(now)),
             reopen_requests: reopen_requests as i64,
-            emergency: Some(crate::emergency::mode_state(
-                &sub,
-                modes.iter().find(|(code, _)| *code == sub).map(|(_, m)| m),
-                0,
-            )),
+            emergency: Some(crate::emergency::mode_state(&sub, mode.as_ref(), 0)),
         })
     }
 }

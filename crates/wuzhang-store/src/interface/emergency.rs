@@ -19,6 +19,16 @@ pub trait EmergencyStore: Send + Sync {
     /// by subdistrict: a handful of rows, read whole by each process's cache.
     async fn emergency_modes(&self) -> Result<Vec<(AreaCode, EmergencyMode)>>;
 
+    /// One subdistrict's mode as switched last (`None`: never switched, peacetime).
+    async fn emergency_mode(&self, sub: &AreaCode) -> Result<Option<EmergencyMode>> {
+        Ok(self
+            .emergency_modes()
+            .await?
+            .into_iter()
+            .find(|(code, _)| code == sub)
+            .map(|(_, m)| m))
+    }
+
     /// Every switch of every subdistrict, by subdistrict then oldest first: a few rows
     /// a year, read whole by evaluation's fold.
     async fn emergency_switches(&self) -> Result<Vec<(AreaCode, EmergencyMode)>>;

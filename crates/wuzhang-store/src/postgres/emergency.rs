@@ -27,6 +27,18 @@ fn mode(row: &PgRow, at: &'static str) -> Result<EmergencyMode> {
     })
 }
 
+/// Rows of a subdistrict and a mode, its time in column `at`.
+fn sub_modes(rows: &[PgRow], at: &'static str) -> Result<Vec<(AreaCode, EmergencyMode)>> {
+    rows.iter()
+        .map(|r| {
+            Ok((
+                code("subdistrict_code", r.try_get("subdistrict_code")?)?,
+                mode(r, at)?,
+            ))
+        })
+        .collect()
+}
+
 #[async_trait]
 impl EmergencyStore for PostgresStore {
     #[tracing::instrument(skip_all, fields(sub = %sub))]
@@ -73,14 +85,7 @@ impl EmergencyStore for PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    code("subdistrict_code", r.try_get("subdistrict_code")?)?,
-                    mode(r, "since")?,
-                ))
-            })
-            .collect()
+        sub_modes(&rows, "since")
     }
 
     async fn emergency_switches(&self) -> Result<Vec<(AreaCode, EmergencyMode)>> {
@@ -90,14 +95,7 @@ impl EmergencyStore for PostgresStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    code("subdistrict_code", r.try_get("subdistrict_code")?)?,
-                    mode(r, "at")?,
-                ))
-            })
-            .collect()
+        sub_modes(&rows, "at")
     }
 
     #[tracing::instrument(skip_all, fields(sub = %sub))]

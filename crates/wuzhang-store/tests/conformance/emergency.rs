@@ -35,6 +35,11 @@ pub(crate) async fn emergency_modes_switch_and_tickets_carry_their_rate(store: S
         [(code(SUB1), off.clone()), (code(SUB2), on.clone())]
     );
     assert_eq!(
+        store.emergency_mode(&code(SUB2)).await.unwrap(),
+        Some(on.clone())
+    );
+    assert_eq!(store.emergency_mode(&code(G1)).await.unwrap(), None);
+    assert_eq!(
         store.emergency_switches().await.unwrap(),
         [
             (code(SUB1), on.clone()),
