@@ -13,6 +13,8 @@
 //! - [`error`]: [`ApiError`], its conversions from domain and store errors, and the HTTP
 //!   status for each.
 //! - [`idempotency`]: a retried mutation gets its first answer.
+//! - [`organizations`]: organizations beside the chain: whom they serve, their holdings
+//!   and their staff.
 //! - [`request`]: checks on fields every API shares.
 //! - [`rollups`]: the event log folded into evaluation rollups and dashboard counts.
 
@@ -23,6 +25,7 @@ pub mod command;
 pub mod emergency;
 pub mod error;
 pub mod idempotency;
+pub mod organizations;
 pub mod request;
 pub mod rollups;
 

@@ -18,6 +18,7 @@ use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::emergency::{ClockRate, EmergencyMode};
 use wuzhang_domain::evaluation::Scope;
 use wuzhang_domain::event::{EventKind, NewEvent};
+use wuzhang_domain::organization::OrganizationCode;
 use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_domain::ticket::{
     Assignment, Command, Rating, Report, Severity, SupervisionOrder, Ticket, TicketId,
@@ -56,6 +57,7 @@ fn holder(level: ChiefLevel, grid: usize) -> Assignment {
         level,
         area_code: code(&area),
         person_id: Some(PersonId::new(&person).unwrap()),
+        organization: None,
     }
 }
 
@@ -105,7 +107,10 @@ fn next_level(l: ChiefLevel) -> ChiefLevel {
 fn random_command(rng: &mut StdRng, t: &Ticket, grid: usize, at: OffsetDateTime) -> Command {
     let level = t.level().unwrap_or(ChiefLevel::Grid);
     let choices: Vec<Command> = vec![
+        // Twice each: work gets done often enough for every figure to show up.
         Command::Accept,
+        Command::Accept,
+        Command::Resolve,
         Command::Resolve,
         Command::Escalate {
             to: holder(next_level(level), grid),
@@ -135,6 +140,18 @@ fn random_command(rng: &mut StdRng, t: &Ticket, grid: usize, at: OffsetDateTime)
         Command::Resume,
         Command::Reassign(holder(ChiefLevel::Grid, grid)),
         Command::Note,
+        // 派遣 to one of two organizations, and 退回 to the command center.
+        Command::Dispatch {
+            to: Assignment::organization(
+                OrganizationCode::new(format!("org-{}", rng.random_range(1..=2))).unwrap(),
+                code(&format!("{SUB}-g{grid}")),
+                holder(ChiefLevel::Grid, grid).person_id,
+            ),
+            deadline: at + Duration::hours(rng.random_range(1..24)),
+        },
+        Command::Return {
+            to: holder(ChiefLevel::CommandCenter, grid),
+        },
     ];
     choices[rng.random_range(0..choices.len())].clone()
 }

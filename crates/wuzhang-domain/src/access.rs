@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::area::AreaCode;
+use crate::organization::OrganizationCode;
 
 /// The kinds of caller wuzhang knows; each RPC decides which it admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -18,6 +19,9 @@ pub enum Role {
     Chief,
     /// A subdistrict command center operator: every ticket of its subdistrict(s).
     CommandCenter,
+    /// Staff of a department, property company or alliance unit (条块协同): the tickets
+    /// their organization holds.
+    Organization,
     /// Operates the installation: imports, categories, calendars, tokens.
     Admin,
 }
@@ -29,6 +33,7 @@ impl Role {
             Role::Resident => "resident",
             Role::Chief => "chief",
             Role::CommandCenter => "command_center",
+            Role::Organization => "organization",
             Role::Admin => "admin",
         }
     }
@@ -42,8 +47,10 @@ impl std::str::FromStr for Role {
             "chief" => Ok(Role::Chief),
             "command_center" | "command-center" => Ok(Role::CommandCenter),
             "admin" => Ok(Role::Admin),
+            "organization" => Ok(Role::Organization),
             other => Err(format!(
-                "unknown role {other:?}: expected resident, chief, command_center or admin"
+                "unknown role {other:?}: expected resident, chief, command_center, \
+                 organization or admin"
             )),
         }
     }
@@ -64,7 +71,8 @@ pub struct Principal {
     pub role: Role,
     /// Area codes the caller acts for. A command center's subdistricts; a chief's post areas
     /// (the roster remains the authority on posts, the token narrows what a device may do).
-    /// Empty for residents and admins.
+    /// For organization staff, the codes of their organizations (the organization's staff
+    /// list remains the authority). Empty for residents and admins.
     pub scope: Vec<AreaCode>,
 }
 
@@ -78,7 +86,7 @@ impl Principal {
     pub fn covers_lineage<'a>(&self, mut lineage: impl Iterator<Item = &'a AreaCode>) -> bool {
         match self.role {
             Role::Admin => true,
-            Role::Resident => false,
+            Role::Resident | Role::Organization => false,
             Role::Chief | Role::CommandCenter => lineage.any(|code| self.scope.contains(code)),
         }
     }
@@ -88,8 +96,18 @@ impl Principal {
         match self.role {
             Role::Admin => true,
             Role::CommandCenter => self.scope.contains(subdistrict),
-            Role::Resident | Role::Chief => false,
+            Role::Resident | Role::Chief | Role::Organization => false,
         }
+    }
+
+    /// Whether the token lets an organization's staff act for `organization` (whether the
+    /// subject is on its staff is the organization's to say).
+    pub fn acts_for_organization(&self, organization: &OrganizationCode) -> bool {
+        self.role == Role::Organization
+            && self
+                .scope
+                .iter()
+                .any(|c| c.as_str() == organization.as_str())
     }
 }
 
@@ -107,6 +125,7 @@ mod tests {
             Role::Resident,
             Role::Chief,
             Role::CommandCenter,
+            Role::Organization,
             Role::Admin,
         ] {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);

@@ -145,6 +145,11 @@ pub struct Category {
     /// by default: the command center decides.
     #[serde(default)]
     pub reopen_on_not_solved: bool,
+    /// Routes its tickets to the organization of this type serving the place
+    /// ([`crate::organization::serving`]) instead of the chain, the grid chief following
+    /// as 属地 responsible; the chain as usual where no such organization serves it.
+    #[serde(default)]
+    pub organization_type: Option<String>,
 }
 
 impl Category {
@@ -175,6 +180,9 @@ impl Category {
         }
         validate_code(&self.calendar_code)
             .map_err(|reason| FieldError::new("calendar_code", reason))?;
+        if let Some(t) = &self.organization_type {
+            validate_code(t).map_err(|reason| FieldError::new("organization_type", reason))?;
+        }
         if self.parent_code.as_ref() == Some(&self.code) {
             return Err(FieldError::new(
                 "parent_code",
@@ -205,6 +213,7 @@ mod tests {
             duplicate_window: Duration::hours(24),
             active: true,
             reopen_on_not_solved: false,
+            organization_type: None,
         }
     }
 

@@ -85,6 +85,7 @@ pub fn next_above(
                     level: l.level,
                     area_code: l.area_code.clone(),
                     person_id: l.person.clone(),
+                    organization: None,
                 },
                 skipped,
             );
@@ -96,6 +97,7 @@ pub fn next_above(
             level: ChiefLevel::CommandCenter,
             area_code: subdistrict.clone(),
             person_id: None,
+            organization: None,
         },
         skipped,
     )

@@ -42,6 +42,10 @@ pub enum ClockEffect {
     /// A new owner, or the same one again (返工): accept and resolve clocks from now, on
     /// the category's calendar; every other timer goes.
     Start,
+    /// 派遣 to an organization: as [`Start`](Self::Start), the resolve clock ending at the
+    /// command center's `deadline` instead of the category's (and the accept clock no
+    /// later than it).
+    Dispatched { deadline: OffsetDateTime },
     /// 签收: the accept clock has done its work; the resolve clock and its warning run on,
     /// and a standing supervision order's deadline.
     Accepted,
@@ -135,6 +139,7 @@ impl ClockEffect {
             ClockEffect::Keep => "keep",
             ClockEffect::Clear => "clear",
             ClockEffect::Start => "start",
+            ClockEffect::Dispatched { .. } => "dispatched",
             ClockEffect::Accepted => "accepted",
             ClockEffect::Supervise { .. } => "supervise",
             ClockEffect::PauseRequested { .. } => "pause requested",
@@ -149,7 +154,7 @@ impl ClockEffect {
         let mut needs = ClockNeeds::default();
         match self {
             ClockEffect::Keep | ClockEffect::Clear => {}
-            ClockEffect::Start => needs.category = true,
+            ClockEffect::Start | ClockEffect::Dispatched { .. } => needs.category = true,
             ClockEffect::Accepted => {
                 needs.category = true;
                 needs.standing = true;
@@ -196,6 +201,21 @@ impl ClockEffect {
                     inputs.warn_share,
                     ticket.clock_rate,
                 )?;
+                clocks.apply(ticket)
+            }
+            ClockEffect::Dispatched { deadline } => {
+                let mut clocks = Clocks::start(
+                    category()?,
+                    inputs.calendars,
+                    now,
+                    inputs.warn_share,
+                    ticket.clock_rate,
+                )?;
+                clocks.resolve_due = *deadline;
+                if clocks.accept_due > *deadline {
+                    clocks.accept_due = *deadline;
+                    clocks.warn_at = clocks.warn_at.min(*deadline);
+                }
                 clocks.apply(ticket)
             }
             ClockEffect::Accepted => {

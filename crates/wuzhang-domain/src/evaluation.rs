@@ -18,6 +18,7 @@ use crate::area::{Area, AreaCode, AreaLevel};
 use crate::chief::{ChiefLevel, PersonId};
 use crate::emergency::ModeLog;
 use crate::event::{EventKind, TicketEvent};
+use crate::organization::OrganizationCode;
 
 /// Evaluation days are days of China Standard Time (Asia/Shanghai: UTC+8, no daylight
 /// saving since 1991), the zone of the default working calendar.
@@ -164,6 +165,10 @@ pub struct Account {
     pub day: Date,
     pub person: Option<PersonId>,
     pub level: Option<ChiefLevel>,
+    /// The organization that held it (条块协同); its staff are not chiefs, so such a
+    /// holding has no person and counts on the organization's row.
+    #[serde(default)]
+    pub organization: Option<OrganizationCode>,
     /// Received while the subdistrict was in emergency mode (战时): evaluation keeps the
     /// two periods apart.
     #[serde(default)]
@@ -179,15 +184,18 @@ pub enum Scope {
     Lane,
     Street,
     Subdistrict,
+    /// A department, property company or alliance unit, by its code.
+    Organization,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Chief,
         Scope::Grid,
         Scope::Lane,
         Scope::Street,
         Scope::Subdistrict,
+        Scope::Organization,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -197,6 +205,7 @@ impl Scope {
             Scope::Lane => "lane",
             Scope::Street => "street",
             Scope::Subdistrict => "subdistrict",
+            Scope::Organization => "organization",
         }
     }
 }
@@ -262,6 +271,15 @@ pub fn row_keys(account: &Account, place: &Place) -> Vec<RowKey> {
             scope: Scope::Chief,
             key: p.as_str().to_owned(),
             level: account.level,
+            emergency: account.emergency,
+        });
+    }
+    if let Some(o) = &account.organization {
+        out.push(RowKey {
+            day: account.day,
+            scope: Scope::Organization,
+            key: o.as_str().to_owned(),
+            level: None,
             emergency: account.emergency,
         });
     }
@@ -366,6 +384,7 @@ impl Ledger {
                     day: local_day(at),
                     person: None,
                     level: None,
+                    organization: None,
                     emergency: modes.is_emergency_at(at),
                 };
                 add(&account, &|f| f.reported += 1);
@@ -374,6 +393,8 @@ impl Ledger {
             | EventKind::Escalated
             | EventKind::AutoEscalated
             | EventKind::Reassigned
+            | EventKind::Dispatched
+            | EventKind::Returned
             | EventKind::Reopened => {
                 if let Some(h) = &self.holding {
                     match ev.kind {
@@ -393,11 +414,23 @@ impl Ledger {
                 {
                     add(&r.account, &|f| f.reopened += 1);
                 }
-                let account = Account {
-                    day: local_day(at),
-                    person: ev.assignee_person_id.clone(),
-                    level: ev.level,
-                    emergency: modes.is_emergency_at(at),
+                // An organization's holding is the organization's, not the chief who
+                // follows it as 属地 responsible.
+                let account = match &ev.assignee_org_code {
+                    Some(org) => Account {
+                        day: local_day(at),
+                        person: None,
+                        level: None,
+                        organization: Some(org.clone()),
+                        emergency: modes.is_emergency_at(at),
+                    },
+                    None => Account {
+                        day: local_day(at),
+                        person: ev.assignee_person_id.clone(),
+                        level: ev.level,
+                        organization: None,
+                        emergency: modes.is_emergency_at(at),
+                    },
                 };
                 add(&account, &|f| f.received += 1);
                 self.holding = Some(Holding {

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::area::AreaCode;
 use crate::chief::{ChiefLevel, PersonId};
+use crate::organization::OrganizationCode;
 use crate::ticket::{TicketId, TicketState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,10 +44,14 @@ pub enum EventKind {
     /// Its subdistrict switched emergency mode: its clocks run at another rate, and its
     /// deadlines moved with them.
     ClockRateChanged,
+    /// 派遣: the command center gave it to an organization.
+    Dispatched,
+    /// 退回: the organization gave it back to the command center.
+    Returned,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::Submitted,
         EventKind::Assigned,
         EventKind::Accepted,
@@ -70,6 +75,8 @@ impl EventKind {
         EventKind::Resumed,
         EventKind::ReporterJoined,
         EventKind::ClockRateChanged,
+        EventKind::Dispatched,
+        EventKind::Returned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +104,8 @@ impl EventKind {
             EventKind::Resumed => "resumed",
             EventKind::ReporterJoined => "reporter_joined",
             EventKind::ClockRateChanged => "clock_rate_changed",
+            EventKind::Dispatched => "dispatched",
+            EventKind::Returned => "returned",
         }
     }
 }
@@ -123,6 +132,9 @@ pub struct NewEvent {
     /// The chain level the ticket is at after the event.
     pub level: Option<ChiefLevel>,
     pub assignee_person_id: Option<PersonId>,
+    /// The organization holding the ticket after the event, if one does.
+    #[serde(default)]
+    pub assignee_org_code: Option<OrganizationCode>,
     pub note: String,
     pub at: OffsetDateTime,
 }

@@ -11,6 +11,8 @@
 //! - [`chain`]: the posts above a ticket, who acts for each, and who is next.
 //! - [`category`]: incident categories and their deadline rules.
 //! - [`taxonomy`]: the default categories a fresh installation starts with.
+//! - [`organization`]: departments, property companies and alliance units that hold
+//!   tickets beside the chain (条块协同).
 //! - [`campaign`]: campaigns (专项行动) fanned out as tasks to chiefs, and task results.
 //! - [`calendar`]: working days, working hours and deadlines counted on them.
 //! - [`clocks`]: what every command does to a ticket's timers, decided in one place.
@@ -35,6 +37,7 @@ pub mod deadline;
 pub mod emergency;
 pub mod evaluation;
 pub mod event;
+pub mod organization;
 pub mod point;
 pub mod taxonomy;
 #[cfg(test)]

@@ -222,6 +222,7 @@ pub fn default_categories() -> Vec<Category> {
                 },
                 active: true,
                 reopen_on_not_solved: false,
+                organization_type: None,
             }
         })
         .collect()

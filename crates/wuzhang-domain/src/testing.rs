@@ -26,6 +26,7 @@ pub(crate) fn category(kind: DeadlineKind, calendar_code: &str) -> Category {
         duplicate_window: Duration::ZERO,
         active: true,
         reopen_on_not_solved: false,
+        organization_type: None,
     }
 }
 
@@ -58,6 +59,7 @@ pub(crate) fn post(level: ChiefLevel, area: &str) -> Assignment {
         level,
         area_code: AreaCode::new(area).unwrap(),
         person_id: Some(PersonId::new(format!("p-{area}")).unwrap()),
+        organization: None,
     }
 }
 

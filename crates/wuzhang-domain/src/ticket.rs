@@ -24,6 +24,7 @@ use crate::chief::{ChiefLevel, PersonId};
 use crate::clocks::ClockEffect;
 use crate::emergency::ClockRate;
 use crate::event::{EventKind, NewEvent};
+use crate::organization::OrganizationCode;
 use crate::point::GeoPoint;
 
 /// Longest description a resident may write.
@@ -148,11 +149,34 @@ impl fmt::Display for TicketState {
 
 /// Who owns the ticket now: a level of the chain, the area of that post, and the person
 /// acting for it (`None` at the command center, which acts as a desk, not a person).
+///
+/// With `organization` set, that organization holds the ticket (条块协同,
+/// [`crate::organization`]) and its staff act on it; the post (always the ticket's grid)
+/// is the 属地 responsible who follows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
     pub level: ChiefLevel,
     pub area_code: AreaCode,
     pub person_id: Option<PersonId>,
+    #[serde(default)]
+    pub organization: Option<OrganizationCode>,
+}
+
+impl Assignment {
+    /// `organization` holding a ticket of `grid`, whose chief (`grid_chief`, if the post is
+    /// staffed) follows it.
+    pub fn organization(
+        organization: OrganizationCode,
+        grid: AreaCode,
+        grid_chief: Option<PersonId>,
+    ) -> Self {
+        Self {
+            level: ChiefLevel::Grid,
+            area_code: grid,
+            person_id: grid_chief,
+            organization: Some(organization),
+        }
+    }
 }
 
 /// The clock-stop (挂起) a chief may ask for, e.g. while waiting for parts.
@@ -380,6 +404,17 @@ pub enum Command {
         from: ClockRate,
         to: ClockRate,
     },
+    /// 派遣: the command center gives an open ticket to an organization (`to` names it),
+    /// to be resolved by `deadline`.
+    Dispatch {
+        to: Assignment,
+        deadline: OffsetDateTime,
+    },
+    /// 退回: the organization holding it, not yet accepted, gives it back to the command
+    /// center (`to`) with a reason, before its accept deadline.
+    Return {
+        to: Assignment,
+    },
 }
 
 impl Command {
@@ -406,6 +441,8 @@ impl Command {
             Command::Resume => "resume",
             Command::JoinReporter => "join",
             Command::SetClockRate { .. } => "change the clock rate of",
+            Command::Dispatch { .. } => "dispatch",
+            Command::Return { .. } => "return",
         }
     }
 
@@ -416,8 +453,12 @@ impl Command {
             Command::Assign(_)
             | Command::Escalate { .. }
             | Command::Reassign(_)
+            | Command::Return { .. }
             | Command::Verify { pass: false }
             | Command::Reopen => ClockEffect::Start,
+            Command::Dispatch { deadline, .. } => ClockEffect::Dispatched {
+                deadline: *deadline,
+            },
             Command::Accept => ClockEffect::Accepted,
             Command::Resolve
             | Command::Verify { pass: true }
@@ -473,6 +514,14 @@ pub enum TransitionError {
          the command center switches back to peacetime"
     )]
     Emergency { rate: ClockRate },
+    #[error("only a ticket an organization holds and has not accepted can be returned")]
+    NotReturnable,
+    #[error("the return window closed at its accept deadline, {due}; resolve it instead")]
+    ReturnWindowClosed { due: OffsetDateTime },
+    #[error("a dispatch must name an organization")]
+    NoOrganization,
+    #[error("the deadline {deadline} has already passed")]
+    DeadlinePassed { deadline: OffsetDateTime },
 }
 
 impl Ticket {
@@ -491,6 +540,7 @@ impl Ticket {
             to_state: TicketState::Submitted,
             level: None,
             assignee_person_id: None,
+            assignee_org_code: None,
             note: String::new(),
             at: now,
         };
@@ -595,6 +645,44 @@ impl Ticket {
                     (
                         S::Assigned,
                         kind,
+                        Some(to.clone()),
+                        Pause::None,
+                        Extra::None,
+                    )
+                }
+                Command::Dispatch { to, deadline } if from.is_open() => {
+                    if to.organization.is_none() {
+                        return Err(TransitionError::NoOrganization);
+                    }
+                    if *deadline <= now {
+                        return Err(TransitionError::DeadlinePassed {
+                            deadline: *deadline,
+                        });
+                    }
+                    (
+                        S::Assigned,
+                        EventKind::Dispatched,
+                        Some(to.clone()),
+                        Pause::None,
+                        Extra::None,
+                    )
+                }
+                Command::Return { to } => {
+                    let held = self
+                        .assignment
+                        .as_ref()
+                        .is_some_and(|a| a.organization.is_some());
+                    if from != S::Assigned || !held {
+                        return Err(TransitionError::NotReturnable);
+                    }
+                    if let Some(due) = self.accept_due_at
+                        && now > due
+                    {
+                        return Err(TransitionError::ReturnWindowClosed { due });
+                    }
+                    (
+                        S::Assigned,
+                        EventKind::Returned,
                         Some(to.clone()),
                         Pause::None,
                         Extra::None,
@@ -754,7 +842,8 @@ impl Ticket {
         );
         self.state = to;
         // A level change restarts the clocks; the caller sets new due times.
-        if assignment.as_ref().map(|a| a.level) != self.level() || !to.is_open() {
+        let holder = |a: &Option<Assignment>| a.as_ref().map(|a| (a.level, a.organization.clone()));
+        if holder(&assignment) != holder(&self.assignment) || !to.is_open() {
             self.accept_due_at = None;
             self.resolve_due_at = None;
         }
@@ -784,6 +873,10 @@ impl Ticket {
             to_state: to,
             level: self.level(),
             assignee_person_id: self.assignment.as_ref().and_then(|a| a.person_id.clone()),
+            assignee_org_code: self
+                .assignment
+                .as_ref()
+                .and_then(|a| a.organization.clone()),
             note: note.to_owned(),
             at: now,
         };

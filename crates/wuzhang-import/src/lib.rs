@@ -11,9 +11,11 @@
 //! - [`geometry`]: validity with locations, the in-process repair (`ST_MakeValid`
 //!   stand-in), areas in m², and WKB in and out.
 //! - [`roster`]: chiefs, deputies and leave from CSV into persons and posts.
+//! - [`organizations`]: departments, property companies and alliance units from CSV.
 
 pub mod areas;
 pub mod geometry;
+pub mod organizations;
 pub mod roster;
 
 pub use areas::{

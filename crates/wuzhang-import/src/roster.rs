@@ -184,31 +184,7 @@ pub fn import_roster_up_to(
     area_levels: AreaLevels<'_>,
     max_file_bytes: usize,
 ) -> Result<RosterImport, RosterFileError> {
-    if bytes.len() > max_file_bytes {
-        return Err(RosterFileError::TooLarge {
-            size: bytes.len(),
-            limit: max_file_bytes,
-        });
-    }
-    if let Err(e) = std::str::from_utf8(bytes) {
-        let newlines = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count();
-        return Err(RosterFileError::NotUtf8 {
-            line: 1 + newlines as u64,
-        });
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(bytes);
-    let header = reader
-        .headers()
-        .map_err(|e| RosterFileError::BadHeader(e.to_string().to_lowercase()))?
-        .clone();
-    let columns = columns(&header)?;
+    let (mut reader, columns) = open_csv(bytes, max_file_bytes, &REQUIRED, &OPTIONAL)?;
 
     let mut issues = Vec::new();
     let mut persons = Persons::default();
@@ -218,18 +194,7 @@ pub fn import_roster_up_to(
         let record = match result {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, csv::Position::line);
-                let reason = match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!("row has {len} fields, the header has {expected_len}"),
-                    _ => e.to_string().to_lowercase(),
-                };
-                issues.push(RowIssue {
-                    line,
-                    field: "row".into(),
-                    reason,
-                });
+                issues.push(record_issue(&e));
                 continue;
             }
         };
@@ -283,14 +248,70 @@ pub fn import_roster_up_to(
     })
 }
 
+/// Column positions by (lowercase) name.
+pub(crate) type Columns = HashMap<&'static str, usize>;
+
+/// Checks a CSV file's size, encoding and header (with `required` and `optional` column
+/// names, lowercase) and returns a reader at its first row, with the column positions.
+/// Shared by the roster and organization imports, so both refuse a file alike.
+pub(crate) fn open_csv<'b>(
+    bytes: &'b [u8],
+    max_file_bytes: usize,
+    required: &[&'static str],
+    optional: &[&'static str],
+) -> Result<(csv::Reader<&'b [u8]>, Columns), RosterFileError> {
+    if bytes.len() > max_file_bytes {
+        return Err(RosterFileError::TooLarge {
+            size: bytes.len(),
+            limit: max_file_bytes,
+        });
+    }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let newlines = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        return Err(RosterFileError::NotUtf8 {
+            line: 1 + newlines as u64,
+        });
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = reader
+        .headers()
+        .map_err(|e| RosterFileError::BadHeader(e.to_string().to_lowercase()))?
+        .clone();
+    let columns = columns(&header, required, optional)?;
+    Ok((reader, columns))
+}
+
+/// A row the CSV reader could not read, as an issue of its line.
+pub(crate) fn record_issue(e: &csv::Error) -> RowIssue {
+    let line = e.position().map_or(0, csv::Position::line);
+    let reason = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("row has {len} fields, the header has {expected_len}"),
+        _ => e.to_string().to_lowercase(),
+    };
+    RowIssue {
+        line,
+        field: "row".into(),
+        reason,
+    }
+}
+
 /// The trimmed fields of one row, by column name.
-struct Fields<'r> {
-    record: &'r csv::StringRecord,
-    columns: &'r HashMap<&'static str, usize>,
+pub(crate) struct Fields<'r> {
+    pub(crate) record: &'r csv::StringRecord,
+    pub(crate) columns: &'r HashMap<&'static str, usize>,
 }
 
 impl<'r> Fields<'r> {
-    fn get(&self, name: &str) -> &'r str {
+    pub(crate) fn get(&self, name: &str) -> &'r str {
         self.columns
             .get(name)
             .and_then(|&i| self.record.get(i))
@@ -299,14 +320,18 @@ impl<'r> Fields<'r> {
 }
 
 /// Column positions by (lowercase) name, checking the header.
-fn columns(header: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, RosterFileError> {
+fn columns(
+    header: &csv::StringRecord,
+    required: &[&'static str],
+    optional: &[&'static str],
+) -> Result<HashMap<&'static str, usize>, RosterFileError> {
     if header.iter().all(|h| h.trim().is_empty()) {
         return Err(RosterFileError::NoHeader);
     }
     let mut columns = HashMap::new();
     for (i, raw) in header.iter().enumerate() {
         let name = raw.trim().to_lowercase();
-        let Some(&known) = REQUIRED.iter().chain(&OPTIONAL).find(|c| **c == name) else {
+        let Some(&known) = required.iter().chain(optional).find(|c| **c == name) else {
             return Err(RosterFileError::UnknownColumn(
                 raw.chars().take(64).collect(),
             ));
@@ -315,7 +340,7 @@ fn columns(header: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, R
             return Err(RosterFileError::DuplicateColumn(known.into()));
         }
     }
-    if let Some(missing) = REQUIRED.iter().find(|c| !columns.contains_key(*c)) {
+    if let Some(missing) = required.iter().find(|c| !columns.contains_key(*c)) {
         return Err(RosterFileError::MissingColumn(missing));
     }
     Ok(columns)

@@ -10,6 +10,7 @@ use wuzhang_domain::area::{Area, AreaLevel, BBox};
 use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
 use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::event::{EventKind, TicketEvent};
+use wuzhang_domain::organization::{Organization, OrganizationKind};
 use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_domain::ticket::{Pause, Severity, Ticket, TicketState};
 
@@ -112,6 +113,27 @@ enum_map!(AreaLevel, v1::AreaLevel, area_level, area_level_from_wire, {
     AreaLevel::Unit => v1::AreaLevel::Unit,
 });
 
+enum_map!(OrganizationKind, v1::OrganizationKind, organization_kind, organization_kind_from_wire, {
+    OrganizationKind::Department => v1::OrganizationKind::Department,
+    OrganizationKind::PropertyCompany => v1::OrganizationKind::PropertyCompany,
+    OrganizationKind::AllianceUnit => v1::OrganizationKind::AllianceUnit,
+});
+
+impl From<&Organization> for v1::Organization {
+    fn from(o: &Organization) -> Self {
+        v1::Organization {
+            code: o.code.to_string(),
+            name: o.name.clone(),
+            kind: organization_kind(o.kind) as i32,
+            org_type: o.org_type.clone(),
+            red_heart: o.red_heart,
+            area_codes: o.areas.iter().map(ToString::to_string).collect(),
+            staff_person_ids: o.staff.iter().map(ToString::to_string).collect(),
+            calendar_code: o.calendar_code.clone().unwrap_or_default(),
+        }
+    }
+}
+
 enum_map!(ChiefLevel, v1::ChiefLevel, chief_level, chief_level_from_wire, {
     ChiefLevel::Unit => v1::ChiefLevel::Unit,
     ChiefLevel::Building => v1::ChiefLevel::Building,
@@ -156,6 +178,8 @@ enum_map!(EventKind, v1::EventKind, event_kind, event_kind_from_wire, {
     EventKind::Resumed => v1::EventKind::Resumed,
     EventKind::ReporterJoined => v1::EventKind::ReporterJoined,
     EventKind::ClockRateChanged => v1::EventKind::ClockRateChanged,
+    EventKind::Dispatched => v1::EventKind::Dispatched,
+    EventKind::Returned => v1::EventKind::Returned,
 });
 
 enum_map!(Pause, v1::PauseState, pause, pause_from_wire, {
@@ -280,6 +304,11 @@ impl From<&TicketEvent> for v1::TicketEvent {
                 .unwrap_or_default(),
             subdistrict_code: e.subdistrict_code.to_string(),
             cursor: String::new(),
+            organization_code: ev
+                .assignee_org_code
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         }
     }
 }
@@ -378,6 +407,12 @@ pub fn ticket(t: &Ticket, phone: PhoneVisibility, now: OffsetDateTime) -> v1::Ti
         overdue,
         category_name: String::new(),
         clock_rate: t.clock_rate.factor(),
+        organization_code: t
+            .assignment
+            .as_ref()
+            .and_then(|a| a.organization.as_ref())
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }
 
@@ -403,6 +438,7 @@ impl From<&Category> for v1::Category {
             active: c.active,
             updated_at: None,
             reopen_on_not_solved: c.reopen_on_not_solved,
+            organization_type: c.organization_type.clone().unwrap_or_default(),
         }
     }
 }
@@ -446,6 +482,7 @@ impl TryFrom<&v1::Category> for Category {
             },
             active: c.active,
             reopen_on_not_solved: c.reopen_on_not_solved,
+            organization_type: Some(c.organization_type.clone()).filter(|t| !t.is_empty()),
         };
         category.validate()?;
         Ok(category)

@@ -4,6 +4,7 @@
 //! ([`ClockEffect::timers`]); the writer of the change reads only what the effect
 //! [`needs`](ClockEffect::needs), here, so a note or a warning costs no read and an
 //! escalation only its category (which the timer worker keeps in memory and passes in).
+//! A ticket an organization holds runs on the organization's calendar where it names one.
 
 use time::OffsetDateTime;
 use wuzhang_domain::category::Category;
@@ -35,10 +36,27 @@ impl ClockReadings {
         let needs = effect.needs();
         let mut out = Self::default();
         if needs.category {
-            out.category = match category {
-                Some(c) => Some(c),
-                None => Some(store.get_category(&ticket.report.category_code).await?),
+            let mut category = match category {
+                Some(c) => c,
+                None => store.get_category(&ticket.report.category_code).await?,
             };
+            // An organization's clocks run on its own calendar, where it names one.
+            if let Some(org) = ticket
+                .assignment
+                .as_ref()
+                .and_then(|a| a.organization.as_ref())
+            {
+                let calendar = store
+                    .organizations()
+                    .await?
+                    .into_iter()
+                    .find(|o| &o.code == org)
+                    .and_then(|o| o.calendar_code);
+                if let Some(c) = calendar {
+                    category.calendar_code = c;
+                }
+            }
+            out.category = Some(category);
         }
         if needs.standing {
             out.standing = Some(store.list_timers(&ticket.id).await?);

@@ -53,8 +53,8 @@ pub use interface::{
 /// whose methods can only be called with the part's trait in scope.
 pub mod prelude {
     pub use crate::interface::{
-        AreaStore, CampaignStore, CategoryStore, EmergencyStore, IdempotencyStore, RollupStore,
-        RosterStore, Store, TicketStore, TimerStore,
+        AreaStore, CampaignStore, CategoryStore, EmergencyStore, IdempotencyStore,
+        OrganizationStore, RollupStore, RosterStore, Store, TicketStore, TimerStore,
     };
 }
 pub use model::*;

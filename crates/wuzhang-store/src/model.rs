@@ -9,6 +9,7 @@ use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::{ChiefLevel, PersonId};
 use wuzhang_domain::evaluation::{Figures, Ledger, Place, RowKey, Scope};
 use wuzhang_domain::event::{EventKind, NewEvent, TicketEvent};
+use wuzhang_domain::organization::OrganizationCode;
 use wuzhang_domain::ticket::{Pause, Ticket, TicketId, TicketState};
 use wuzhang_domain::timer::Timer;
 
@@ -142,6 +143,8 @@ pub struct TicketQuery {
     pub assignee_person_id: Option<PersonId>,
     /// Tickets owned by any of these areas (a chief's posts).
     pub assignee_area_codes: Vec<AreaCode>,
+    /// Tickets held by any of these organizations (their staff's inbox).
+    pub assignee_org_codes: Vec<OrganizationCode>,
     pub states: Vec<TicketState>,
     pub level: Option<ChiefLevel>,
     pub grid_code: Option<AreaCode>,

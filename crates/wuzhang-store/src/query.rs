@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use wuzhang_domain::area::{AreaCode, BBox};
 use wuzhang_domain::event::EventKind;
+use wuzhang_domain::organization::OrganizationCode;
 use wuzhang_domain::ticket::TicketState;
 
 use crate::codec::{CategoryColumns, TICKET_COLUMNS};
@@ -25,7 +26,7 @@ const AREA_COLUMNS: &str =
 /// Also the order [`Dialect::upsert_category`] binds them in.
 const CATEGORY_COLUMNS: &str = "code, name, parent_code, kind, start_level, accept_within_s, \
      resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
-     duplicate_window_s, active, reopen_on_not_solved";
+     duplicate_window_s, active, reopen_on_not_solved, organization_type";
 
 /// The open states as an SQL list: the predicate of the open-only partial indexes
 /// (migrations postgres/0013, sqlite/0010). A query asking only for open tickets contains
@@ -305,6 +306,13 @@ where
             let codes = query.assignee_area_codes.iter().map(AreaCode::as_str);
             Self::push_any_of(qb, "assignee_area_code", codes);
         }
+        if !query.assignee_org_codes.is_empty() {
+            let codes = query
+                .assignee_org_codes
+                .iter()
+                .map(OrganizationCode::as_str);
+            Self::push_any_of(qb, "assignee_org_code", codes);
+        }
         // The states written out (fixed names), so that a planner can tell from the text
         // alone that only open tickets are asked for, whatever the plan's parameters.
         let every_open = TicketState::ALL
@@ -456,7 +464,8 @@ where
             .push_bind(c.duplicate_radius_m)
             .push_bind(c.duplicate_window_s)
             .push_bind(c.active)
-            .push_bind(c.reopen_on_not_solved);
+            .push_bind(c.reopen_on_not_solved)
+            .push_bind(c.organization_type);
         qb.push(
             ") ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
              parent_code = excluded.parent_code, kind = excluded.kind, \
@@ -466,7 +475,8 @@ where
              calendar_code = excluded.calendar_code, \
              duplicate_radius_m = excluded.duplicate_radius_m, \
              duplicate_window_s = excluded.duplicate_window_s, active = excluded.active, \
-             reopen_on_not_solved = excluded.reopen_on_not_solved",
+             reopen_on_not_solved = excluded.reopen_on_not_solved, \
+             organization_type = excluded.organization_type",
         );
         qb
     }

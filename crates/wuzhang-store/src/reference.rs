@@ -6,7 +6,7 @@
 //! cache follows the store's [reference change counters](Store::reference_change_counters):
 //! it reads them at most every `check_every`, and at once after this process's own store
 //! committed a change ([`Store::reference_writes_here`]); a moved roster counter drops
-//! posts and persons, a moved category counter drops categories, a moved emergency
+//! posts, persons and organizations, a moved category counter drops categories, a moved emergency
 //! counter the modes (read whole: a row per subdistrict ever switched). So another process's
 //! change shows within `check_every` (plus one counter read), and this process's own at
 //! once.
@@ -22,6 +22,7 @@ use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::{Category, CategoryCode};
 use wuzhang_domain::chief::{Person, PersonId, Post};
 use wuzhang_domain::emergency::EmergencyMode;
+use wuzhang_domain::organization::Organization;
 
 use crate::error::Result;
 use crate::interface::Store;
@@ -65,6 +66,8 @@ struct State {
     emergency_generation: u64,
     /// Every subdistrict's mode as switched last; `None` until read.
     modes: Option<Arc<HashMap<AreaCode, EmergencyMode>>>,
+    /// Every organization (they follow the roster counter); `None` until read.
+    organizations: Option<Arc<Vec<Organization>>>,
 }
 
 impl ReferenceCache {
@@ -104,6 +107,7 @@ impl ReferenceCache {
                 if counters.roster > seen.roster {
                     s.posts.clear();
                     s.persons.clear();
+                    s.organizations = None;
                     s.roster_generation += 1;
                     dropped = true;
                 }
@@ -283,5 +287,23 @@ impl ReferenceCache {
             s.modes = Some(modes);
         }
         Ok(mode)
+    }
+
+    /// Every organization, ordered by code (read whole: a district has a few hundred).
+    pub async fn organizations(&self) -> Result<Arc<Vec<Organization>>> {
+        self.follow().await?;
+        let generation = {
+            let s = self.state();
+            if let Some(o) = &s.organizations {
+                return Ok(Arc::clone(o));
+            }
+            s.roster_generation
+        };
+        let all = Arc::new(self.inner.store.organizations().await?);
+        let mut s = self.state();
+        if s.roster_generation == generation {
+            s.organizations = Some(Arc::clone(&all));
+        }
+        Ok(all)
     }
 }

@@ -59,6 +59,7 @@ fn category(code: &str, active: bool) -> Category {
         duplicate_window: Span::ZERO,
         active,
         reopen_on_not_solved: false,
+        organization_type: None,
     }
 }
 

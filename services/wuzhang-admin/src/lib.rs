@@ -13,11 +13,13 @@
 //! - [`Admin`]: the `wuzhang.v1.AdminService` implementation.
 //! - [`ImportFollower`]: what the process keeps of areas and roster, refreshed on import.
 //! - [`imports`]: area and roster imports, shared with the `wuzhang import-*` commands.
+//! - [`organizations`]: the organization import and listing (条块协同).
 //!
 //! [`Principal`]: wuzhang_domain::access::Principal
 
 pub mod calendars;
 pub mod imports;
+pub mod organizations;
 
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -37,6 +39,10 @@ use wuzhang_proto::v1::{
     ListCategoriesResponse, SetCalendarRequest, UpsertCategoryRequest,
 };
 use wuzhang_proto::v1::{Crs, FeatureIssue, GeoPoint, RowIssue, import_areas_request};
+use wuzhang_proto::v1::{
+    ImportOrganizationsRequest, ImportOrganizationsResponse, ListOrganizationsRequest,
+    ListOrganizationsResponse, Organization,
+};
 use wuzhang_rpc::{caller, grpc};
 use wuzhang_store::Store;
 
@@ -66,6 +72,14 @@ pub struct Admin {
 
 fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn row_issue(i: &wuzhang_import::roster::RowIssue) -> RowIssue {
+    RowIssue {
+        line: i32::try_from(i.line).unwrap_or(i32::MAX),
+        field: i.field.clone(),
+        reason: i.reason.clone(),
+    }
 }
 
 fn feature_issue(i: &wuzhang_import::areas::FeatureIssue) -> FeatureIssue {
@@ -192,15 +206,7 @@ impl AdminService for Admin {
                         persons: count(outcome.persons),
                         posts: count(outcome.posts),
                         vacancies: count(outcome.vacancies),
-                        issues: outcome
-                            .issues
-                            .iter()
-                            .map(|i| RowIssue {
-                                line: i32::try_from(i.line).unwrap_or(i32::MAX),
-                                field: i.field.clone(),
-                                reason: i.reason.clone(),
-                            })
-                            .collect(),
+                        issues: outcome.issues.iter().map(row_issue).collect(),
                         dry_run: outcome.dry_run,
                     })
                 },
@@ -213,6 +219,95 @@ impl AdminService for Admin {
                 f.roster_imported().await?;
             }
             Ok(Response::new(response))
+        })
+        .await
+    }
+
+    async fn import_organizations(
+        &self,
+        request: Request<ImportOrganizationsRequest>,
+    ) -> Result<Response<ImportOrganizationsResponse>, Status> {
+        grpc(async move {
+            let who = admit(caller(&request)?, &[Role::Admin], "ImportOrganizations")?;
+            let r = request.get_ref();
+            let request_id = request::request_id(&r.request_id)?;
+            if r.csv.is_empty() {
+                return Err(ApiError::invalid("csv", "is required").into());
+            }
+            let response = idempotency::once(
+                self.store.as_ref(),
+                &Key::new(who, "ImportOrganizations", request_id, r),
+                Recording::AfterTheEffect(self.clock.as_ref()),
+                || async {
+                    let outcome =
+                        organizations::import_organizations(self.store.as_ref(), &r.csv, r.dry_run)
+                            .await?;
+                    if !outcome.dry_run && !outcome.issues.is_empty() {
+                        return Err(ApiError::Invalid(imports::roster_violations(
+                            &outcome.issues,
+                        )));
+                    }
+                    Ok(ImportOrganizationsResponse {
+                        imported: count(outcome.imported),
+                        issues: outcome.issues.iter().map(row_issue).collect(),
+                        dry_run: outcome.dry_run,
+                    })
+                },
+            )
+            .await?;
+            // Organizations follow the roster's counter: this process drops them now.
+            if let Some(f) = &self.follower
+                && !response.dry_run
+            {
+                f.roster_imported().await?;
+            }
+            Ok(Response::new(response))
+        })
+        .await
+    }
+
+    async fn list_organizations(
+        &self,
+        request: Request<ListOrganizationsRequest>,
+    ) -> Result<Response<ListOrganizationsResponse>, Status> {
+        grpc(async move {
+            let caller = admit(
+                caller(&request)?,
+                &[Role::Admin, Role::CommandCenter, Role::Organization],
+                "ListOrganizations",
+            )?
+            .clone();
+            let r = request.into_inner();
+            let size = match request::page_size(r.page_size)? {
+                0 => 50,
+                n => n.min(500),
+            } as usize;
+            // The page token is the last code of the previous page: organizations are
+            // few and listed by code, so that is a stable cursor.
+            let after = match r.page_token.as_str() {
+                "" => None,
+                t => Some(
+                    wuzhang_domain::organization::OrganizationCode::new(t)
+                        .map_err(|_| ApiError::invalid("page_token", "is not a token we gave"))?,
+                ),
+            };
+            let mut orgs: Vec<_> = organizations::visible(self.store.as_ref(), &caller)
+                .await?
+                .into_iter()
+                .filter(|o| r.org_type.is_empty() || o.org_type == r.org_type)
+                .filter(|o| after.as_ref().is_none_or(|a| &o.code > a))
+                .take(size + 1)
+                .collect();
+            let next = if orgs.len() > size {
+                orgs.truncate(size);
+                orgs.last().map(|o| o.code.to_string()).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            Ok(Response::new(ListOrganizationsResponse {
+                organizations: orgs.iter().map(Organization::from).collect(),
+                next_page_token: next,
+            }))
         })
         .await
     }

@@ -6,7 +6,10 @@
 //! all; anything else is NOT_FOUND. Acting on a ticket (accept, resolve, escalate) is for
 //! whoever acts for the owning post now (the holder, or the deputy while the holder is on
 //! leave), or the command center when it owns it; others get FAILED_PRECONDITION saying
-//! who owns it. Every mutation takes `expected_version`: a stale one, or losing a race,
+//! who owns it. A ticket an organization holds (条块协同) is its staff's to act on (role
+//! `organization`, on the organization's staff list); the grid chief who follows it as 属地
+//! responsible sees it, in their inbox too, but does not act; staff return (退回) it to the
+//! command center with ReturnTicket rather than escalate it. Every mutation takes `expected_version`: a stale one, or losing a race,
 //! is ABORTED with the ticket's current state and version.
 
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use tonic::{Request, Response, Status};
 use wuzhang_app::ApiError;
 use wuzhang_app::access::admit;
 use wuzhang_app::command::{Call, TicketCommands, read_ticket};
+use wuzhang_app::organizations;
 use wuzhang_app::request::page;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
@@ -23,8 +27,9 @@ use wuzhang_domain::chief::ChiefLevel;
 use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clock::truncate_to_micros;
 use wuzhang_domain::deadline::CalendarBook;
+use wuzhang_domain::organization::OrganizationCode;
 use wuzhang_domain::ticket::{
-    Applied, Command, MAX_NOTE_CHARS, Ticket, TicketId, TicketState, check_text,
+    Applied, Assignment, Command, MAX_NOTE_CHARS, Ticket, TicketId, TicketState, check_text,
 };
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1 as pb;
@@ -35,7 +40,12 @@ use wuzhang_store::{Store, TOTAL_SIZE_CAP, TicketOrder, TicketQuery};
 use wuzhang_app::chain::ticket_chain as chain;
 use wuzhang_domain::chain::{describe_move, next_above};
 
-const DESK: &[Role] = &[Role::Chief, Role::CommandCenter, Role::Admin];
+const DESK: &[Role] = &[
+    Role::Chief,
+    Role::CommandCenter,
+    Role::Organization,
+    Role::Admin,
+];
 const MAX_MEDIA_URLS: usize = 9;
 
 /// The `EscalationService`.
@@ -103,7 +113,20 @@ impl Escalation {
         let ticket = read_ticket(self.store.as_ref(), id).await?;
         let owner_area = ticket.assignment.as_ref().map(|a| &a.area_code);
         let at_center = ticket.level() == Some(ChiefLevel::CommandCenter);
+        let holder = ticket
+            .assignment
+            .as_ref()
+            .and_then(|a| a.organization.clone());
         match caller.role {
+            Role::Organization => {
+                let all = self.store.organizations().await?;
+                let mine = organizations::staff_of(caller, &all);
+                if holder.is_some_and(|h| mine.iter().any(|o| o.code == h)) {
+                    Ok((ticket, Standing::Owner))
+                } else {
+                    Err(not_found())
+                }
+            }
             Role::Admin => Ok((ticket, Standing::Owner)),
             Role::CommandCenter if caller.commands_subdistrict(&ticket.subdistrict_code) => {
                 let standing = if at_center {
@@ -115,7 +138,9 @@ impl Escalation {
             }
             Role::Chief => {
                 let (acting, all) = self.posts(caller).await?;
-                if owner_area.is_some_and(|a| acting.contains(a)) && !at_center {
+                // The grid chief only follows a ticket an organization holds.
+                if owner_area.is_some_and(|a| acting.contains(a)) && !at_center && holder.is_none()
+                {
                     return Ok((ticket, Standing::Owner));
                 }
                 let r = &ticket.report;
@@ -166,11 +191,13 @@ impl Escalation {
                     if !must_own || *standing == Standing::Owner {
                         return Ok(());
                     }
-                    let owner = ticket
-                        .assignment
-                        .as_ref()
-                        .map(|a| format!("the {} of {}", a.level, a.area_code))
-                        .unwrap_or_else(|| "no one yet".into());
+                    let owner = match &ticket.assignment {
+                        Some(a) => match &a.organization {
+                            Some(o) => format!("organization {o}"),
+                            None => format!("the {} of {}", a.level, a.area_code),
+                        },
+                        None => "no one yet".into(),
+                    };
                     Err(ApiError::FailedPrecondition(format!(
                         "ticket {} is owned by {owner}; only they may {}",
                         ticket.id,
@@ -298,6 +325,23 @@ impl EscalationService for Escalation {
                 Role::CommandCenter => caller.scope.clone(),
                 _ => Vec::new(),
             };
+            // Organization staff: what their organizations hold.
+            let orgs: Vec<OrganizationCode> = if caller.role == Role::Organization {
+                let all = self.store.organizations().await.map_err(ApiError::from)?;
+                organizations::staff_of(&caller, &all)
+                    .into_iter()
+                    .map(|o| o.code.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if caller.role == Role::Organization && !r.area_code.is_empty() {
+                return Err(ApiError::invalid(
+                    "area_code",
+                    "organization staff have no posts; leave it empty",
+                )
+                .into());
+            }
             if !r.area_code.is_empty() {
                 let a = AreaCode::new(&r.area_code)
                     .map_err(|e| ApiError::invalid("area_code", e.reason))?;
@@ -306,7 +350,7 @@ impl EscalationService for Escalation {
                 }
                 areas = vec![a];
             }
-            if areas.is_empty() && caller.role != Role::Admin {
+            if areas.is_empty() && orgs.is_empty() && caller.role != Role::Admin {
                 return Ok(Response::new(pb::ListInboxResponse::default()));
             }
             let mut states = convert::all_set("states", &r.states, convert::ticket_state_from_wire)
@@ -319,6 +363,7 @@ impl EscalationService for Escalation {
             let query = TicketQuery {
                 // A command center's inbox is what its desk owns; a chief's, their posts'.
                 assignee_area_codes: areas,
+                assignee_org_codes: orgs,
                 states,
                 level,
                 overdue_at: r.overdue_only.then_some(now),
@@ -428,6 +473,19 @@ impl EscalationService for Escalation {
             let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
             // Where it would go, read before the change; the version check inside keeps it honest.
             let current = read_ticket(self.store.as_ref(), &id).await?;
+            if current
+                .assignment
+                .as_ref()
+                .is_some_and(|a| a.organization.is_some())
+            {
+                // NOT_FOUND first for a ticket the caller may not see.
+                self.visible(&caller, &id).await?;
+                return Err(ApiError::FailedPrecondition(format!(
+                    "ticket {id} is held by an organization, outside the chain: its staff \
+                     return it to the command center with ReturnTicket"
+                ))
+                .into());
+            }
             let links = chain(self.store.as_ref(), &current, self.clock.now())
                 .await
                 .map_err(ApiError::from)?;
@@ -497,6 +555,38 @@ impl EscalationService for Escalation {
             let call = call!(&caller, "RequestPause", r);
             let t = self
                 .apply(call, true, Command::RequestPause { until }, note)
+                .await?;
+            Ok(Response::new(t))
+        })
+        .await
+    }
+
+    async fn return_ticket(
+        &self,
+        request: Request<pb::ReturnTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        grpc(async move {
+            let caller = admit(caller(&request)?, DESK, "ReturnTicket")?.clone();
+            let r = request.into_inner();
+            check_text("reason", &r.reason, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+            let actor = caller.subject.clone();
+            let reason = r.reason.clone();
+            let t = self
+                .act(call!(&caller, "ReturnTicket", r), true, move |t, now| {
+                    let to = Assignment {
+                        level: ChiefLevel::CommandCenter,
+                        area_code: t.subdistrict_code.clone(),
+                        person_id: None,
+                        organization: None,
+                    };
+                    let org = t
+                        .assignment
+                        .as_ref()
+                        .and_then(|a| a.organization.as_ref())
+                        .map_or_else(String::new, |o| format!(" by {o}"));
+                    let note = format!("退回{org}: {reason}");
+                    Ok(t.apply(Command::Return { to }, &actor, &note, now)?)
+                })
                 .await?;
             Ok(Response::new(t))
         })

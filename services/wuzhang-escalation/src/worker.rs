@@ -36,7 +36,7 @@ use wuzhang_domain::clock::Clock;
 use wuzhang_domain::clocks::{self, Due};
 use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_domain::event::SYSTEM_TIMER_ACTOR;
-use wuzhang_domain::ticket::{Applied, Command, Ticket};
+use wuzhang_domain::ticket::{Applied, Assignment, Command, Ticket};
 use wuzhang_domain::timer::Timer;
 use wuzhang_store::{
     ClockReadings, FireReport, ReferenceCache, Store, StoreError, TicketChange, TimerHandler,
@@ -213,9 +213,29 @@ impl Escalator {
         };
         // The domain keeps a ticket at the top of the chain (`clocks::due`).
         debug_assert_ne!(current, ChiefLevel::CommandCenter);
-        let links = self.chain(&ticket, now).await?;
-        let (to, skipped) = next_above(&links, current, &ticket.subdistrict_code);
-        let note = format!("{why}: {}", describe_move(current, &to, &skipped));
+        let held_by = ticket
+            .assignment
+            .as_ref()
+            .and_then(|a| a.organization.clone());
+        let (to, note) = match held_by {
+            // An organization stands beside the chain: its missed deadline brings the
+            // ticket back to the command center that dispatched it.
+            Some(org) => (
+                Assignment {
+                    level: ChiefLevel::CommandCenter,
+                    area_code: ticket.subdistrict_code.clone(),
+                    person_id: None,
+                    organization: None,
+                },
+                format!("{why}: organization {org} → command center"),
+            ),
+            None => {
+                let links = self.chain(&ticket, now).await?;
+                let (to, skipped) = next_above(&links, current, &ticket.subdistrict_code);
+                let note = format!("{why}: {}", describe_move(current, &to, &skipped));
+                (to, note)
+            }
+        };
         let applied = ticket
             .apply(
                 Command::Escalate { to, auto: true },

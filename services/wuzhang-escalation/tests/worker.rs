@@ -15,6 +15,7 @@ use wuzhang_domain::clock::{Clock, ManualClock};
 use wuzhang_domain::deadline::{CalendarBook, Calendars, Clocks};
 use wuzhang_domain::emergency::ClockRate;
 use wuzhang_domain::event::EventKind;
+use wuzhang_domain::organization::OrganizationCode;
 use wuzhang_domain::point::{Crs, GeoPoint};
 use wuzhang_domain::ticket::{Assignment, Command, Report, Ticket, TicketId, TicketState};
 use wuzhang_escalation::worker::{Escalator, WorkerConfig};
@@ -119,11 +120,23 @@ fn category() -> Category {
         duplicate_window: Duration::ZERO,
         active: true,
         reopen_on_not_solved: false,
+        organization_type: None,
     }
 }
 
 /// A ticket at the unit chief, with its clocks, as intake writes it.
 async fn new_ticket(store: &dyn Store, at: OffsetDateTime) -> Ticket {
+    let to = Assignment {
+        level: ChiefLevel::Unit,
+        area_code: code("220102001001001B01U1"),
+        person_id: Some(PersonId::new("P006").unwrap()),
+        organization: None,
+    };
+    ticket_held_by(store, at, to).await
+}
+
+/// A ticket of the test unit assigned to `to`, with its clocks, as intake writes it.
+async fn ticket_held_by(store: &dyn Store, at: OffsetDateTime, to: Assignment) -> Ticket {
     let report = Report {
         category_code: category().code,
         description: "单元门坏了".into(),
@@ -144,11 +157,6 @@ async fn new_ticket(store: &dyn Store, at: OffsetDateTime) -> Ticket {
         code("220102001"),
         at,
     );
-    let to = Assignment {
-        level: ChiefLevel::Unit,
-        area_code: code("220102001001001B01U1"),
-        person_id: Some(PersonId::new("P006").unwrap()),
-    };
     let e2 = t
         .apply(Command::Assign(to), "system:intake", "", at)
         .unwrap();
@@ -503,4 +511,36 @@ async fn three_workers_fire_ten_thousand_timers_exactly_once() {
         let t = store.get_ticket(id).await.unwrap();
         assert_eq!(owner(&t), (ChiefLevel::Building, Some("P005")));
     }
+}
+
+#[tokio::test]
+async fn an_organization_that_misses_its_deadline_hands_the_ticket_to_the_command_center() {
+    let store = seeded().await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let w = worker(&store, &clock);
+    // A ticket a property company holds, the grid chief following.
+    let held = Assignment::organization(
+        OrganizationCode::new("wy-1").unwrap(),
+        code("220102001001001"),
+        Some(PersonId::new("P003").unwrap()),
+    );
+    let t = ticket_held_by(store.as_ref(), T0, held).await;
+
+    // The accept hour passes: not the lane chief above the grid, the command center.
+    clock.set(T0 + Duration::minutes(48));
+    w.run_once().await.unwrap();
+    clock.set(T0 + Duration::hours(1));
+    w.run_once().await.unwrap();
+    let now = store.get_ticket(&t.id).await.unwrap();
+    assert_eq!(owner(&now), (ChiefLevel::CommandCenter, None));
+    assert_eq!(now.assignment.as_ref().unwrap().organization, None);
+    assert_eq!(now.accept_due_at, Some(T0 + Duration::hours(2)));
+    let events = store.list_events(&t.id, 0, 100).await.unwrap();
+    let last = &events.last().unwrap().event;
+    assert_eq!(last.kind, EventKind::AutoEscalated);
+    assert!(
+        last.note.contains("organization wy-1 → command center"),
+        "{}",
+        last.note
+    );
 }

@@ -22,6 +22,7 @@ use wuzhang_domain::clocks::{ClockEffect, ClockInputs};
 use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_domain::emergency::EmergencyMode;
 use wuzhang_domain::event::{NewEvent, TicketEvent};
+use wuzhang_domain::organization::{Organization, serving};
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{
     Applied, Assignment, Command, MAX_DESCRIPTION_CHARS, MAX_NOTE_CHARS, Rating, Report, Ticket,
@@ -314,13 +315,20 @@ impl IntakeCore {
             .emergency_mode(&location.subdistrict.code)
             .await?
             .filter(|m| m.is_on());
+        let organization = self.serving(&category, &location).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let now = self.clock.now();
             let new = match self.find_duplicate(&category, &location, now).await? {
                 Some(original) => self.merge(report.clone(), &location, original, now)?,
-                None => self.route(report.clone(), &category, &location, mode.as_ref(), now)?,
+                None => self.route(
+                    report.clone(),
+                    &category,
+                    &location,
+                    (mode.as_ref(), organization.as_ref()),
+                    now,
+                )?,
             };
             let new = with_key(new, key.as_ref(), now);
             match self.store.create_ticket(&new).await {
@@ -424,15 +432,34 @@ impl IntakeCore {
         })
     }
 
+    /// The organization a ticket of `category` at `location` goes to instead of the chain:
+    /// the one of the category's organization type serving the lowest area the ticket
+    /// lies in (`None`: the chain).
+    async fn serving(
+        &self,
+        category: &Category,
+        location: &Location,
+    ) -> Result<Option<Organization>, ApiError> {
+        let Some(org_type) = &category.organization_type else {
+            return Ok(None);
+        };
+        // Lowest first: the chain's areas (unit … subdistrict), then the district.
+        let mut areas: Vec<AreaCode> = location.chain.iter().map(|l| l.area.code.clone()).collect();
+        areas.extend(location.subdistrict.parent_code.iter().cloned());
+        let all = self.reference.organizations().await?;
+        Ok(serving(&all, org_type, &areas).cloned())
+    }
+
     /// A new ticket assigned to the lowest staffed level at or above the category's start
-    /// level, with its clocks running: at the subdistrict's emergency rate while `mode`
-    /// (on) says so.
+    /// level — or to `organization` when the category routes to one, the grid chief
+    /// following — with its clocks running: at the subdistrict's emergency rate while
+    /// `mode` (on) says so.
     fn route(
         &self,
         report: Report,
         category: &Category,
         location: &Location,
-        mode: Option<&EmergencyMode>,
+        (mode, organization): (Option<&EmergencyMode>, Option<&Organization>),
         now: OffsetDateTime,
     ) -> Result<NewTicket, ApiError> {
         let (mut ticket, submitted) = Ticket::submit(
@@ -445,17 +472,41 @@ impl IntakeCore {
         if let Some(m) = mode {
             ticket.clock_rate = m.rate;
         }
-        let to = start_assignment(location, category.start_level);
-        let note = if to.level == category.start_level {
-            String::new()
-        } else {
-            format!(
-                "no {} chief on duty here; started at {}",
-                category.start_level, to.level
-            )
+        let (to, note, clock_category) = match organization {
+            Some(org) => {
+                let chief = location
+                    .chain
+                    .iter()
+                    .find(|l| l.level == ChiefLevel::Grid && !l.vacant)
+                    .and_then(|l| l.person.as_ref().map(|p| p.id.clone()));
+                let to =
+                    Assignment::organization(org.code.clone(), location.grid.code.clone(), chief);
+                let note = format!(
+                    "routed to {} {} ({}); the grid chief follows as 属地 responsible",
+                    org.code, org.name, org.org_type
+                );
+                // Its clocks run on its own calendar where it names one.
+                let mut clock_category = category.clone();
+                if let Some(c) = &org.calendar_code {
+                    clock_category.calendar_code = c.clone();
+                }
+                (to, note, std::borrow::Cow::Owned(clock_category))
+            }
+            None => {
+                let to = start_assignment(location, category.start_level);
+                let note = if to.level == category.start_level {
+                    String::new()
+                } else {
+                    format!(
+                        "no {} chief on duty here; started at {}",
+                        category.start_level, to.level
+                    )
+                };
+                (to, note, std::borrow::Cow::Borrowed(category))
+            }
         };
         let assigned = ticket.apply(Command::Assign(to), INTAKE_ACTOR, &note, now)?;
-        let timers = self.clocks(&mut ticket, &assigned.clocks, Some(category), now)?;
+        let timers = self.clocks(&mut ticket, &assigned.clocks, Some(&clock_category), now)?;
         let mut events = vec![submitted, assigned.event];
         if category.urgent {
             // Urgent: the command center is told at once, in parallel with the owner. A
@@ -524,7 +575,7 @@ impl IntakeCore {
                     return Err(not_found());
                 }
             }
-            Role::Chief | Role::CommandCenter => return Err(not_found()),
+            Role::Chief | Role::CommandCenter | Role::Organization => return Err(not_found()),
         };
         Ok((ticket, visibility))
     }
@@ -754,11 +805,13 @@ fn start_assignment(location: &Location, start: ChiefLevel) -> Assignment {
             } else {
                 l.person.as_ref().map(|p| p.id.clone())
             },
+            organization: None,
         })
         .unwrap_or_else(|| Assignment {
             level: ChiefLevel::CommandCenter,
             area_code: location.subdistrict.code.clone(),
             person_id: None,
+            organization: None,
         })
 }
 

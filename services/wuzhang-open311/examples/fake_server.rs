@@ -73,6 +73,7 @@ fn categories() -> Vec<Category> {
         duplicate_window: Duration::hours(24),
         active: true,
         reopen_on_not_solved: false,
+        organization_type: None,
     };
     use CategoryKind::{Component, Event};
     vec![

@@ -36,6 +36,7 @@ fn category(code: &str, name: &str, parent: Option<&str>, active: bool) -> Categ
         duplicate_window: Duration::ZERO,
         active,
         reopen_on_not_solved: false,
+        organization_type: None,
     }
 }
 

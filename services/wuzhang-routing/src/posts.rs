@@ -82,7 +82,9 @@ async fn caller_roots(
             ),
             Err(_) => Some(Vec::new()),
         },
-        Role::Resident => Some(Vec::new()),
+        // Organization staff have no posts; their organizations serve areas, listed by
+        // AdminService.ListOrganizations.
+        Role::Resident | Role::Organization => Some(Vec::new()),
     })
 }
 

@@ -172,6 +172,7 @@ impl Supervision {
                     level,
                     area_code: area.code.clone(),
                     person_id: Some(person.clone()),
+                    organization: None,
                 };
                 let assigned = ticket
                     .apply(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use time::{Duration, OffsetDateTime};
 use wuzhang_app::ApiError;
+use wuzhang_app::organizations;
 use wuzhang_app::rollups::CaughtUp;
 use wuzhang_domain::access::{Principal, Role};
 use wuzhang_domain::area::AreaCode;
@@ -36,6 +37,7 @@ impl Supervision {
             Ok(EvaluationScope::Lane) => Scope::Lane,
             Ok(EvaluationScope::Street) => Scope::Street,
             Ok(EvaluationScope::Subdistrict) => Scope::Subdistrict,
+            Ok(EvaluationScope::Organization) => Scope::Organization,
             Ok(EvaluationScope::Unspecified) => {
                 return Err(ApiError::invalid("group_by", "is required"));
             }
@@ -83,7 +85,33 @@ impl Supervision {
                             .map_err(|e| ApiError::invalid("subdistrict_code", e.reason))
                     })
                     .transpose()?;
-                (named.into_iter().collect(), Some(caller.subject.clone()))
+                (
+                    named.into_iter().collect(),
+                    Some(vec![caller.subject.clone()]),
+                )
+            }
+            // Organization staff read their organizations' rows, in any subdistrict they
+            // name (or all).
+            Role::Organization => {
+                if scope != Scope::Organization {
+                    return Err(ApiError::PermissionDenied(
+                        "organization staff read their organization's row: group_by \
+                         EVALUATION_SCOPE_ORGANIZATION"
+                            .into(),
+                    ));
+                }
+                let named = (!r.subdistrict_code.is_empty())
+                    .then(|| {
+                        AreaCode::new(&r.subdistrict_code)
+                            .map_err(|e| ApiError::invalid("subdistrict_code", e.reason))
+                    })
+                    .transpose()?;
+                let all = self.store.organizations().await?;
+                let mine = organizations::staff_of(caller, &all)
+                    .into_iter()
+                    .map(|o| o.code.to_string())
+                    .collect();
+                (named.into_iter().collect(), Some(mine))
             }
             _ => {
                 let subs = subdistricts_of(caller, &r.subdistrict_code)?;
@@ -115,7 +143,10 @@ impl Supervision {
             })
             .await?;
         let totals: Vec<EvaluationTotals> = match &only_key {
-            Some(k) => totals.into_iter().filter(|t| &t.key == k).collect(),
+            Some(keys) => totals
+                .into_iter()
+                .filter(|t| keys.contains(&t.key))
+                .collect(),
             None => totals,
         };
         let names = self.names(scope, &totals).await?;
@@ -157,6 +188,14 @@ impl Supervision {
                 .await?
                 .into_iter()
                 .map(|p| (p.id.as_str().to_owned(), p.name))
+                .collect();
+            Ok(name_each(totals, &names))
+        } else if scope == Scope::Organization {
+            let names: HashMap<String, String> = store
+                .organizations()
+                .await?
+                .into_iter()
+                .map(|o| (o.code.to_string(), o.name))
                 .collect();
             Ok(name_each(totals, &names))
         } else {

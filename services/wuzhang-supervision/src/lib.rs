@@ -51,7 +51,12 @@ use wuzhang_store::Store;
 const CENTER: &[Role] = &[Role::CommandCenter, Role::Admin];
 
 /// Who GetEvaluation admits: the command center, and chiefs for their own row.
-const EVALUATED: &[Role] = &[Role::CommandCenter, Role::Admin, Role::Chief];
+const EVALUATED: &[Role] = &[
+    Role::CommandCenter,
+    Role::Admin,
+    Role::Chief,
+    Role::Organization,
+];
 
 /// The `SupervisionService` over a store.
 #[derive(Debug, Clone)]

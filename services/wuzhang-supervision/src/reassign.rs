@@ -94,6 +94,7 @@ impl Supervision {
             level,
             area_code,
             person_id,
+            organization: None,
         })
     }
 }

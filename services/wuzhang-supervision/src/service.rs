@@ -8,19 +8,21 @@ use wuzhang_app::ApiError;
 use wuzhang_app::access::admit;
 use wuzhang_app::command::Call;
 use wuzhang_app::idempotency::Key;
+use wuzhang_app::organizations;
 use wuzhang_app::request::{page, request_id};
 use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::category::CategoryCode;
 use wuzhang_domain::chief::PersonId;
 use wuzhang_domain::clock::truncate_to_micros;
+use wuzhang_domain::organization::OrganizationCode;
 use wuzhang_domain::ticket::{Command, MAX_NOTE_CHARS, SupervisionOrder, TicketId, check_text};
 use wuzhang_proto::convert::{self, PhoneVisibility};
 use wuzhang_proto::v1::supervision_service_server::SupervisionService;
 use wuzhang_proto::v1::{
-    CloseTicketRequest, DecidePauseRequest, Evaluation, GetEvaluationRequest, GetOverviewRequest,
-    IssueSupervisionRequest, ListTicketsRequest, ListTicketsResponse, MergeTicketRequest, Overview,
-    ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, TicketEvent,
-    VerifyTicketRequest, WatchEventsRequest,
+    CloseTicketRequest, DecidePauseRequest, DispatchTicketRequest, Evaluation,
+    GetEvaluationRequest, GetOverviewRequest, IssueSupervisionRequest, ListTicketsRequest,
+    ListTicketsResponse, MergeTicketRequest, Overview, ReassignTicketRequest, RejectTicketRequest,
+    ReopenTicketRequest, TicketEvent, VerifyTicketRequest, WatchEventsRequest,
 };
 use wuzhang_rpc::{caller, grpc, status};
 use wuzhang_store::{TOTAL_SIZE_CAP, TicketOrder, TicketQuery};
@@ -220,6 +222,63 @@ impl SupervisionService for Supervision {
                 r.expected_version,
             );
             let t = self.apply(call, Command::Reassign(to), &note).await?;
+            Ok(Response::new(t))
+        })
+        .await
+    }
+
+    async fn dispatch_ticket(
+        &self,
+        request: Request<DispatchTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        grpc(async move {
+            let caller = admit(caller(&request)?, CENTER, "DispatchTicket")?.clone();
+            let r = request.into_inner();
+            check_text("note", &r.note, MAX_NOTE_CHARS, true).map_err(ApiError::from)?;
+            let code = OrganizationCode::new(r.organization_code.clone())
+                .map_err(|e| ApiError::invalid("organization_code", e.reason))?;
+            let deadline = r
+                .deadline
+                .as_ref()
+                .ok_or_else(|| ApiError::invalid("deadline", "is required"))?;
+            let deadline = convert::from_timestamp("deadline", deadline).map_err(ApiError::from)?;
+            let now = self.clock.now();
+            if deadline <= now || deadline > now + time::Duration::days(366) {
+                return Err(ApiError::invalid(
+                    "deadline",
+                    "must be in the future, at most a year ahead",
+                )
+                .into());
+            }
+            let deadline = truncate_to_micros(deadline);
+            let id: TicketId = r.ticket_id.parse().map_err(ApiError::from)?;
+            let current = self.in_command(&caller, &id).await?;
+            let all = self.store.organizations().await.map_err(ApiError::from)?;
+            let org = organizations::find(&all, &code, "organization_code")?;
+            let areas = organizations::ticket_areas(self.store.as_ref(), &current).await?;
+            if org.reach(&areas).is_none() {
+                return Err(ApiError::invalid(
+                    "organization_code",
+                    format!(
+                        "organization {code} does not serve the place of ticket {id} (grid {})",
+                        current.grid_code
+                    ),
+                )
+                .into());
+            }
+            let to = organizations::holding(self.store.as_ref(), &current, org, now).await?;
+            let note = format!("派遣 → {} {}: {}", org.code, org.name, r.note);
+            let call = Call::new(
+                &caller,
+                "DispatchTicket",
+                &r.request_id,
+                &r,
+                &r.ticket_id,
+                r.expected_version,
+            );
+            let t = self
+                .apply(call, Command::Dispatch { to, deadline }, &note)
+                .await?;
             Ok(Response::new(t))
         })
         .await

@@ -139,13 +139,15 @@ pub struct ServeArgs {
 pub enum TokenCommand {
     /// Print a signed token for a role and scope.
     Mint {
-        /// resident, chief, command_center or admin.
+        /// resident, chief, command_center, organization or admin.
         #[arg(long)]
         role: Role,
-        /// The caller's identity: a resident account or a chief's person id.
+        /// The caller's identity: a resident account, a chief's or an organization staff
+        /// member's person id.
         #[arg(long, default_value = "admin")]
         subject: String,
-        /// Area codes the token acts for (command centers: subdistricts; chiefs: posts).
+        /// Codes the token acts for (command centers: subdistricts; chiefs: posts;
+        /// organization staff: their organizations).
         #[arg(long, value_delimiter = ',')]
         scope: Vec<String>,
         /// Lifetime in hours.

@@ -343,6 +343,7 @@ async fn main() -> anyhow::Result<()> {
             duplicate_window: Duration::ZERO,
             active: true,
             reopen_on_not_solved: false,
+            organization_type: None,
         })
         .await?;
 

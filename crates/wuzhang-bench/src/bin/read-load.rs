@@ -198,6 +198,7 @@ async fn seed_tree(
             duplicate_window: Duration::ZERO,
             active: true,
             reopen_on_not_solved: false,
+            organization_type: None,
         })
         .await?;
     let area: HashMap<&AreaCode, &wuzhang_domain::area::Area> =

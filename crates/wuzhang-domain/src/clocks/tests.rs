@@ -109,6 +109,26 @@ fn every_command_decides_its_clocks() {
             ClockEffect::Start, Timers(fresh(Lane))),
         ("reassign", S::Accepted, Pause::Paused, Command::Reassign(post(Lane, "220102001001")),
             ClockEffect::Start, Timers(fresh(Lane))),
+        ("dispatch: the command center's deadline ends the resolve clock", S::Accepted,
+            Pause::Paused,
+            Command::Dispatch { to: org_post(), deadline: NOW + Duration::days(1) },
+            ClockEffect::Dispatched { deadline: NOW + Duration::days(1) }, Timers(vec![
+                (K::Warning, Grid, NOW + Duration::minutes(96)),
+                (K::Accept, Grid, NOW + Duration::hours(2)),
+                (K::Resolve, Grid, NOW + Duration::days(1)),
+            ])),
+        ("dispatch: a deadline sooner than the accept clock ends both", S::Assigned,
+            Pause::None,
+            Command::Dispatch { to: org_post(), deadline: NOW + Duration::hours(1) },
+            ClockEffect::Dispatched { deadline: NOW + Duration::hours(1) }, Timers(vec![
+                (K::Warning, Grid, NOW + Duration::hours(1)),
+                (K::Accept, Grid, NOW + Duration::hours(1)),
+                (K::Resolve, Grid, NOW + Duration::hours(1)),
+            ])),
+        // (The table's ticket is the organization's for this row: see below.)
+        ("return (退回) to the command center", S::Assigned, Pause::None,
+            Command::Return { to: post(ChiefLevel::CommandCenter, "220102001") },
+            ClockEffect::Start, Timers(fresh(ChiefLevel::CommandCenter))),
         ("verify pass", S::Resolved, Pause::None, Command::Verify { pass: true },
             ClockEffect::Clear, Timers(vec![])),
         ("verify fail (返工)", S::Resolved, Pause::None, Command::Verify { pass: false },
@@ -185,6 +205,9 @@ fn every_command_decides_its_clocks() {
     for (name, state, pause, command, effect, expect) in rows {
         seen.insert(command.verb());
         let mut t = ticket(state, pause);
+        if matches!(command, Command::Return { .. }) {
+            t.assignment = Some(org_post());
+        }
         let timers = standing(&t);
         let applied = t
             .apply(command, "someone", "", NOW)
@@ -202,7 +225,10 @@ fn every_command_decides_its_clocks() {
         };
         if matches!(
             effect,
-            ClockEffect::Start | ClockEffect::Resumed | ClockEffect::Rescaled { .. }
+            ClockEffect::Start
+                | ClockEffect::Dispatched { .. }
+                | ClockEffect::Resumed
+                | ClockEffect::Rescaled { .. }
         ) && got.is_some()
         {
             assert_eq!(t.accept_due_at, due(K::Accept), "{name}: accept due");
@@ -233,7 +259,7 @@ fn every_command_decides_its_clocks() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     // Every command has a row.
-    assert_eq!(seen.len(), 20, "{seen:?}");
+    assert_eq!(seen.len(), 22, "{seen:?}");
 }
 
 fn twice() -> ClockRate {
@@ -389,4 +415,13 @@ fn a_due_timer_asks_what_its_clock_rule_says() {
     top.assignment = Some(post(CommandCenter, "220102001"));
     let timer = Timer::for_ticket(&top, CommandCenter, K::Accept, NOW);
     assert_eq!(due(&timer, &top), Due::Drop);
+}
+
+/// A property company holding the test grid's ticket, its chief following.
+fn org_post() -> crate::ticket::Assignment {
+    crate::ticket::Assignment::organization(
+        crate::organization::OrganizationCode::new("wy-1").unwrap(),
+        crate::area::AreaCode::new("220102001001001").unwrap(),
+        None,
+    )
 }

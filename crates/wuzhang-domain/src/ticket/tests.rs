@@ -21,6 +21,7 @@ fn at(level: ChiefLevel) -> Assignment {
         level,
         area_code: code(area),
         person_id: person.map(|p| PersonId::new(p).unwrap()),
+        organization: None,
     }
 }
 
@@ -129,7 +130,30 @@ fn every_command() -> Vec<(&'static str, Command)> {
         ("refuse_pause", Command::DecidePause { approve: false }),
         ("resume", Command::Resume),
         ("join_reporter", Command::JoinReporter),
+        (
+            "dispatch",
+            Command::Dispatch {
+                to: org_holding(),
+                deadline: T0 + time::Duration::days(1),
+            },
+        ),
+        // Refused on every ticket of the table: none is held by an organization.
+        (
+            "return",
+            Command::Return {
+                to: at(ChiefLevel::CommandCenter),
+            },
+        ),
     ]
+}
+
+/// A property company holding a ticket of the test grid, its chief following.
+fn org_holding() -> Assignment {
+    Assignment::organization(
+        OrganizationCode::new("wy-1").unwrap(),
+        code("g1"),
+        Some(PersonId::new("p-grid").unwrap()),
+    )
 }
 
 /// The specification: which commands each state accepts (with no pause pending), and the
@@ -146,6 +170,7 @@ fn allowed(state: TicketState) -> Vec<(&'static str, TicketState)> {
             ("note", S::Submitted),
             ("supervise", S::Submitted),
             ("join_reporter", S::Submitted),
+            ("dispatch", S::Assigned),
         ],
         S::Assigned | S::Accepted => {
             let mut v = vec![
@@ -160,6 +185,7 @@ fn allowed(state: TicketState) -> Vec<(&'static str, TicketState)> {
                 ("warn", state),
                 ("request_pause", state),
                 ("join_reporter", state),
+                ("dispatch", S::Assigned),
             ];
             v.push(if state == S::Assigned {
                 ("accept", S::Accepted)
@@ -557,6 +583,13 @@ fn any_command() -> impl Strategy<Value = Command> {
         any::<bool>().prop_map(|approve| Command::DecidePause { approve }),
         Just(Command::Resume),
         Just(Command::JoinReporter),
+        Just(Command::Dispatch {
+            to: org_holding(),
+            deadline: T0 + time::Duration::days(30),
+        }),
+        Just(Command::Return {
+            to: at(ChiefLevel::CommandCenter)
+        }),
     ]
 }
 
@@ -615,4 +648,82 @@ fn a_supervision_order_is_kept_and_counted_while_open() {
         .apply(Command::Supervise(second.clone()), "cc-1", "再督办", T0)
         .unwrap();
     assert_eq!((t.supervision, t.supervision_count), (Some(second), 2));
+}
+
+#[test]
+fn an_organization_returns_a_ticket_only_before_accepting_and_its_accept_deadline() {
+    let mut t = ticket_in(TicketState::Accepted);
+    let later = T0 + time::Duration::hours(1);
+    // A dispatch names an organization and a deadline still to come.
+    let refused = t.apply(
+        Command::Dispatch {
+            to: at(ChiefLevel::Grid),
+            deadline: later + time::Duration::days(1),
+        },
+        "cc",
+        "",
+        later,
+    );
+    assert_eq!(refused.unwrap_err(), TransitionError::NoOrganization);
+    let refused = t.apply(
+        Command::Dispatch {
+            to: org_holding(),
+            deadline: later,
+        },
+        "cc",
+        "",
+        later,
+    );
+    assert!(matches!(
+        refused,
+        Err(TransitionError::DeadlinePassed { .. })
+    ));
+
+    let applied = t
+        .apply(
+            Command::Dispatch {
+                to: org_holding(),
+                deadline: later + time::Duration::days(1),
+            },
+            "cc",
+            "派遣",
+            later,
+        )
+        .unwrap();
+    assert_eq!(t.state, TicketState::Assigned);
+    assert_eq!(applied.event.kind, EventKind::Dispatched);
+    assert_eq!(
+        applied.event.assignee_org_code.as_ref().unwrap().as_str(),
+        "wy-1"
+    );
+    assert_eq!(
+        applied.clocks,
+        ClockEffect::Dispatched {
+            deadline: later + time::Duration::days(1)
+        }
+    );
+    // Its accept window: the clock the caller sets (two hours here).
+    t.accept_due_at = Some(later + time::Duration::hours(2));
+    let back = Command::Return {
+        to: at(ChiefLevel::CommandCenter),
+    };
+    let mut late = t.clone();
+    let refused = late.apply(back.clone(), "s1", "", later + time::Duration::hours(3));
+    assert!(matches!(
+        refused,
+        Err(TransitionError::ReturnWindowClosed { .. })
+    ));
+    let mut accepted = t.clone();
+    let _ = accepted.apply(Command::Accept, "s1", "", later).unwrap();
+    assert_eq!(
+        accepted.apply(back.clone(), "s1", "", later).unwrap_err(),
+        TransitionError::NotReturnable
+    );
+    let returned = t
+        .apply(back, "s1", "不属于物业", later + time::Duration::hours(1))
+        .unwrap();
+    assert_eq!(returned.event.kind, EventKind::Returned);
+    assert_eq!(returned.clocks, ClockEffect::Start);
+    assert_eq!(t.level(), Some(ChiefLevel::CommandCenter));
+    assert!(t.assignment.as_ref().unwrap().organization.is_none());
 }

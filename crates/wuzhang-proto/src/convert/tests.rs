@@ -147,6 +147,7 @@ fn tickets_show_what_the_viewer_may_see() {
         level: ChiefLevel::Grid,
         area_code: code("g1"),
         person_id: Some(PersonId::new("p1").unwrap()),
+        organization: None,
     };
     let _ = t.apply(Command::Assign(a), "system", "", now).unwrap();
     t.resolve_due_at = Some(now + Duration::hours(1));
@@ -180,6 +181,7 @@ fn categories_round_trip_and_name_bad_fields() {
         duplicate_window: Duration::hours(24),
         active: true,
         reopen_on_not_solved: false,
+        organization_type: None,
     };
     let wire = v1::Category::from(&c);
     assert_eq!(Category::try_from(&wire).unwrap(), c);

@@ -71,6 +71,7 @@ macro_rules! row_decoders {
                 duplicate_window_s: row.try_get("duplicate_window_s")?,
                 active: row.try_get("active")?,
                 reopen_on_not_solved: row.try_get("reopen_on_not_solved")?,
+                organization_type: row.try_get("organization_type")?,
             }
             .into_category()
         }
@@ -116,6 +117,7 @@ macro_rules! row_decoders {
                 supervision: row.try_get("supervision")?,
                 supervision_count: row.try_get("supervision_count")?,
                 clock_rate: row.try_get("clock_rate")?,
+                assignee_org_code: row.try_get("assignee_org_code")?,
             }
             .into_ticket()
         }
@@ -138,6 +140,7 @@ macro_rules! row_decoders {
                 resolve_due_at: time_opt(row, "resolve_due_at")?,
                 rating_stars: row.try_get("rating_stars")?,
                 rating_not_solved: row.try_get("rating_not_solved")?,
+                assignee_org_code: row.try_get("assignee_org_code")?,
             }
             .into_event()
         }
@@ -196,6 +199,7 @@ macro_rules! ticket_binder {
                 .bind(c.supervision)
                 .bind(c.supervision_count)
                 .bind(c.clock_rate)
+                .bind(c.assignee_org_code)
         }
     };
 }

@@ -17,6 +17,7 @@ use wuzhang_domain::chief::{ChiefLevel, LeavePeriod, Person, PersonId, Post};
 use wuzhang_domain::clock::truncate_to_micros;
 use wuzhang_domain::emergency::ClockRate;
 use wuzhang_domain::event::{EventFacts, EventKind, NewEvent, TicketEvent};
+use wuzhang_domain::organization::{Organization, OrganizationKind};
 use wuzhang_domain::point::GeoPoint;
 use wuzhang_domain::ticket::{Assignment, Pause, Rating, Report, Ticket, TicketId, TicketState};
 use wuzhang_domain::timer::{Timer, TimerKind};
@@ -208,6 +209,7 @@ pub(crate) struct CategoryColumns {
     pub(crate) duplicate_window_s: i64,
     pub(crate) active: bool,
     pub(crate) reopen_on_not_solved: bool,
+    pub(crate) organization_type: Option<String>,
 }
 
 impl CategoryColumns {
@@ -230,6 +232,7 @@ impl CategoryColumns {
             duplicate_window_s: whole_seconds("duplicate_window", c.duplicate_window)?,
             active: c.active,
             reopen_on_not_solved: c.reopen_on_not_solved,
+            organization_type: c.organization_type.clone(),
         })
     }
 
@@ -249,6 +252,51 @@ impl CategoryColumns {
             duplicate_window: Duration::seconds(self.duplicate_window_s),
             active: self.active,
             reopen_on_not_solved: self.reopen_on_not_solved,
+            organization_type: self.organization_type,
+        })
+    }
+}
+
+// ------------------------------------------------------------------------ organizations
+
+/// An `organizations` row: its lists as JSON.
+pub(crate) struct OrganizationColumns {
+    pub(crate) code: String,
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) org_type: String,
+    pub(crate) red_heart: bool,
+    pub(crate) areas: String,
+    pub(crate) staff: String,
+    pub(crate) calendar_code: Option<String>,
+}
+
+impl OrganizationColumns {
+    pub(crate) fn new(o: &Organization) -> Result<Self> {
+        o.validate()
+            .map_err(|e| StoreError::invalid(e.field, e.reason))?;
+        Ok(Self {
+            code: o.code.as_str().to_owned(),
+            name: o.name.clone(),
+            kind: o.kind.as_str().to_owned(),
+            org_type: o.org_type.clone(),
+            red_heart: o.red_heart,
+            areas: to_json(&o.areas)?,
+            staff: to_json(&o.staff)?,
+            calendar_code: o.calendar_code.clone(),
+        })
+    }
+
+    pub(crate) fn into_organization(self) -> Result<Organization> {
+        Ok(Organization {
+            code: code("code", self.code)?,
+            name: self.name,
+            kind: parse::<OrganizationKind>("kind", &self.kind)?,
+            org_type: self.org_type,
+            red_heart: self.red_heart,
+            areas: from_json("areas", &self.areas)?,
+            staff: from_json("staff", &self.staff)?,
+            calendar_code: self.calendar_code,
         })
     }
 }
@@ -257,7 +305,7 @@ impl CategoryColumns {
 
 /// The `tickets` columns in bind order. Both backends build their INSERT and UPDATE from
 /// this list, so a column added here is added everywhere. The first two are the key.
-pub(crate) const TICKET_COLUMNS: [&str; 35] = [
+pub(crate) const TICKET_COLUMNS: [&str; 36] = [
     "subdistrict_code",
     "id",
     "grid_code",
@@ -293,6 +341,7 @@ pub(crate) const TICKET_COLUMNS: [&str; 35] = [
     "supervision",
     "supervision_count",
     "clock_rate",
+    "assignee_org_code",
 ];
 
 /// `INSERT INTO tickets (…) VALUES (…)` with placeholders made by `ph(n)` (1-based).
@@ -364,6 +413,8 @@ pub(crate) struct TicketColumns {
     pub(crate) supervision_count: i32,
     /// How fast its clocks run, in hundredths (migration 0019 / sqlite 0016).
     pub(crate) clock_rate: i16,
+    /// The organization holding it (migration 0021 / sqlite 0018).
+    pub(crate) assignee_org_code: Option<String>,
 }
 
 impl TicketColumns {
@@ -408,6 +459,8 @@ impl TicketColumns {
                 .map_err(|_| StoreError::invalid("supervision_count", "too large"))?,
             clock_rate: i16::try_from(t.clock_rate.hundredths())
                 .map_err(|_| StoreError::invalid("clock_rate", "too large"))?,
+            assignee_org_code: a
+                .and_then(|a| a.organization.as_ref().map(|o| o.as_str().to_owned())),
         })
     }
 
@@ -417,6 +470,7 @@ impl TicketColumns {
                 level: parse::<ChiefLevel>("level", &level)?,
                 area_code: code("assignee_area_code", area)?,
                 person_id: code_opt("assignee_person_id", self.assignee_person_id)?,
+                organization: code_opt("assignee_org_code", self.assignee_org_code)?,
             }),
             _ => None,
         };
@@ -517,6 +571,8 @@ pub(crate) struct EventColumns {
     pub(crate) resolve_due_at: Option<OffsetDateTime>,
     pub(crate) rating_stars: Option<i16>,
     pub(crate) rating_not_solved: Option<bool>,
+    /// The organization holding the ticket after the event (migration 0021 / sqlite 0018).
+    pub(crate) assignee_org_code: Option<String>,
 }
 
 impl EventColumns {
@@ -545,6 +601,7 @@ impl EventColumns {
             resolve_due_at: ticket.resolve_due_at.map(truncate_to_micros),
             rating_stars: rating.map(|r| i16::from(r.stars)),
             rating_not_solved: rating.map(|r| r.not_solved),
+            assignee_org_code: e.assignee_org_code.as_ref().map(|o| o.as_str().to_owned()),
         }
     }
 
@@ -572,6 +629,7 @@ impl EventColumns {
                 to_state: parse::<TicketState>("to_state", &self.to_state)?,
                 level: parse_opt::<ChiefLevel>("level", self.level.as_deref())?,
                 assignee_person_id: code_opt("assignee_person_id", self.assignee_person_id)?,
+                assignee_org_code: code_opt("assignee_org_code", self.assignee_org_code)?,
                 note: self.note,
                 at: self.at,
             },

@@ -16,6 +16,7 @@
 //! - [`idempotency`]: [`IdempotencyStore`], records of requests already answered.
 //! - [`campaigns`]: [`CampaignStore`], campaigns and their tasks.
 //! - [`emergency`]: [`EmergencyStore`], emergency modes and their switches.
+//! - [`organizations`]: [`OrganizationStore`], organizations beside the chain.
 //! - [`rollups`]: [`RollupStore`], evaluation rollups, ledgers and dashboard counts
 //!   folded from the event log.
 //! - here: [`Store`] itself, with what concerns the store as a whole (which backend,
@@ -34,6 +35,7 @@ pub mod campaigns;
 pub mod categories;
 pub mod emergency;
 pub mod idempotency;
+pub mod organizations;
 pub mod rollups;
 pub mod roster;
 pub mod tickets;
@@ -44,6 +46,7 @@ pub use campaigns::CampaignStore;
 pub use categories::CategoryStore;
 pub use emergency::EmergencyStore;
 pub use idempotency::IdempotencyStore;
+pub use organizations::OrganizationStore;
 pub use rollups::RollupStore;
 pub use roster::RosterStore;
 pub use tickets::TicketStore;
@@ -68,6 +71,7 @@ pub trait Store:
     + RollupStore
     + CampaignStore
     + EmergencyStore
+    + OrganizationStore
     + Send
     + Sync
     + Debug

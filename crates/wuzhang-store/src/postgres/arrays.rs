@@ -14,7 +14,7 @@ use wuzhang_domain::timer::Timer;
 use crate::codec::{EventColumns, TICKET_COLUMNS, TicketColumns};
 
 /// The Postgres type of each of [`TICKET_COLUMNS`], in order.
-pub(super) const TICKET_TYPES: [&str; 35] = [
+pub(super) const TICKET_TYPES: [&str; 36] = [
     "text",
     "uuid",
     "text",
@@ -50,6 +50,7 @@ pub(super) const TICKET_TYPES: [&str; 35] = [
     "text",
     "int4",
     "int2",
+    "text",
 ];
 
 /// `$first::text[], $first+1::uuid[], …`: the ticket arrays as `unnest` arguments.
@@ -126,6 +127,7 @@ pub(super) struct TicketArrays {
     supervision: Vec<Option<String>>,
     supervision_count: Vec<i32>,
     clock_rate: Vec<i16>,
+    assignee_org_code: Vec<Option<String>>,
 }
 
 impl TicketArrays {
@@ -165,9 +167,10 @@ impl TicketArrays {
         self.supervision.push(c.supervision);
         self.supervision_count.push(c.supervision_count);
         self.clock_rate.push(c.clock_rate);
+        self.assignee_org_code.push(c.assignee_org_code);
     }
 
-    /// Binds the 35 arrays, in [`TICKET_COLUMNS`] order.
+    /// Binds the 36 arrays, in [`TICKET_COLUMNS`] order.
     pub(super) fn bind<'q, Q: Bind<'q>>(self, q: Q) -> Q {
         q.bind_value(self.subdistrict_code)
             .bind_value(self.id)
@@ -204,6 +207,7 @@ impl TicketArrays {
             .bind_value(self.supervision)
             .bind_value(self.supervision_count)
             .bind_value(self.clock_rate)
+            .bind_value(self.assignee_org_code)
     }
 }
 
@@ -259,6 +263,7 @@ pub(super) struct EventArrays {
     resolve_due: Vec<Option<OffsetDateTime>>,
     rating_stars: Vec<Option<i16>>,
     rating_not_solved: Vec<Option<bool>>,
+    assignee_org_code: Vec<Option<String>>,
 }
 
 impl EventArrays {
@@ -278,15 +283,16 @@ impl EventArrays {
         self.resolve_due.push(e.resolve_due_at);
         self.rating_stars.push(e.rating_stars);
         self.rating_not_solved.push(e.rating_not_solved);
+        self.assignee_org_code.push(e.assignee_org_code);
     }
 
     pub(super) fn is_empty(&self) -> bool {
         self.ticket.is_empty()
     }
 
-    /// Binds the 15 arrays: subdistrict, ticket, seq, kind, actor, from_state, to_state,
+    /// Binds the 16 arrays: subdistrict, ticket, seq, kind, actor, from_state, to_state,
     /// level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars,
-    /// rating_not_solved.
+    /// rating_not_solved, assignee_org_code.
     pub(super) fn bind<'q, Q: Bind<'q>>(self, q: Q) -> Q {
         q.bind_value(self.subdistrict)
             .bind_value(self.ticket)
@@ -303,6 +309,7 @@ impl EventArrays {
             .bind_value(self.resolve_due)
             .bind_value(self.rating_stars)
             .bind_value(self.rating_not_solved)
+            .bind_value(self.assignee_org_code)
     }
 }
 
@@ -324,6 +331,7 @@ pub(super) fn event_unnest(first: usize) -> String {
         "timestamptz",
         "int2",
         "bool",
+        "text",
     ];
     let args: Vec<String> = types
         .iter()
@@ -333,7 +341,7 @@ pub(super) fn event_unnest(first: usize) -> String {
     format!(
         "unnest({}) AS x(subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
          level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars, \
-         rating_not_solved)",
+         rating_not_solved, assignee_org_code)",
         args.join(", ")
     )
 }

@@ -271,10 +271,10 @@ static BATCH_SQL: LazyLock<String> = LazyLock::new(|| {
          ev AS ( \
            INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
              to_state, level, assignee_person_id, note, at, accept_due_at, resolve_due_at, \
-             rating_stars, rating_not_solved) \
+             rating_stars, rating_not_solved, assignee_org_code) \
            SELECT x.subdistrict_code, x.ticket_id, x.seq, x.kind, x.actor, x.from_state, \
              x.to_state, x.level, x.assignee_person_id, x.note, x.at, x.accept_due_at, \
-             x.resolve_due_at, x.rating_stars, x.rating_not_solved \
+             x.resolve_due_at, x.rating_stars, x.rating_not_solved, x.assignee_org_code \
            FROM unnest($6::batch_event[]) AS x \
            WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($1)) = 1 \
              AND x.ticket_id IN (SELECT id FROM t)) \

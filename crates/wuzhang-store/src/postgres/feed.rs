@@ -185,8 +185,8 @@ static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, actor, from_state, \
            to_state, level, assignee_person_id, note, at, accept_due_at, resolve_due_at, \
-           rating_stars, rating_not_solved) \
-         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($16)) = 1",
+           rating_stars, rating_not_solved, assignee_org_code) \
+         SELECT * FROM {} WHERE (SELECT 1 FROM pg_advisory_xact_lock_shared($17)) = 1",
         arrays::event_unnest(1)
     )
 });

@@ -38,6 +38,7 @@ mod emergency;
 mod feed;
 mod firing;
 mod idempotency;
+mod organizations;
 mod rollups;
 mod roster;
 mod rows;

@@ -105,7 +105,9 @@ impl Encode<'_, Postgres> for TicketRow {
             // Migration 0012 appended these to the row type, 0019 the last.
             .encode(&c.supervision)?
             .encode(c.supervision_count)?
-            .encode(c.clock_rate)?;
+            .encode(c.clock_rate)?
+            // Migration 0021.
+            .encode(&c.assignee_org_code)?;
         r.finish();
         Ok(IsNull::No)
     }
@@ -228,7 +230,9 @@ impl Encode<'_, Postgres> for EventRow {
             .encode(e.accept_due_at)?
             .encode(e.resolve_due_at)?
             .encode(e.rating_stars)?
-            .encode(e.rating_not_solved)?;
+            .encode(e.rating_not_solved)?
+            // Migration 0021.
+            .encode(&e.assignee_org_code)?;
         r.finish();
         Ok(IsNull::No)
     }

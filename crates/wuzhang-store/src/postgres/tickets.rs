@@ -233,7 +233,7 @@ impl TicketStore for PostgresStore {
         let rows = sqlx::query(
             "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
              level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars, \
-             rating_not_solved FROM ticket_events \
+             rating_not_solved, assignee_org_code FROM ticket_events \
              WHERE ticket_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(id.as_uuid())
@@ -260,7 +260,7 @@ impl TicketStore for PostgresStore {
         let rows = sqlx::query(
             "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
              level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars, \
-             rating_not_solved FROM ticket_events \
+             rating_not_solved, assignee_org_code FROM ticket_events \
              WHERE cursor > $1 AND cursor <= $4 \
              AND (cardinality($2::text[]) = 0 OR subdistrict_code = ANY($2)) \
              ORDER BY cursor LIMIT $3",

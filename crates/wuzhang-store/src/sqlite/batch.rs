@@ -182,7 +182,7 @@ pub(super) async fn insert_new(
         sql += &format!("{TIMER_INSERT}{};\n", values_rows(5, timers.len()));
     }
     if !events.is_empty() {
-        sql += &format!("{EVENT_INSERT}{};\n", values_rows(15, events.len()));
+        sql += &format!("{EVENT_INSERT}{};\n", values_rows(16, events.len()));
     }
     sql += after;
 

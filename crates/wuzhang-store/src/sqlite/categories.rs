@@ -37,7 +37,7 @@ impl CategoryStore for SqliteStore {
         let row = sqlx::query(
             "SELECT code, name, parent_code, kind, start_level, accept_within_s, \
              resolve_within_s, deadline_kind, urgent, calendar_code, duplicate_radius_m, \
-             duplicate_window_s, active, reopen_on_not_solved FROM categories WHERE code = ?1",
+             duplicate_window_s, active, reopen_on_not_solved, organization_type FROM categories WHERE code = ?1",
         )
         .bind(code.as_str())
         .fetch_optional(&self.pool)

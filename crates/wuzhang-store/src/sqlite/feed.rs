@@ -30,7 +30,7 @@ pub(super) async fn events_since(
     let rows = sqlx::query(
         "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
          level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars, \
-         rating_not_solved FROM ticket_events WHERE cursor > ?1 \
+         rating_not_solved, assignee_org_code FROM ticket_events WHERE cursor > ?1 \
          AND (json_array_length(?2) = 0 \
               OR subdistrict_code IN (SELECT value FROM json_each(?2))) \
          ORDER BY cursor LIMIT ?3",

@@ -86,7 +86,7 @@ pub(super) const TIMER_INSERT: &str =
     "INSERT INTO timers (subdistrict_code, ticket_id, kind, due_at, level)";
 pub(super) const EVENT_INSERT: &str = "INSERT INTO ticket_events (subdistrict_code, ticket_id, seq, kind, \
      actor, from_state, to_state, level, assignee_person_id, note, at, accept_due_at, \
-     resolve_due_at, rating_stars, rating_not_solved)";
+     resolve_due_at, rating_stars, rating_not_solved, assignee_org_code)";
 
 /// ` VALUES (?, …), …`: `rows` rows of `columns` placeholders each, bound in order.
 pub(super) fn values_rows(columns: usize, rows: usize) -> String {
@@ -99,7 +99,7 @@ pub(super) static IDEMPOTENCY_INSERT_ONE: LazyLock<String> =
 pub(super) static TIMER_INSERT_ONE: LazyLock<String> =
     LazyLock::new(|| format!("{TIMER_INSERT}{}", values_rows(5, 1)));
 pub(super) static EVENT_INSERT_ONE: LazyLock<String> =
-    LazyLock::new(|| format!("{EVENT_INSERT}{}", values_rows(15, 1)));
+    LazyLock::new(|| format!("{EVENT_INSERT}{}", values_rows(16, 1)));
 
 pub(super) fn bind_idempotency<'q>(
     q: SqliteQuery<'q>,
@@ -136,6 +136,7 @@ pub(super) fn bind_event<'q>(q: SqliteQuery<'q>, e: &'q EventColumns) -> SqliteQ
         .bind(e.resolve_due_at.map(to_micros))
         .bind(e.rating_stars)
         .bind(e.rating_not_solved)
+        .bind(&e.assignee_org_code)
 }
 
 /// SQLite's side of the shared queries ([`crate::query`]): list parameters as JSON

@@ -238,7 +238,7 @@ impl TicketStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT cursor, subdistrict_code, ticket_id, seq, kind, actor, from_state, to_state, \
              level, assignee_person_id, note, at, accept_due_at, resolve_due_at, rating_stars, \
-             rating_not_solved FROM ticket_events \
+             rating_not_solved, assignee_org_code FROM ticket_events \
              WHERE ticket_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )
         .bind(uuid_text(id.as_uuid()))

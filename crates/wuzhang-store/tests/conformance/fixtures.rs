@@ -217,6 +217,7 @@ pub(crate) fn category(code_: &str) -> Category {
         duplicate_window: Duration::minutes(90),
         active: true,
         reopen_on_not_solved: false,
+        organization_type: None,
     }
 }
 
@@ -242,6 +243,7 @@ pub(crate) fn assignment(level: ChiefLevel, area: &str, person: Option<&str>) ->
         level,
         area_code: code(area),
         person_id: person.map(pid),
+        organization: None,
     }
 }
 

@@ -16,7 +16,7 @@
 //! - `fixtures`: values built with the domain API;
 //! - `store` (migrations, reference counters), `areas`, `roster`, `categories`,
 //!   `tickets` (writing), `listing` (reading and counting), `feed` (events), `timers`,
-//!   `firing`, `idempotency`, `rollups`, `campaigns`, `emergency`: the cases run on both backends;
+//!   `firing`, `idempotency`, `rollups`, `campaigns`, `emergency`, `organizations`: the cases run on both backends;
 //! - `postgres_feed`, `postgres_writers`, `sqlite_wal`: cases of one backend's own
 //!   machinery.
 
@@ -87,6 +87,7 @@ macro_rules! conformance_suite {
             rollups::rollup_steps_add_up_and_move_the_cursor,
             campaigns::campaigns_are_written_whole_or_not_at_all,
             emergency::emergency_modes_switch_and_tickets_carry_their_rate,
+            organizations::organizations_round_trip_and_hold_tickets,
         ]);
     };
     (@cases $backend:ident, $fresh:expr, [$($part:ident::$case:ident),* $(,)?]) => {
@@ -246,6 +247,7 @@ mod feed;
 mod firing;
 mod idempotency;
 mod listing;
+mod organizations;
 mod rollups;
 mod roster;
 mod store;
