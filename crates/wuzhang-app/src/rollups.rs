@@ -192,6 +192,7 @@ impl Rollups {
         let mut rows: BTreeMap<(AreaCode, evaluation::RowKey), evaluation::Figures> =
             BTreeMap::new();
         let mut states: HashMap<(AreaCode, TicketState), i64> = HashMap::new();
+        let mut grids: HashMap<(AreaCode, AreaCode), i64> = HashMap::new();
         let mut kinds: HashMap<(AreaCode, time::Date, EventKind), i64> = HashMap::new();
         for logged in events {
             let e = &logged.event;
@@ -212,6 +213,14 @@ impl Rollups {
                 tracing::error!(ticket = %e.ticket_id, "event of a ticket that is not stored");
                 continue;
             };
+            // Open tickets per grid: an event that opens or ends the work.
+            let was_open = e.event.from_state.is_some_and(TicketState::is_open);
+            if was_open != e.event.to_state.is_open()
+                && let Some(grid) = &t.place.grid
+            {
+                *grids.entry((sub.clone(), grid.clone())).or_default() +=
+                    if was_open { -1 } else { 1 };
+            }
             let additions = t.ledger.apply_in(e, modes.get(sub).unwrap_or(&peacetime));
             let mut mine = BTreeMap::new();
             evaluation::add_rows(&mut mine, &additions, &t.place);
@@ -232,6 +241,11 @@ impl Rollups {
                 .into_iter()
                 .filter(|(_, n)| *n != 0)
                 .map(|((sub, s), n)| (sub, s, n))
+                .collect(),
+            grid_open: grids
+                .into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|((sub, grid), n)| (sub, grid, n))
                 .collect(),
             event_counts: kinds
                 .into_iter()

@@ -271,6 +271,7 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
             }
         }
         let states = store.state_counts(&code(SUB)).await.unwrap();
+        let grids = store.open_by_grid(&code(SUB)).await.unwrap();
         let mut per_day = Vec::new();
         let mut d = days.0;
         while d < days.1 {
@@ -282,7 +283,7 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
             );
             d = d.next_day().unwrap();
         }
-        (rows, states, per_day)
+        (rows, states, per_day, grids)
     };
     let kept = snapshot(Arc::clone(&store)).await;
     // The history is not trivial: every scope has rows in both periods, escalations and
@@ -296,6 +297,15 @@ async fn history_then_rebuild(store: Arc<dyn Store>, seed: u64) {
     // The states add up to the tickets written.
     let total: u64 = kept.1.iter().map(|(_, n)| n).sum();
     assert_eq!(total, tickets.len() as u64);
+    // Open per grid is what the tickets say.
+    let mut open: std::collections::BTreeMap<AreaCode, u64> = Default::default();
+    for (t, _) in &tickets {
+        let t = store.get_ticket(&t.id).await.unwrap();
+        if t.state.is_open() {
+            *open.entry(t.grid_code).or_default() += 1;
+        }
+    }
+    assert_eq!(kept.3, open.into_iter().collect::<Vec<_>>());
 
     let folded = rollups.rebuild().await.unwrap();
     let logged = store

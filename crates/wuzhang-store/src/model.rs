@@ -300,6 +300,8 @@ pub struct RollupStep {
     pub evaluation: Vec<(AreaCode, RowKey, Figures)>,
     /// Changes to the number of tickets per state.
     pub state_counts: Vec<(AreaCode, TicketState, i64)>,
+    /// Changes to the number of open tickets per (subdistrict, grid).
+    pub grid_open: Vec<(AreaCode, AreaCode, i64)>,
     /// Events to add per local day and kind.
     pub event_counts: Vec<(AreaCode, Date, EventKind, i64)>,
 }

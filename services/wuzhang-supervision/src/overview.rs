@@ -117,10 +117,6 @@ impl Supervision {
             overdue_at: Some(now),
             ..of_sub()
         };
-        let open_q = TicketQuery {
-            states: open_states.clone(),
-            ..of_sub()
-        };
         let supervised_q = TicketQuery {
             states: open_states.clone(),
             supervised_only: true,
@@ -151,7 +147,8 @@ impl Supervision {
             mode,
         ) = futures::try_join!(
             store.state_counts(&sub),
-            store.count_tickets_by(&open_q, TicketGrouping::Grid),
+            // Open per grid: kept by the fold, a row per grid (issue 31).
+            store.open_by_grid(&sub),
             store.count_tickets_by(&overdue_q, TicketGrouping::Grid),
             store.count_tickets_by(&supervised_q, TicketGrouping::Grid),
             store.count_tickets(&reopen_q),
@@ -183,7 +180,10 @@ impl Supervision {
         let as_map =
             |counts: Vec<(String, u64)>| -> HashMap<String, u64> { counts.into_iter().collect() };
         let (open_by_grid, overdue_by_grid, supervised_by_grid) = (
-            as_map(open_by_grid),
+            open_by_grid
+                .into_iter()
+                .map(|(grid, n)| (grid.to_string(), n))
+                .collect::<HashMap<_, _>>(),
             as_map(overdue_by_grid),
             as_map(supervised_by_grid),
         );

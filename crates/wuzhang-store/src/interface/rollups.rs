@@ -38,6 +38,10 @@ pub trait RollupStore: Send + Sync {
     /// with none left out), ordered by state name.
     async fn state_counts(&self, subdistrict: &AreaCode) -> Result<Vec<(TicketState, u64)>>;
 
+    /// How many tickets of each grid of the subdistrict are open, as folded so far (grids
+    /// with none left out), ordered by grid.
+    async fn open_by_grid(&self, subdistrict: &AreaCode) -> Result<Vec<(AreaCode, u64)>>;
+
     /// How many events of `kinds` the subdistrict had on a local day, as folded so far.
     async fn event_day_count(
         &self,

@@ -217,6 +217,25 @@ impl RollupStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        if !step.grid_open.is_empty() {
+            let (mut subs, mut grids, mut ns) = (Vec::new(), Vec::new(), Vec::new());
+            for (s, g, n) in &step.grid_open {
+                subs.push(s.as_str().to_owned());
+                grids.push(g.as_str().to_owned());
+                ns.push(*n);
+            }
+            sqlx::query(
+                "INSERT INTO grid_open_counts (subdistrict_code, grid_code, n) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) \
+                 ON CONFLICT (subdistrict_code, grid_code) \
+                 DO UPDATE SET n = grid_open_counts.n + excluded.n",
+            )
+            .bind(subs)
+            .bind(grids)
+            .bind(ns)
+            .execute(&mut *tx)
+            .await?;
+        }
         if !step.event_counts.is_empty() {
             let mut subs = Vec::new();
             let mut days = Vec::new();
@@ -280,6 +299,17 @@ impl RollupStore for PostgresStore {
         Ok(merge_levels(rows))
     }
 
+    async fn open_by_grid(&self, subdistrict: &AreaCode) -> Result<Vec<(AreaCode, u64)>> {
+        let rows = sqlx::query(
+            "SELECT grid_code, n FROM grid_open_counts \
+             WHERE subdistrict_code = $1 AND n > 0 ORDER BY grid_code",
+        )
+        .bind(subdistrict.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grid_count).collect()
+    }
+
     async fn state_counts(&self, subdistrict: &AreaCode) -> Result<Vec<(TicketState, u64)>> {
         let rows = sqlx::query(
             "SELECT state, n FROM ticket_state_counts \
@@ -322,7 +352,7 @@ impl RollupStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "TRUNCATE evaluation_ledgers, evaluation_rollups, ticket_state_counts, \
-             event_day_counts",
+             grid_open_counts, event_day_counts",
         )
         .execute(&mut *tx)
         .await?;
@@ -333,4 +363,13 @@ impl RollupStore for PostgresStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A `grid_open_counts` row: the grid and its count.
+fn grid_count(r: &sqlx::postgres::PgRow) -> Result<(AreaCode, u64)> {
+    let n: i64 = r.try_get("n")?;
+    Ok((
+        crate::codec::code("grid_code", r.try_get("grid_code")?)?,
+        u64::try_from(n).unwrap_or(0),
+    ))
 }

@@ -192,6 +192,17 @@ impl RollupStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        for (sub, grid, n) in &step.grid_open {
+            sqlx::query(
+                "INSERT INTO grid_open_counts (subdistrict_code, grid_code, n) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (subdistrict_code, grid_code) DO UPDATE SET n = n + excluded.n",
+            )
+            .bind(sub.as_str())
+            .bind(grid.as_str())
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        }
         for (sub, day, kind, n) in &step.event_counts {
             sqlx::query(
                 "INSERT INTO event_day_counts (subdistrict_code, day, kind, n) \
@@ -241,6 +252,25 @@ impl RollupStore for SqliteStore {
         Ok(merge_levels(rows))
     }
 
+    async fn open_by_grid(&self, subdistrict: &AreaCode) -> Result<Vec<(AreaCode, u64)>> {
+        let rows = sqlx::query(
+            "SELECT grid_code, n FROM grid_open_counts \
+             WHERE subdistrict_code = ?1 AND n > 0 ORDER BY grid_code",
+        )
+        .bind(subdistrict.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("n")?;
+                Ok((
+                    crate::codec::code("grid_code", r.try_get("grid_code")?)?,
+                    u64::try_from(n).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     async fn state_counts(&self, subdistrict: &AreaCode) -> Result<Vec<(TicketState, u64)>> {
         let rows = sqlx::query(
             "SELECT state, n FROM ticket_state_counts \
@@ -285,6 +315,7 @@ impl RollupStore for SqliteStore {
             "DELETE FROM evaluation_ledgers",
             "DELETE FROM evaluation_rollups",
             "DELETE FROM ticket_state_counts",
+            "DELETE FROM grid_open_counts",
             "DELETE FROM event_day_counts",
         ] {
             sqlx::query(delete).execute(&mut *tx).await?;

@@ -128,6 +128,7 @@ pub(crate) async fn rollup_steps_add_up_and_move_the_cursor(store: S) {
             (code(SUB1), TicketState::Assigned, 3),
             (code(SUB1), TicketState::Closed, 1),
         ],
+        grid_open: vec![(code(SUB1), code(G1), 2), (code(SUB1), code(G2), 1)],
         event_counts: vec![(code(SUB1), d1, EventKind::Escalated, 2)],
     };
     store.apply_rollup_step(&step).await.unwrap();
@@ -165,6 +166,8 @@ pub(crate) async fn rollup_steps_add_up_and_move_the_cursor(store: S) {
                 (code(SUB1), TicketState::Assigned, -1),
                 (code(SUB1), TicketState::Closed, 1),
             ],
+            // G2's one ticket closes: the grid drops out.
+            grid_open: vec![(code(SUB1), code(G2), -1), (code(SUB2), code(G3), 1)],
             event_counts: vec![
                 (code(SUB1), d1, EventKind::Escalated, 1),
                 (code(SUB1), d1, EventKind::AutoEscalated, 1),
@@ -237,6 +240,14 @@ pub(crate) async fn rollup_steps_add_up_and_move_the_cursor(store: S) {
         store.state_counts(&code(SUB1)).await.unwrap(),
         [(TicketState::Assigned, 2), (TicketState::Closed, 2)]
     );
+    assert_eq!(
+        store.open_by_grid(&code(SUB1)).await.unwrap(),
+        [(code(G1), 2)]
+    );
+    assert_eq!(
+        store.open_by_grid(&code(SUB2)).await.unwrap(),
+        [(code(G3), 1)]
+    );
     let escalations = [EventKind::Escalated, EventKind::AutoEscalated];
     assert_eq!(
         store
@@ -261,6 +272,7 @@ pub(crate) async fn rollup_steps_add_up_and_move_the_cursor(store: S) {
     store.reset_rollups().await.unwrap();
     assert_eq!(store.rollup_cursor().await.unwrap(), 0);
     assert!(store.state_counts(&code(SUB1)).await.unwrap().is_empty());
+    assert!(store.open_by_grid(&code(SUB1)).await.unwrap().is_empty());
     assert!(store.ticket_ledgers(&[t.id]).await.unwrap().is_empty());
     assert!(
         store
