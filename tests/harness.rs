@@ -41,6 +41,9 @@ pub struct Server {
     /// The process's data directory (SQLite file and signing key).
     pub data_dir: tempfile::TempDir,
     database_url: Option<String>,
+    /// The extra environment it was started with, given to `token mint` too (a test
+    /// clock must be the same for both).
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -132,6 +135,10 @@ impl Server {
             http_addr,
             data_dir,
             database_url,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         })
     }
 
@@ -144,11 +151,25 @@ impl Server {
 
     /// Runs `wuzhang token mint` against this server's key and returns the token.
     pub fn mint(&self, role: &str, subject: &str, scope: &[&str]) -> anyhow::Result<String> {
+        self.mint_for(role, subject, scope, 24)
+    }
+
+    /// As [`Server::mint`], valid for `hours`.
+    pub fn mint_for(
+        &self,
+        role: &str,
+        subject: &str,
+        scope: &[&str],
+        hours: u32,
+    ) -> anyhow::Result<String> {
         let mut cmd = Command::new(binary_path());
         cmd.args(["token", "mint", "--role", role, "--subject", subject])
+            .arg("--ttl-hours")
+            .arg(hours.to_string())
             .arg("--data-dir")
             .arg(self.data_dir.path())
-            .env_remove("WUZHANG_CONFIG");
+            .env_remove("WUZHANG_CONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if !scope.is_empty() {
             cmd.arg("--scope").arg(scope.join(","));
         }
@@ -306,18 +327,24 @@ pub async fn fresh_pg_url() -> Option<String> {
 /// 220102001001001 (张网格 P003) and …002, building B01 (holder on leave, deputy P005
 /// acting), unit U1 (孙单元长 P006).
 pub async fn seed_small_tree(server: &Server) -> String {
+    let admin = server
+        .mint("admin", "admin", &[])
+        .expect("mint an admin token");
+    seed_small_tree_as(server, &admin).await;
+    admin
+}
+
+/// As [`seed_small_tree`], with the given admin token.
+pub async fn seed_small_tree_as(server: &Server, admin: &str) {
     use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
     use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
     use wuzhang_proto::v1::{
         Crs, GeoPoint, ImportAreasRequest, ImportRosterRequest, LocateRequest, import_areas_request,
     };
-    let admin = server
-        .mint("admin", "admin", &[])
-        .expect("mint an admin token");
     let mut client = AdminServiceClient::new(server.channel().await.expect("connect"));
     client
         .import_areas(authed(
-            &admin,
+            admin,
             ImportAreasRequest {
                 request_id: "areas-1".into(),
                 source: Some(import_areas_request::Source::Geojson(fixture(
@@ -330,7 +357,7 @@ pub async fn seed_small_tree(server: &Server) -> String {
         .expect("import the small tree");
     client
         .import_roster(authed(
-            &admin,
+            admin,
             ImportRosterRequest {
                 request_id: "roster-1".into(),
                 csv: fixture("small-roster.csv"),
@@ -344,7 +371,7 @@ pub async fn seed_small_tree(server: &Server) -> String {
     loop {
         let r = routing
             .locate(authed(
-                &admin,
+                admin,
                 LocateRequest {
                     point: Some(GeoPoint {
                         lat: 43.807,
@@ -356,7 +383,7 @@ pub async fn seed_small_tree(server: &Server) -> String {
             ))
             .await;
         match r {
-            Ok(_) => return admin,
+            Ok(_) => return,
             Err(e) if e.code() == tonic::Code::NotFound && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -373,4 +400,40 @@ pub fn assert_field(err: &tonic::Status, field: &str) {
         details.field_violations.iter().any(|v| v.field == field),
         "{field} named in {details:?}"
     );
+}
+
+/// A clock the started binary reads from a file (`WUZHANG_TEST_CLOCK_FILE`): a test moves
+/// the whole process through days and months by setting it.
+pub struct TestClock {
+    dir: tempfile::TempDir,
+}
+
+impl TestClock {
+    /// A clock at `rfc3339`.
+    pub fn at(rfc3339: &str) -> TestClock {
+        let clock = TestClock {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        clock.set(rfc3339);
+        clock
+    }
+
+    /// The variable to start the binary with.
+    pub fn env(&self) -> (&'static str, String) {
+        (
+            "WUZHANG_TEST_CLOCK_FILE",
+            self.path().to_string_lossy().into_owned(),
+        )
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("now")
+    }
+
+    /// Moves the clock to `rfc3339` (written whole, then renamed: never half-written).
+    pub fn set(&self, rfc3339: &str) {
+        let tmp = self.dir.path().join("now.tmp");
+        std::fs::write(&tmp, rfc3339).expect("write the clock");
+        std::fs::rename(&tmp, self.path()).expect("move the clock");
+    }
 }

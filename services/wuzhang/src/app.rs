@@ -3,7 +3,7 @@
 use anyhow::Context;
 use std::sync::Arc;
 use wuzhang_auth::{Authenticator, Keys};
-use wuzhang_domain::clock::{Clock, SystemClock};
+use wuzhang_domain::clock::Clock;
 use wuzhang_domain::deadline::CalendarBook;
 use wuzhang_feed::EventHub;
 use wuzhang_intake::{IntakeConfig, IntakeCore};
@@ -64,8 +64,7 @@ pub async fn seed_categories(store: &dyn Store) -> anyhow::Result<usize> {
 
 /// Everything `serve` needs, built from the configuration.
 pub async fn build(config: &Config) -> anyhow::Result<ServerParts> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    build_with_clock(config, clock).await
+    build_with_clock(config, crate::test_clock::process_clock()?).await
 }
 
 /// As [`build`], with an injected clock (tests move time by hand).

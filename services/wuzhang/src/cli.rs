@@ -335,7 +335,7 @@ pub async fn import_roster(config: &Config, args: &ImportRosterArgs) -> anyhow::
 /// Runs a `token` subcommand, returning what to print.
 pub fn token(config: &Config, command: &TokenCommand) -> anyhow::Result<String> {
     let keys = crate::app::load_keys(config)?;
-    let now = SystemClock.now();
+    let now = crate::test_clock::process_clock()?.now();
     match command {
         TokenCommand::Mint {
             role,

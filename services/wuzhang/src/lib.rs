@@ -6,9 +6,11 @@
 //! - [`config`]: layered configuration (defaults, file, env, flags).
 //! - [`app`]: opening the store and keys a configuration names.
 //! - [`server`]: the gRPC server, run on a given listener until a shutdown future.
+//! - [`test_clock`]: the process's clock (the wall clock, or a file's for scripted tests).
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod server;
 pub mod socket;
+pub mod test_clock;
