@@ -21,9 +21,9 @@ use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, Category, ChiefLevel, Crs, DispatchTicketRequest, EvaluationScope,
     EventKind, GeoPoint, GetCategoryRequest, GetEvaluationRequest, GetTicketRequest,
-    ImportOrganizationsRequest, ListInboxRequest, ListOrganizationsRequest, ResolveTicketRequest,
-    ReturnTicketRequest, SubmitIncidentRequest, Ticket, TicketState, UpsertCategoryRequest,
-    VerifyTicketRequest,
+    ImportOrganizationsRequest, ListInboxRequest, ListOrganizationsRequest, ListTicketsRequest,
+    ResolveTicketRequest, ReturnTicketRequest, SubmitIncidentRequest, Ticket, TicketState,
+    UpsertCategoryRequest, VerifyTicketRequest,
 };
 
 const SUB: &str = "220102001";
@@ -400,6 +400,34 @@ async fn org_flow(server: &Server) {
         inbox(gr_staff.clone()).await,
         std::slice::from_ref(&chain.id)
     );
+    // The command center lists what an organization holds.
+    let held: Vec<String> = cc
+        .list_tickets(authed(
+            &center,
+            ListTicketsRequest {
+                organization_code: "gr-1".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .tickets
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(held, std::slice::from_ref(&chain.id));
+    let err = cc
+        .list_tickets(authed(
+            &center,
+            ListTicketsRequest {
+                organization_code: "gr 1".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_field(&err, "organization_code");
 
     let err = desk
         .return_ticket(authed(

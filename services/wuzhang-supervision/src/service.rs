@@ -85,6 +85,13 @@ impl SupervisionService for Supervision {
                 urgent_only: r.urgent_only,
                 supervised_only: r.supervised_only,
                 reopen_requested: r.reopen_requested_only,
+                assignee_org_codes: optional(
+                    &r.organization_code,
+                    OrganizationCode::new,
+                    "organization_code",
+                )?
+                .into_iter()
+                .collect(),
                 order: TicketOrder::NewestFirst,
                 ..Default::default()
             };
