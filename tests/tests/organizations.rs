@@ -473,6 +473,21 @@ async fn org_flow(server: &Server) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
+    // A retry of the return answers what the first did (recorded with it).
+    let replay = desk
+        .return_ticket(authed(
+            &gr_staff,
+            ReturnTicketRequest {
+                request_id: "r-1".into(),
+                ticket_id: chain.id.clone(),
+                expected_version: 0,
+                reason: "不是供热管道,是自来水".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replay.version, returned.version);
     let history = ticket(&mut desk, &center, &chain.id).await;
     let kinds: Vec<i32> = history.events.iter().map(|e| e.kind).collect();
     assert!(kinds.ends_with(&[EventKind::Dispatched as i32, EventKind::Returned as i32]));

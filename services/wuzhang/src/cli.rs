@@ -45,6 +45,9 @@ pub enum Command {
     ImportAreas(ImportAreasArgs),
     /// Import the roster of chiefs from CSV (all or nothing).
     ImportRoster(ImportRosterArgs),
+    /// Import departments, property companies and alliance units from CSV (all or
+    /// nothing; docs/organizations.md).
+    ImportOrganizations(ImportOrganizationsArgs),
     /// Generate a five-level tree of areas over the real Changchun districts, with a
     /// synthetic roster: `areas.geojson` and `roster.csv` to import.
     Generate(GenerateArgs),
@@ -108,6 +111,15 @@ pub struct ImportAreasArgs {
     /// Largest file accepted, in MiB (the API allows 64; a million grids need more).
     #[arg(long, default_value_t = 4096)]
     pub max_file_mib: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportOrganizationsArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Check and report only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +342,34 @@ pub async fn import_roster(config: &Config, args: &ImportRosterArgs) -> anyhow::
         "{verb} {} persons and {} posts ({} vacant)",
         o.persons, o.posts, o.vacancies
     ))
+}
+
+/// Runs `import-organizations`: prints the report, fails if anything blocked the import.
+pub async fn import_organizations(
+    config: &Config,
+    args: &ImportOrganizationsArgs,
+) -> anyhow::Result<String> {
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let store = crate::app::open_store(config).await?;
+    let o =
+        wuzhang_admin::organizations::import_organizations(store.as_ref(), &bytes, args.dry_run)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !o.issues.is_empty() {
+        let lines: Vec<String> = o.issues.iter().map(|i| format!("issue: {i}")).collect();
+        anyhow::bail!(
+            "{}\n{} issues: nothing written",
+            lines.join("\n"),
+            o.issues.len()
+        );
+    }
+    let verb = if o.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    Ok(format!("{verb} {} organizations", o.imported))
 }
 
 /// Runs a `token` subcommand, returning what to print.

@@ -83,6 +83,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", wuzhang::cli::import_roster(&config, args).await?);
             Ok(())
         }
+        Command::ImportOrganizations(args) => {
+            println!(
+                "{}",
+                wuzhang::cli::import_organizations(&config, args).await?
+            );
+            Ok(())
+        }
     }
 }
 

@@ -137,6 +137,42 @@ fn generate_then_import_the_whole_tree() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("vacant"), "{}", stdout(&o));
 
+    // Organizations serving an area of the tree: checked, then written; an unknown area
+    // is refused whole.
+    let areas = std::fs::read_to_string(out.join("areas.geojson")).unwrap();
+    let areas: serde_json::Value = serde_json::from_str(&areas).unwrap();
+    let first = areas["features"][0]["properties"]["code"].as_str().unwrap();
+    let orgs = out.join("orgs.csv");
+    std::fs::write(
+        &orgs,
+        format!(
+            "code,name,kind,org_type,areas,staff\n\
+             gr-1,热力公司,department,heating,{first},G01\n"
+        ),
+    )
+    .unwrap();
+    let o = wuzhang(
+        dir.path(),
+        &["import-organizations", orgs.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "imported 1 organizations");
+    std::fs::write(
+        &orgs,
+        "code,name,kind,org_type,areas,staff\ngr-2,热力,department,heating,NOPE,\n",
+    )
+    .unwrap();
+    let o = wuzhang(
+        dir.path(),
+        &["import-organizations", orgs.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("line 2: areas: no area NOPE"),
+        "{}",
+        stderr(&o)
+    );
+
     // The roster names areas that must exist: against an empty store it is refused whole.
     let empty = tempfile::tempdir().unwrap();
     let o = wuzhang(
