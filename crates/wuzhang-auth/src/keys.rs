@@ -268,8 +268,9 @@ fn check_times(exp: i64, iat: i64, now: i64) -> Result<(), AuthError> {
 }
 
 /// Whether a principal's scope fits its role: chiefs and command centers act for at
-/// least one area, organization staff for at least one organization; residents and admins act for none (their access does not come from
-/// areas, so a scope on their token is a minting mistake we refuse rather than ignore).
+/// least one area, organization staff for at least one organization; residents and
+/// admins act for none (their access does not come from areas, so a scope on their token
+/// is a minting mistake we refuse rather than ignore).
 pub fn check_principal(principal: &Principal) -> Result<(), AuthError> {
     match principal.role {
         Role::Chief | Role::CommandCenter | Role::Organization if principal.scope.is_empty() => {

@@ -6,8 +6,8 @@
 //! `kind` (`department`, `property_company` or `alliance_unit`), `org_type` (a code such
 //! as `property` or `heating`), `areas` (area codes separated by `|`), `staff` (person ids
 //! separated by `|`, may be empty: the subjects of its staff's `organization` tokens; they
-//! need not be on the roster, which lists chiefs). Optional: `red_heart` (`true`/`false`, `是`/`否`, `1`/`0`;
-//! property companies only), `calendar_code`.
+//! need not be on the roster, which lists chiefs). Optional: `red_heart` (`true`/`false`,
+//! `是`/`否`, `1`/`0`; property companies only), `calendar_code`.
 //!
 //! One row is one organization; a code appears on one row only. Every area must exist
 //! (the caller answers). Every problem

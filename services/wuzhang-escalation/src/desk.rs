@@ -9,8 +9,9 @@
 //! who owns it. A ticket an organization holds (条块协同) is its staff's to act on (role
 //! `organization`, on the organization's staff list); the grid chief who follows it as 属地
 //! responsible sees it, in their inbox too, but does not act; staff return (退回) it to the
-//! command center with ReturnTicket rather than escalate it. Every mutation takes `expected_version`: a stale one, or losing a race,
-//! is ABORTED with the ticket's current state and version.
+//! command center with ReturnTicket rather than escalate it. Every mutation takes
+//! `expected_version`: a stale one, or losing a race, is ABORTED with the ticket's current
+//! state and version.
 
 use std::sync::Arc;
 

@@ -16,7 +16,8 @@
 //! - `fixtures`: values built with the domain API;
 //! - `store` (migrations, reference counters), `areas`, `roster`, `categories`,
 //!   `tickets` (writing), `listing` (reading and counting), `feed` (events), `timers`,
-//!   `firing`, `idempotency`, `rollups`, `campaigns`, `emergency`, `organizations`: the cases run on both backends;
+//!   `firing`, `idempotency`, `rollups`, `campaigns`, `emergency`, `organizations`: the
+//!   cases run on both backends;
 //! - `postgres_feed`, `postgres_writers`, `sqlite_wal`: cases of one backend's own
 //!   machinery.
 
