@@ -12,6 +12,7 @@ use wuzhang_domain::evaluation::Figures;
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{TicketId, TicketState};
 
+use super::rows::values_rows;
 use super::{SqliteStore, json_list};
 use crate::codec::{code, from_json, parse, to_json, uuid_text};
 use crate::error::{Result, StoreError};
@@ -192,16 +193,18 @@ impl RollupStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        for (sub, grid, n) in &step.grid_open {
-            sqlx::query(
-                "INSERT INTO grid_open_counts (subdistrict_code, grid_code, n) VALUES (?1, ?2, ?3) \
+        // A step touches up to a grid per event: a few hundred rows per statement.
+        for chunk in step.grid_open.chunks(300) {
+            let sql = format!(
+                "INSERT INTO grid_open_counts (subdistrict_code, grid_code, n){} \
                  ON CONFLICT (subdistrict_code, grid_code) DO UPDATE SET n = n + excluded.n",
-            )
-            .bind(sub.as_str())
-            .bind(grid.as_str())
-            .bind(n)
-            .execute(&mut *tx)
-            .await?;
+                values_rows(3, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (sub, grid, n) in chunk {
+                q = q.bind(sub.as_str()).bind(grid.as_str()).bind(n);
+            }
+            q.execute(&mut *tx).await?;
         }
         for (sub, day, kind, n) in &step.event_counts {
             sqlx::query(
