@@ -193,17 +193,7 @@ impl ClockEffect {
                 ticket.resolve_due_at = None;
                 Vec::new()
             }
-            ClockEffect::Start => {
-                let clocks = Clocks::start(
-                    category()?,
-                    inputs.calendars,
-                    now,
-                    inputs.warn_share,
-                    ticket.clock_rate,
-                )?;
-                clocks.apply(ticket)
-            }
-            ClockEffect::Dispatched { deadline } => {
+            ClockEffect::Start | ClockEffect::Dispatched { .. } => {
                 let mut clocks = Clocks::start(
                     category()?,
                     inputs.calendars,
@@ -211,10 +201,12 @@ impl ClockEffect {
                     inputs.warn_share,
                     ticket.clock_rate,
                 )?;
-                clocks.resolve_due = *deadline;
-                if clocks.accept_due > *deadline {
-                    clocks.accept_due = *deadline;
-                    clocks.warn_at = clocks.warn_at.min(*deadline);
+                if let ClockEffect::Dispatched { deadline } = self {
+                    clocks.resolve_due = *deadline;
+                    if clocks.accept_due > *deadline {
+                        clocks.accept_due = *deadline;
+                        clocks.warn_at = clocks.warn_at.min(*deadline);
+                    }
                 }
                 clocks.apply(ticket)
             }

@@ -20,7 +20,7 @@ use wuzhang_domain::area::AreaCode;
 use wuzhang_domain::chief::PersonId;
 use wuzhang_domain::organization::{Organization, OrganizationCode, OrganizationKind};
 
-use crate::roster::{Fields, RosterFileError, RowIssue, open_csv, record_issue};
+use crate::roster::{RosterFileError, RowIssue, each_row, open_csv};
 
 /// Largest organization file accepted.
 pub const MAX_ORGANIZATION_FILE_BYTES: usize = 16 * 1024 * 1024;
@@ -41,105 +41,99 @@ pub fn import_organizations(
     let mut issues = Vec::new();
     let mut out = Vec::new();
     let mut seen: HashMap<OrganizationCode, u64> = HashMap::new();
-    for result in reader.records() {
-        let record = match result {
-            Ok(r) => r,
-            Err(e) => {
-                issues.push(record_issue(&e));
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, csv::Position::line);
-        let fields = Fields {
-            record: &record,
-            columns: &columns,
-        };
-        let before = issues.len();
-        let issue = |issues: &mut Vec<RowIssue>, field: &str, reason: String| {
-            issues.push(RowIssue {
-                line,
-                field: field.into(),
-                reason,
-            })
-        };
-        let code = match OrganizationCode::new(fields.get("code")) {
-            Ok(c) => {
-                if let Some(first) = seen.insert(c.clone(), line) {
+    each_row(
+        &mut reader,
+        &columns,
+        &mut issues,
+        |line, fields, issues| {
+            let before = issues.len();
+            let issue = |issues: &mut Vec<RowIssue>, field: &str, reason: String| {
+                issues.push(RowIssue {
+                    line,
+                    field: field.into(),
+                    reason,
+                })
+            };
+            let code = match OrganizationCode::new(fields.get("code")) {
+                Ok(c) => {
+                    if let Some(first) = seen.insert(c.clone(), line) {
+                        issue(
+                            issues,
+                            "code",
+                            format!("organization {c} is also on line {first}"),
+                        );
+                    }
+                    Some(c)
+                }
+                Err(e) => {
+                    issue(issues, "code", e.reason);
+                    None
+                }
+            };
+            let kind = match fields.get("kind").parse::<OrganizationKind>() {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    issue(issues, "kind", e.reason);
+                    None
+                }
+            };
+            let red_heart = match fields.get("red_heart") {
+                "" | "false" | "否" | "0" => false,
+                "true" | "是" | "1" => true,
+                other => {
                     issue(
-                        &mut issues,
-                        "code",
-                        format!("organization {c} is also on line {first}"),
+                        issues,
+                        "red_heart",
+                        format!("{other:?} is not true or false (是/否, 1/0)"),
                     );
+                    false
                 }
-                Some(c)
-            }
-            Err(e) => {
-                issue(&mut issues, "code", e.reason);
-                None
-            }
-        };
-        let kind = match fields.get("kind").parse::<OrganizationKind>() {
-            Ok(k) => Some(k),
-            Err(e) => {
-                issue(&mut issues, "kind", e.reason);
-                None
-            }
-        };
-        let red_heart = match fields.get("red_heart") {
-            "" | "false" | "否" | "0" => false,
-            "true" | "是" | "1" => true,
-            other => {
-                issue(
-                    &mut issues,
-                    "red_heart",
-                    format!("{other:?} is not true or false (是/否, 1/0)"),
-                );
-                false
-            }
-        };
-        let mut areas = Vec::new();
-        for raw in split_list(fields.get("areas")) {
-            match AreaCode::new(raw) {
-                Ok(a) if !area_exists(&a) => issue(&mut issues, "areas", format!("no area {a}")),
-                Ok(a) if areas.contains(&a) => {
-                    issue(&mut issues, "areas", format!("area {a} named twice"))
+            };
+            let mut areas = Vec::new();
+            for raw in split_list(fields.get("areas")) {
+                match AreaCode::new(raw) {
+                    Ok(a) if !area_exists(&a) => issue(issues, "areas", format!("no area {a}")),
+                    Ok(a) if areas.contains(&a) => {
+                        issue(issues, "areas", format!("area {a} named twice"))
+                    }
+                    Ok(a) => areas.push(a),
+                    Err(e) => issue(issues, "areas", format!("{raw:?}: {}", e.reason)),
                 }
-                Ok(a) => areas.push(a),
-                Err(e) => issue(&mut issues, "areas", format!("{raw:?}: {}", e.reason)),
             }
-        }
-        let mut staff = Vec::new();
-        for raw in split_list(fields.get("staff")) {
-            match PersonId::new(raw) {
-                Ok(p) if staff.contains(&p) => {
-                    issue(&mut issues, "staff", format!("person {p} named twice"))
+            let mut staff = Vec::new();
+            for raw in split_list(fields.get("staff")) {
+                match PersonId::new(raw) {
+                    Ok(p) if staff.contains(&p) => {
+                        issue(issues, "staff", format!("person {p} named twice"))
+                    }
+                    Ok(p) => staff.push(p),
+                    Err(e) => issue(issues, "staff", format!("{raw:?}: {}", e.reason)),
                 }
-                Ok(p) => staff.push(p),
-                Err(e) => issue(&mut issues, "staff", format!("{raw:?}: {}", e.reason)),
             }
-        }
-        let calendar_code = Some(fields.get("calendar_code").to_owned()).filter(|c| !c.is_empty());
-        let (Some(code), Some(kind)) = (code, kind) else {
-            continue;
-        };
-        let org = Organization {
-            code,
-            name: fields.get("name").to_owned(),
-            kind,
-            org_type: fields.get("org_type").to_owned(),
-            red_heart,
-            areas,
-            staff,
-            calendar_code,
-        };
-        // The whole-record rules (name, type, lists' sizes), once the fields parsed.
-        if issues.len() == before {
-            match org.validate() {
-                Ok(()) => out.push(org),
-                Err(e) => issue(&mut issues, &e.field, e.reason),
+            let calendar_code =
+                Some(fields.get("calendar_code").to_owned()).filter(|c| !c.is_empty());
+            let (Some(code), Some(kind)) = (code, kind) else {
+                return;
+            };
+            let org = Organization {
+                code,
+                name: fields.get("name").to_owned(),
+                kind,
+                org_type: fields.get("org_type").to_owned(),
+                red_heart,
+                areas,
+                staff,
+                calendar_code,
+            };
+            // The whole-record rules (name, type, lists' sizes), once the fields parsed.
+            if issues.len() == before {
+                match org.validate() {
+                    Ok(()) => out.push(org),
+                    Err(e) => issue(issues, &e.field, e.reason),
+                }
             }
-        }
-    }
+        },
+    );
     issues.sort_by_key(|i| i.line);
     Ok(if issues.is_empty() {
         Ok(out)
@@ -149,7 +143,7 @@ pub fn import_organizations(
 }
 
 /// The items of a `|`-separated list, trimmed, empty ones dropped.
-pub(crate) fn split_list(field: &str) -> impl Iterator<Item = &str> {
+fn split_list(field: &str) -> impl Iterator<Item = &str> {
     field.split('|').map(str::trim).filter(|s| !s.is_empty())
 }
 

@@ -190,32 +190,25 @@ pub fn import_roster_up_to(
     let mut persons = Persons::default();
     let mut posts = Vec::new();
     let mut areas_seen: HashMap<AreaCode, u64> = HashMap::new();
-    for result in reader.records() {
-        let record = match result {
-            Ok(r) => r,
-            Err(e) => {
-                issues.push(record_issue(&e));
-                continue;
+    each_row(
+        &mut reader,
+        &columns,
+        &mut issues,
+        |line, fields, issues| {
+            let before = issues.len();
+            if let Some(post) = row(
+                line,
+                fields,
+                area_levels,
+                &mut areas_seen,
+                &mut persons,
+                issues,
+            ) && issues.len() == before
+            {
+                posts.push(post);
             }
-        };
-        let line = record.position().map_or(0, csv::Position::line);
-        let fields = Fields {
-            record: &record,
-            columns: &columns,
-        };
-        let before = issues.len();
-        if let Some(post) = row(
-            line,
-            &fields,
-            area_levels,
-            &mut areas_seen,
-            &mut persons,
-            &mut issues,
-        ) && issues.len() == before
-        {
-            posts.push(post);
-        }
-    }
+        },
+    );
     for e in &persons.entries {
         if e.name.is_none() && !e.nameless_reported {
             issues.push(RowIssue {
@@ -288,8 +281,31 @@ pub(crate) fn open_csv<'b>(
     Ok((reader, columns))
 }
 
+/// Calls `f` with each row's line and fields; a row the reader cannot read is an issue
+/// of its line instead.
+pub(crate) fn each_row(
+    reader: &mut csv::Reader<&[u8]>,
+    columns: &Columns,
+    issues: &mut Vec<RowIssue>,
+    mut f: impl FnMut(u64, &Fields<'_>, &mut Vec<RowIssue>),
+) {
+    for result in reader.records() {
+        match result {
+            Ok(record) => {
+                let line = record.position().map_or(0, csv::Position::line);
+                let fields = Fields {
+                    record: &record,
+                    columns,
+                };
+                f(line, &fields, issues);
+            }
+            Err(e) => issues.push(record_issue(&e)),
+        }
+    }
+}
+
 /// A row the CSV reader could not read, as an issue of its line.
-pub(crate) fn record_issue(e: &csv::Error) -> RowIssue {
+fn record_issue(e: &csv::Error) -> RowIssue {
     let line = e.position().map_or(0, csv::Position::line);
     let reason = match e.kind() {
         csv::ErrorKind::UnequalLengths {

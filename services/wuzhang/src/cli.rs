@@ -325,23 +325,25 @@ pub async fn import_roster(config: &Config, args: &ImportRosterArgs) -> anyhow::
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     phase.finish_and_clear();
-    if !o.issues.is_empty() {
-        let lines: Vec<String> = o.issues.iter().map(|i| format!("issue: {i}")).collect();
-        anyhow::bail!(
-            "{}\n{} issues: nothing written",
-            lines.join("\n"),
-            o.issues.len()
-        );
-    }
-    let verb = if o.dry_run {
-        "would import"
-    } else {
-        "imported"
-    };
+    let verb = import_verb(&o.issues, o.dry_run)?;
     Ok(format!(
         "{verb} {} persons and {} posts ({} vacant)",
         o.persons, o.posts, o.vacancies
     ))
+}
+
+/// An import's verb for its report, or the error listing its row issues (nothing was
+/// written).
+fn import_verb(issues: &[wuzhang_import::RowIssue], dry_run: bool) -> anyhow::Result<&'static str> {
+    if !issues.is_empty() {
+        let lines: Vec<String> = issues.iter().map(|i| format!("issue: {i}")).collect();
+        anyhow::bail!(
+            "{}\n{} issues: nothing written",
+            lines.join("\n"),
+            issues.len()
+        );
+    }
+    Ok(if dry_run { "would import" } else { "imported" })
 }
 
 /// Runs `import-organizations`: prints the report, fails if anything blocked the import.
@@ -356,19 +358,7 @@ pub async fn import_organizations(
         wuzhang_admin::organizations::import_organizations(store.as_ref(), &bytes, args.dry_run)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !o.issues.is_empty() {
-        let lines: Vec<String> = o.issues.iter().map(|i| format!("issue: {i}")).collect();
-        anyhow::bail!(
-            "{}\n{} issues: nothing written",
-            lines.join("\n"),
-            o.issues.len()
-        );
-    }
-    let verb = if o.dry_run {
-        "would import"
-    } else {
-        "imported"
-    };
+    let verb = import_verb(&o.issues, o.dry_run)?;
     Ok(format!("{verb} {} organizations", o.imported))
 }
 
