@@ -62,6 +62,7 @@ fn switch(rid: &str, emergency: bool, factor: f64, reason: &str) -> SetEmergency
         emergency,
         factor,
         reason: reason.into(),
+        district_code: String::new(),
     }
 }
 
@@ -372,4 +373,136 @@ async fn emergency_mode_on_postgres() {
     };
     let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
     emergency_flow(&server).await;
+}
+
+/// A district of two subdistricts (squares side by side), as GeoJSON.
+fn district_tree() -> Vec<u8> {
+    let square =
+        |w: f64, e: f64| format!("[[[{w},43.0],[{e},43.0],[{e},43.2],[{w},43.2],[{w},43.0]]]");
+    let feature = |code: &str, name: &str, level: &str, parent: &str, ring: String| {
+        let parent = if parent.is_empty() {
+            String::new()
+        } else {
+            format!(r#","parent_code":"{parent}""#)
+        };
+        format!(
+            r#"{{"type":"Feature","properties":{{"code":"{code}","name":"{name}","level":"{level}"{parent}}},"geometry":{{"type":"Polygon","coordinates":{ring}}}}}"#
+        )
+    };
+    let features = [
+        feature("990001", "演练区", "district", "", square(125.0, 125.2)),
+        feature(
+            "990001001",
+            "东街道",
+            "subdistrict",
+            "990001",
+            square(125.0, 125.1),
+        ),
+        feature(
+            "990001002",
+            "西街道",
+            "subdistrict",
+            "990001",
+            square(125.1, 125.2),
+        ),
+    ];
+    format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        features.join(",")
+    )
+    .into_bytes()
+}
+
+async fn district_switch(server: &Server) {
+    use wuzhang_proto::v1::ImportAreasRequest;
+    use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
+    use wuzhang_proto::v1::import_areas_request::Source;
+    let admin = server.mint("admin", "admin", &[]).unwrap();
+    AdminServiceClient::new(server.channel().await.unwrap())
+        .import_areas(authed(
+            &admin,
+            ImportAreasRequest {
+                request_id: "district".into(),
+                source: Some(Source::Geojson(district_tree())),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    let mut cc = SupervisionServiceClient::new(server.channel().await.unwrap());
+    let district = |rid: &str, code: &str| SetEmergencyModeRequest {
+        request_id: rid.into(),
+        subdistrict_code: String::new(),
+        emergency: true,
+        factor: 1.5,
+        reason: "全区防汛".into(),
+        district_code: code.into(),
+    };
+    // A command center may not; a subdistrict's code is not a district's; not both.
+    let center = server
+        .mint("command_center", "cc-d", &["990001001"])
+        .unwrap();
+    let err = cc
+        .set_emergency_mode(authed(&center, district("d-0", "990001")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = cc
+        .set_emergency_mode(authed(&admin, district("d-1", "990001001")))
+        .await
+        .unwrap_err();
+    assert_field(&err, "district_code");
+    let err = cc
+        .set_emergency_mode(authed(
+            &admin,
+            SetEmergencyModeRequest {
+                subdistrict_code: "990001001".into(),
+                ..district("d-2", "990001")
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_field(&err, "subdistrict_code");
+
+    let switched = cc
+        .set_emergency_mode(authed(&admin, district("d-ok", "990001")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(switched.subdistrict_codes, ["990001001", "990001002"]);
+    assert!(switched.emergency);
+    assert_eq!(switched.factor, 1.5);
+    // Each subdistrict is in emergency mode, as its command center sees it.
+    for sub in ["990001001", "990001002"] {
+        let mode = cc
+            .get_overview(authed(
+                &admin,
+                GetOverviewRequest {
+                    subdistrict_code: sub.into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .emergency
+            .unwrap();
+        assert!(mode.emergency, "{sub}");
+        assert_eq!(mode.factor, 1.5, "{sub}");
+        assert_eq!(mode.reason, "全区防汛");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_switches_a_whole_district_on_sqlite() {
+    let server = Server::start(&[]).unwrap();
+    district_switch(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_switches_a_whole_district_on_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        return;
+    };
+    let server = Server::start_env(Some(url), None, &[], &[]).unwrap();
+    district_switch(&server).await;
 }
