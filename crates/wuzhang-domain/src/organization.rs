@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
 use crate::area::{AreaCode, validate_code};
+use crate::category::Category;
 use crate::chief::PersonId;
 
 /// An organization's code, chosen by whoever keeps the list (e.g. a credit code).
@@ -168,6 +169,16 @@ impl Organization {
         lineage.iter().position(|a| self.areas.contains(a))
     }
 
+    /// The category whose clocks a ticket of `category` held by this organization runs
+    /// on: the same, on the organization's calendar where it names one.
+    pub fn clocks_for(&self, category: &Category) -> Category {
+        let mut c = category.clone();
+        if let Some(calendar) = &self.calendar_code {
+            c.calendar_code = calendar.clone();
+        }
+        c
+    }
+
     /// Whether `person` acts for it.
     pub fn has_staff(&self, person: &str) -> bool {
         self.staff.iter().any(|p| p.as_str() == person)
@@ -239,6 +250,17 @@ mod tests {
         );
         assert!(serving(&orgs, "heating", &lineage).is_none());
         assert!(serving(&orgs, "property", &[code("g9"), code("d2")]).is_none());
+    }
+
+    #[test]
+    fn an_organization_runs_its_clocks_on_its_own_calendar() {
+        let category = crate::testing::category(crate::category::DeadlineKind::Natural, "cn");
+        let mut o = org("gr-1", "heating", &["d1"]);
+        assert_eq!(o.clocks_for(&category), category);
+        o.calendar_code = Some("heating-season".into());
+        let on = o.clocks_for(&category);
+        assert_eq!(on.calendar_code, "heating-season");
+        assert_eq!(on.accept_within, category.accept_within);
     }
 
     #[test]

@@ -36,27 +36,25 @@ impl ClockReadings {
         let needs = effect.needs();
         let mut out = Self::default();
         if needs.category {
-            let mut category = match category {
+            let category = match category {
                 Some(c) => c,
                 None => store.get_category(&ticket.report.category_code).await?,
             };
             // An organization's clocks run on its own calendar, where it names one.
-            if let Some(org) = ticket
+            let held_by = ticket
                 .assignment
                 .as_ref()
-                .and_then(|a| a.organization.as_ref())
-            {
-                let calendar = store
-                    .organizations()
-                    .await?
-                    .into_iter()
-                    .find(|o| &o.code == org)
-                    .and_then(|o| o.calendar_code);
-                if let Some(c) = calendar {
-                    category.calendar_code = c;
+                .and_then(|a| a.organization.as_ref());
+            out.category = Some(match held_by {
+                Some(code) => {
+                    let all = store.organizations().await?;
+                    match all.iter().find(|o| &o.code == code) {
+                        Some(o) => o.clocks_for(&category),
+                        None => category,
+                    }
                 }
-            }
-            out.category = Some(category);
+                None => category,
+            });
         }
         if needs.standing {
             out.standing = Some(store.list_timers(&ticket.id).await?);

@@ -6,10 +6,10 @@
 //! cache follows the store's [reference change counters](Store::reference_change_counters):
 //! it reads them at most every `check_every`, and at once after this process's own store
 //! committed a change ([`Store::reference_writes_here`]); a moved roster counter drops
-//! posts, persons and organizations, a moved category counter drops categories, a moved emergency
-//! counter the modes (read whole: a row per subdistrict ever switched). So another process's
-//! change shows within `check_every` (plus one counter read), and this process's own at
-//! once.
+//! posts, persons and organizations (read whole: a few hundred), a moved category counter
+//! drops categories, a moved emergency counter the modes (read whole: a row per
+//! subdistrict ever switched). So another process's change shows within `check_every`
+//! (plus one counter read), and this process's own at once.
 //!
 //! Who acts for a post depends on the time (leave), so the cache keeps posts, never who
 //! acts: callers ask [`Post::acting`] at their own now.

@@ -485,12 +485,7 @@ impl IntakeCore {
                     "routed to {} {} ({}); the grid chief follows as 属地 responsible",
                     org.code, org.name, org.org_type
                 );
-                // Its clocks run on its own calendar where it names one.
-                let mut clock_category = category.clone();
-                if let Some(c) = &org.calendar_code {
-                    clock_category.calendar_code = c.clone();
-                }
-                (to, note, std::borrow::Cow::Owned(clock_category))
+                (to, note, std::borrow::Cow::Owned(org.clocks_for(category)))
             }
             None => {
                 let to = start_assignment(location, category.start_level);
