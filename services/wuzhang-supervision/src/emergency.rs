@@ -34,19 +34,7 @@ impl Supervision {
             .ok_or_else(|| ApiError::invalid("subdistrict_code", "is required"))?;
         let rate = rate_of(&r)?;
         let store = self.store.as_ref();
-        match store.get_area(&sub).await {
-            Ok(a) if a.level == AreaLevel::Subdistrict => {}
-            Ok(_) => {
-                return Err(ApiError::invalid(
-                    "subdistrict_code",
-                    "is not a subdistrict's code",
-                ));
-            }
-            Err(StoreError::NotFound { .. }) => {
-                return Err(ApiError::not_found(format!("subdistrict {sub}")));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        check_level(self, &sub, AreaLevel::Subdistrict, "subdistrict_code").await?;
         let key = Key::new(caller, "SetEmergencyMode", rid, &r);
         // Recorded after the effect: a retry after a crash switches again to the same
         // mode, which finishes a carry-over left half done and changes nothing else.
@@ -101,19 +89,7 @@ impl Supervision {
             .map_err(|e| ApiError::invalid("district_code", e.reason))?;
         let rate = rate_of(&r)?;
         let store = self.store.as_ref();
-        match store.get_area(&district).await {
-            Ok(a) if a.level == AreaLevel::District => {}
-            Ok(_) => {
-                return Err(ApiError::invalid(
-                    "district_code",
-                    "is not a district's code",
-                ));
-            }
-            Err(StoreError::NotFound { .. }) => {
-                return Err(ApiError::not_found(format!("district {district}")));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        check_level(self, &district, AreaLevel::District, "district_code").await?;
         let subs: Vec<AreaCode> = store
             .subtree(&district, AreaLevel::Subdistrict)
             .await?
@@ -151,6 +127,22 @@ impl Supervision {
             },
         )
         .await
+    }
+}
+
+/// That `code` (from `field`) is an area of `level`: INVALID_ARGUMENT naming the field if
+/// it is another level's, NOT_FOUND if there is none.
+async fn check_level(
+    s: &Supervision,
+    code: &AreaCode,
+    level: AreaLevel,
+    field: &str,
+) -> Result<(), ApiError> {
+    match s.store.get_area(code).await {
+        Ok(a) if a.level == level => Ok(()),
+        Ok(_) => Err(ApiError::invalid(field, format!("is not a {level}'s code"))),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::not_found(format!("{level} {code}"))),
+        Err(e) => Err(e.into()),
     }
 }
 
