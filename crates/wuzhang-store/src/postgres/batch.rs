@@ -68,8 +68,11 @@ pub(super) fn start(pool: &PgPool) -> GroupCommit {
         Some(name) => format!("{name} {WRITER_NAME}"),
         None => WRITER_NAME.to_owned(),
     };
+    // The store's session settings again: a pool built by the caller (`from_pool`) may
+    // lack them.
     let options = options
         .application_name(&name)
+        .options(super::SESSION_SETTINGS)
         .options([("plan_cache_mode", "force_generic_plan")]);
     let conns = Arc::new(WriterConnections {
         options,
