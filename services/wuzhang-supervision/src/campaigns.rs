@@ -102,9 +102,9 @@ impl Supervision {
 
         let key = Key::new(caller, "CreateCampaign", rid, &r);
         once(store, &key, Recording::WithTheEffect, || async {
-            // Every area under the root (itself included), to find the posts, where each
-            // lies and a point for its ticket.
-            let mut areas = store.subtree(&root, AreaLevel::Unit).await?;
+            // Every area under the root (itself included) down to the campaign's level, to
+            // find the posts, where each lies and a point for its ticket.
+            let mut areas = store.subtree(&root, level.area_level()).await?;
             // The root's ancestors give a point when nothing below has geometry.
             areas.extend(lineage.iter().skip(1).cloned());
             let by_code: HashMap<&AreaCode, &Area> = areas.iter().map(|a| (&a.code, a)).collect();

@@ -204,15 +204,19 @@ impl AreaStore for SqliteStore {
             .map(AreaLevel::as_str)
             .collect();
         let rows = sqlx::query(
-            "WITH RECURSIVE down (code, depth) AS ( \
-                 SELECT code, 0 FROM areas WHERE code = ?1 \
+            // Columns read where the walk finds each area, as on Postgres.
+            "WITH RECURSIVE down AS ( \
+                 SELECT code, name, level, parent_code, community, min_lng, min_lat, \
+                     max_lng, max_lat, 0 AS depth \
+                 FROM areas WHERE code = ?1 \
                  UNION ALL \
-                 SELECT a.code, down.depth + 1 \
+                 SELECT a.code, a.name, a.level, a.parent_code, a.community, a.min_lng, \
+                     a.min_lat, a.max_lng, a.max_lat, down.depth + 1 \
                  FROM areas a JOIN down ON a.parent_code = down.code \
                  WHERE down.depth < 16 AND a.level IN (SELECT value FROM json_each(?2))) \
-             SELECT a.code, a.name, a.level, a.parent_code, a.community, a.min_lng, \
-                 a.min_lat, a.max_lng, a.max_lat \
-             FROM down JOIN areas a ON a.code = down.code ORDER BY a.code",
+             SELECT code, name, level, parent_code, community, min_lng, min_lat, max_lng, \
+                 max_lat \
+             FROM down ORDER BY code",
         )
         .bind(code.as_str())
         .bind(json_list(levels))
