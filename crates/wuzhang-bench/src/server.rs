@@ -19,8 +19,32 @@ use wuzhang_proto::v1::{
 pub struct Server {
     child: Child,
     pub addr: String,
-    data_dir: tempfile::TempDir,
+    data_dir: DataDir,
     database_url: Option<String>,
+}
+
+/// Where the server keeps its files (an embedded store, the token key): a temporary
+/// directory, removed with the server, or one kept between runs (a benchmark's seeded
+/// store, read again without seeding it again).
+#[derive(Debug)]
+pub enum DataDir {
+    Temp(tempfile::TempDir),
+    Kept(std::path::PathBuf),
+}
+
+impl DataDir {
+    pub fn path(&self) -> &Path {
+        match self {
+            DataDir::Temp(t) => t.path(),
+            DataDir::Kept(p) => p,
+        }
+    }
+}
+
+impl From<tempfile::TempDir> for DataDir {
+    fn from(t: tempfile::TempDir) -> Self {
+        DataDir::Temp(t)
+    }
 }
 
 impl Drop for Server {
@@ -40,10 +64,11 @@ impl Server {
     /// seeded: `wuzhang.db`) and extra `WUZHANG_*` settings in `env`.
     pub fn start_with(
         bin: &Path,
-        data_dir: tempfile::TempDir,
+        data_dir: impl Into<DataDir>,
         database_url: Option<String>,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Server> {
+        let data_dir = data_dir.into();
         let mut cmd = Command::new(bin);
         cmd.envs(env.iter().copied());
         cmd.args([

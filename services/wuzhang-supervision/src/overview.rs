@@ -242,12 +242,15 @@ async fn vacancies(
 ) -> Result<Vec<Vacancy>, ApiError> {
     let codes: Vec<AreaCode> = areas.iter().map(|a| a.code.clone()).collect();
     let posts = store.posts_for_areas(&codes).await?;
+    // By area: a subdistrict has about a thousand posts down to its grids, and a search
+    // of the list per area was a million comparisons per snapshot.
+    let posts: HashMap<&AreaCode, _> = posts.iter().map(|p| (&p.area_code, p)).collect();
     let mut out: Vec<(ChiefLevel, Vacancy)> = Vec::new();
     for area in areas {
         let Some(level) = area.level.chief_level() else {
             continue;
         };
-        let post = posts.iter().find(|p| p.area_code == area.code);
+        let post = posts.get(&area.code).copied();
         if post.and_then(|p| p.acting(now)).is_some() {
             continue;
         }

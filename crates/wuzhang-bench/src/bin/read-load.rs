@@ -6,7 +6,8 @@
 //! target/release/read-load --pg-url postgres://postgres@127.0.0.1:5432/wuzhang_bench \
 //!     [--tickets 1000000] [--big-share 0.1] [--open-share 0.04] [--days 90] \
 //!     [--district 220102] [--grids 10000] [--chunk 1000000] [--samples 200] \
-//!     [--watch-back 1000000] [--schema NAME] [--keep] [--sqlite] [--wuzhang PATH]
+//!     [--watch-back 1000000] [--schema NAME] [--keep] [--sqlite] [--sqlite-dir DIR]
+//!     [--wuzhang PATH]
 //! ```
 //!
 //! **The store** is seeded set-wise, not through the API. The tree is the synthetic one of
@@ -43,7 +44,9 @@
 //! `wuzhang serve`) beside the plain SQL (sqlx, prepared, one pool): see `plain_*` below
 //! for what each plain query computes. `--schema NAME` seeds into (or reuses, if it has
 //! tickets) that schema and keeps it; otherwise a scratch schema is dropped at the end
-//! unless `--keep`.
+//! unless `--keep`. `--sqlite-dir DIR` (implies `--sqlite`) keeps the embedded store in
+//! `DIR` and, when `DIR/wuzhang.db` exists, reads it as it is (no copy; no fold if it is
+//! folded to its head), so its reads can be timed again on a quiet machine.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,7 +57,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use sqlx::{AssertSqlSafe, Connection, PgPool, Row, SqlitePool};
 use time::{Duration, OffsetDateTime, UtcOffset};
-use wuzhang_bench::server::{Server, authed};
+use wuzhang_bench::server::{DataDir, Server, authed};
 use wuzhang_bench::stats::{Summary, summarise};
 use wuzhang_domain::area::{AreaCode, AreaLevel};
 use wuzhang_domain::category::{Category, CategoryCode, CategoryKind, DeadlineKind};
@@ -82,6 +85,8 @@ struct Args {
     schema: Option<String>,
     keep: bool,
     sqlite: bool,
+    /// `--sqlite-dir`: the embedded store's directory, kept; reused when it holds one.
+    sqlite_dir: Option<PathBuf>,
     ledger_index: bool,
     wuzhang: Option<PathBuf>,
 }
@@ -101,6 +106,7 @@ fn parse_args() -> anyhow::Result<Args> {
         schema: None,
         keep: false,
         sqlite: false,
+        sqlite_dir: None,
         ledger_index: false,
         wuzhang: None,
     };
@@ -121,6 +127,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--schema" => a.schema = Some(v()?),
             "--keep" => a.keep = true,
             "--sqlite" => a.sqlite = true,
+            "--sqlite-dir" => {
+                a.sqlite = true;
+                a.sqlite_dir = Some(v()?.into());
+            }
             "--ledger-index" => a.ledger_index = true,
             "--wuzhang" => a.wuzhang = Some(v()?.into()),
             other => bail!("unknown argument {other}"),
@@ -1407,9 +1417,22 @@ async fn main() -> anyhow::Result<()> {
         .max_connections(4)
         .connect_with(options)
         .await?;
-    let data_dir = tempfile::tempdir()?;
-    let (db, database_url) = if args.sqlite {
-        let lite = copy_to_sqlite(&pool, &data_dir.path().join("wuzhang.db"), &args).await?;
+    let data_dir: DataDir = match &args.sqlite_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            DataDir::Kept(dir.clone())
+        }
+        None => tempfile::tempdir()?.into(),
+    };
+    let lite_path = data_dir.path().join("wuzhang.db");
+    // A kept embedded store that was copied (and maybe folded) before is read as it is.
+    let lite_reused = args.sqlite_dir.is_some() && lite_path.exists();
+    let (db, database_url) = if lite_reused {
+        println!("{} exists: reading it as it is", lite_path.display());
+        let store = wuzhang_store::SqliteStore::open(&lite_path.display().to_string()).await?;
+        (Db::Lite(store.pool().clone()), None)
+    } else if args.sqlite {
+        let lite = copy_to_sqlite(&pool, &lite_path, &args).await?;
         (Db::Lite(lite), None)
     } else {
         let size: String =
@@ -1444,16 +1467,12 @@ async fn main() -> anyhow::Result<()> {
         }
         println!("experiment: index on evaluation_ledgers (ticket_id) added before the fold");
     }
-    // A reused Postgres schema already folded to its head is read as it is.
-    let folded = match (&db, reuse) {
-        (Db::Pg(p), true) => {
-            sqlx::query_scalar::<_, bool>(
-                "SELECT (SELECT cursor FROM projection_cursors WHERE name = 'rollups') \
-               >= (SELECT COALESCE(max(cursor), 0) FROM ticket_events)",
-            )
-            .fetch_one(p)
-            .await?
-        }
+    // A reused store already folded to its head is read as it is.
+    const FOLDED: &str = "SELECT (SELECT cursor FROM projection_cursors WHERE name = 'rollups') \
+        >= (SELECT COALESCE(max(cursor), 0) FROM ticket_events)";
+    let folded = match (&db, reuse, lite_reused) {
+        (Db::Pg(p), true, _) => sqlx::query_scalar::<_, bool>(FOLDED).fetch_one(p).await?,
+        (Db::Lite(p), _, true) => sqlx::query_scalar::<_, bool>(FOLDED).fetch_one(p).await?,
         _ => false,
     };
     let t = Instant::now();
