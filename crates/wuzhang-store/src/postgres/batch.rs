@@ -187,15 +187,43 @@ pub(super) async fn write_batch(
     conn: &mut PgConnection,
     batch: &[&NewTicket],
 ) -> Result<Vec<Result<()>>> {
-    let mut outcomes = refuse_repeats(batch);
+    encode_batch(batch)?.run(conn).await
+}
+
+/// A batch encoded for its statement, ready to run: the CPU half of [`write_batch`] (the
+/// rows into the statement's arrays, the arrays into the wire format), apart so that a
+/// campaign encodes its next few thousand tickets while the database writes these.
+pub(super) struct EncodedBatch {
+    outcomes: Vec<Result<()>>,
+    /// The jobs sent, in order: the ticket's id, and the answer if its key was taken.
+    sent: Vec<(Uuid, Option<StoreError>)>,
+    /// `None` when no job was left to send.
+    query: Option<BatchQuery>,
+}
+
+type BatchQuery = sqlx::query::QueryAs<
+    'static,
+    sqlx::Postgres,
+    (Uuid, bool),
+    <sqlx::Postgres as sqlx::Database>::Arguments,
+>;
+
+/// Encodes `batch` for [`EncodedBatch::run`].
+pub(super) fn encode_batch(batch: &[&NewTicket]) -> Result<EncodedBatch> {
+    let outcomes = refuse_repeats(batch);
     let jobs = accepted(batch, &outcomes);
     if jobs.is_empty() {
-        return Ok(outcomes);
+        return Ok(EncodedBatch {
+            outcomes,
+            sent: Vec::new(),
+            query: None,
+        });
     }
 
     let mut keys: Vec<KeyRow> = Vec::new();
     let mut tickets: Vec<TicketRow> = Vec::with_capacity(jobs.len());
     let mut ids: Vec<Uuid> = Vec::with_capacity(jobs.len());
+    let mut sent = Vec::with_capacity(jobs.len());
     let mut events: Vec<EventRow> = Vec::new();
     for new in &jobs {
         let id = new.ticket.id.as_uuid();
@@ -212,6 +240,7 @@ pub(super) async fn write_batch(
             ticket: TicketColumns::new(&new.ticket)?,
         });
         ids.push(id);
+        sent.push((id, new.idempotency.as_ref().map(idempotency_taken)));
         events.extend(EventColumns::numbered(&new.ticket, &new.events, 0).map(EventRow));
     }
     let timer_sets = TimerSetRow::sets(jobs.iter().flat_map(|new| &new.timers));
@@ -223,23 +252,42 @@ pub(super) async fn write_batch(
         .bind(ids)
         .bind(timer_sets)
         .bind(events);
-    let rows: Vec<(Uuid, bool)> = query.fetch_all(&mut *conn).await?;
-    // (id, true) for each ticket written; (id, false) for each id that was already taken.
-    let written: HashSet<Uuid> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
-    let taken: HashSet<Uuid> = rows.iter().filter(|r| !r.1).map(|r| r.0).collect();
-    let mut jobs = jobs.into_iter();
-    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
-        let new = jobs.next().expect("one job per accepted outcome");
-        let id = new.ticket.id.as_uuid();
-        if !written.contains(&id) {
-            // Not written: its id was taken, else its key.
-            *outcome = Err(match &new.idempotency {
-                Some(r) if !taken.contains(&id) => idempotency_taken(r),
-                _ => StoreError::already_exists("ticket", new.ticket.id),
-            });
+    Ok(EncodedBatch {
+        outcomes,
+        sent,
+        query: Some(query),
+    })
+}
+
+impl EncodedBatch {
+    /// Runs the statement on `conn` and answers each job: written, or refused because its
+    /// idempotency key or ticket id is taken. An `Err` means nothing was written.
+    pub(super) async fn run(self, conn: &mut PgConnection) -> Result<Vec<Result<()>>> {
+        let EncodedBatch {
+            mut outcomes,
+            sent,
+            query,
+        } = self;
+        let Some(query) = query else {
+            return Ok(outcomes);
+        };
+        let rows: Vec<(Uuid, bool)> = query.fetch_all(&mut *conn).await?;
+        // (id, true) for each ticket written; (id, false) for each id that was already taken.
+        let written: HashSet<Uuid> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
+        let taken: HashSet<Uuid> = rows.iter().filter(|r| !r.1).map(|r| r.0).collect();
+        let mut sent = sent.into_iter();
+        for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+            let (id, key_taken) = sent.next().expect("one job sent per accepted outcome");
+            if !written.contains(&id) {
+                // Not written: its id was taken, else its key.
+                *outcome = Err(match key_taken {
+                    Some(e) if !taken.contains(&id) => e,
+                    _ => StoreError::already_exists("ticket", id),
+                });
+            }
         }
+        Ok(outcomes)
     }
-    Ok(outcomes)
 }
 
 /// One statement for a whole batch; see [`write_batch`]. Parameters: `$1` the event log

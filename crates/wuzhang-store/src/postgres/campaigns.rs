@@ -1,6 +1,6 @@
 //! [`CampaignStore`] on Postgres: a campaign's tickets go in with the group commit's own
-//! set-wise statement ([`write_batch`]), a few thousand per statement, all in the
-//! campaign's transaction.
+//! set-wise statement ([`super::batch::write_batch`]), a few thousand per statement, all
+//! in the campaign's transaction.
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -10,7 +10,7 @@ use wuzhang_domain::evaluation::Place;
 use wuzhang_domain::ticket::{TicketId, TicketState};
 
 use super::PostgresStore;
-use super::batch::{normalize_new_ticket, write_batch};
+use super::batch::{EncodedBatch, encode_batch, normalize_new_ticket};
 use super::idempotency::insert_idempotency;
 use crate::codec::{code, from_json, normalize_idempotency, parse, to_json};
 use crate::error::{Result, StoreError, unique_as};
@@ -31,10 +31,21 @@ impl CampaignStore for PostgresStore {
         tasks: &[NewCampaignTask],
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<()> {
-        let news: Vec<NewTicket> = tasks.iter().map(|t| normalize_new_ticket(&t.new)).collect();
-        for new in &news {
-            validate::ticket_write(&new.ticket, Some(&new.timers))?;
-        }
+        // Chunks are normalised, checked and encoded on a blocking thread, each while the
+        // chunk before it is written: the encoding was about a third of each chunk's time
+        // on the connection (statement log of a campaign of 29,762 tasks).
+        let encode = |chunk: &[NewCampaignTask]| {
+            let news: Vec<NewTicket> = chunk.iter().map(|t| normalize_new_ticket(&t.new)).collect();
+            tokio::task::spawn_blocking(move || -> Result<EncodedBatch> {
+                for new in &news {
+                    validate::ticket_write(&new.ticket, Some(&new.timers))?;
+                }
+                let refs: Vec<&NewTicket> = news.iter().collect();
+                encode_batch(&refs)
+            })
+        };
+        let mut chunks = tasks.chunks(TICKETS_PER_STATEMENT);
+        let mut next = chunks.next().map(encode);
         let mut tx = self.pool.begin().await?;
         if let Some(r) = idempotency {
             insert_idempotency(&mut tx, &normalize_idempotency(r)).await?;
@@ -50,13 +61,10 @@ impl CampaignStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_as(e, "campaign", campaign.id))?;
-        for chunk in news.chunks(TICKETS_PER_STATEMENT) {
-            let refs: Vec<&NewTicket> = chunk.iter().collect();
-            if let Some(Err(e)) = write_batch(&mut tx, &refs)
-                .await?
-                .into_iter()
-                .find(Result::is_err)
-            {
+        while let Some(encoding) = next.take() {
+            let batch = encoding.await.map_err(StoreError::internal)??;
+            next = chunks.next().map(encode);
+            if let Some(Err(e)) = batch.run(&mut tx).await?.into_iter().find(Result::is_err) {
                 return Err(e);
             }
         }
