@@ -88,9 +88,14 @@ impl RollupStore for PostgresStore {
     }
 
     async fn ticket_ledgers(&self, tickets: &[TicketId]) -> Result<Vec<TicketLedger>> {
+        // A lookup by key per id, whatever the number of ids: as `ticket_id = ANY($1)`,
+        // with a rebuild's 50,000 ids against 7M ledgers, the planner chose a parallel
+        // scan of the whole table testing each row against the array (a step ran for
+        // minutes); an `unnest` is planned as a short list joined on the index.
         let rows = sqlx::query(
-            "SELECT subdistrict_code, ticket_id, place, ledger FROM evaluation_ledgers \
-             WHERE ticket_id = ANY($1)",
+            "SELECT l.subdistrict_code, l.ticket_id, l.place, l.ledger \
+             FROM unnest($1::uuid[]) AS x(id) \
+             JOIN evaluation_ledgers l ON l.ticket_id = x.id",
         )
         .bind(uuids(tickets))
         .fetch_all(&self.pool)
@@ -108,11 +113,14 @@ impl RollupStore for PostgresStore {
     }
 
     async fn ticket_places(&self, tickets: &[TicketId]) -> Result<Vec<TicketPlace>> {
-        let rows =
-            sqlx::query("SELECT id, subdistrict_code, grid_code FROM tickets WHERE id = ANY($1)")
-                .bind(uuids(tickets))
-                .fetch_all(&self.pool)
-                .await?;
+        // Joined on the key per id, as the ledgers above.
+        let rows = sqlx::query(
+            "SELECT t.id, t.subdistrict_code, t.grid_code \
+             FROM unnest($1::uuid[]) AS x(id) JOIN tickets t ON t.id = x.id",
+        )
+        .bind(uuids(tickets))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(TicketPlace {
