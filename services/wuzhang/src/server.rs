@@ -196,34 +196,8 @@ pub async fn run(
         stop_tx.subscribe(),
     ));
 
-    // HTTP: Open311 (with intake), media downloads, health.
     let http_addr = http_listener.local_addr()?;
     let media_base = public_url.unwrap_or_else(|| format!("http://{http_addr}"));
-    let mut http_app = axum::Router::new()
-        .merge(wuzhang_media::router(Arc::clone(&media)))
-        .merge(healthz(Arc::clone(&store)));
-    if enabled(ServiceName::Intake) {
-        let backend =
-            wuzhang_intake::open311::Open311Intake::new(intake_core.clone(), open311_keys);
-        http_app = http_app.merge(wuzhang_open311::router_with(
-            Arc::new(backend),
-            wuzhang_open311::Options {
-                clock: Arc::clone(&clock),
-                endpoint_url: Some(format!("{media_base}{}", wuzhang_open311::PREFIX)),
-                ..Default::default()
-            },
-        ));
-    }
-    let mut http_stop = stop_tx.subscribe();
-    let http = tokio::spawn(async move {
-        axum::serve(http_listener, http_app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
-    tracing::info!(addr = %http_addr, "http serving");
-
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(wuzhang_proto::FILE_DESCRIPTOR_SET)
@@ -298,6 +272,54 @@ pub async fn run(
         )
     });
 
+    // The API's services, each with its interceptor: served over gRPC, and called in
+    // process by the HTTP/JSON gateway, so both doors run the same handlers.
+    let mut api = tonic::service::Routes::builder();
+    if let Some(s) = intake {
+        api.add_service(s);
+    }
+    if let Some(s) = routing {
+        api.add_service(s);
+    }
+    if let Some(s) = escalation {
+        api.add_service(s);
+    }
+    if let Some(s) = supervision {
+        api.add_service(s);
+    }
+    if let Some(s) = admin {
+        api.add_service(s);
+    }
+    let api = api.routes().prepare();
+
+    // HTTP: Open311 (with intake), media downloads, health.
+    let gateway = wuzhang_gateway::Gateway::new(api.clone(), wuzhang_gateway::Options::default())?;
+    let mut http_app = axum::Router::new()
+        .merge(wuzhang_media::router(Arc::clone(&media)))
+        .merge(healthz(Arc::clone(&store)))
+        .merge(gateway.into_router());
+    if enabled(ServiceName::Intake) {
+        let backend =
+            wuzhang_intake::open311::Open311Intake::new(intake_core.clone(), open311_keys);
+        http_app = http_app.merge(wuzhang_open311::router_with(
+            Arc::new(backend),
+            wuzhang_open311::Options {
+                clock: Arc::clone(&clock),
+                endpoint_url: Some(format!("{media_base}{}", wuzhang_open311::PREFIX)),
+                ..Default::default()
+            },
+        ));
+    }
+    let mut http_stop = stop_tx.subscribe();
+    let http = tokio::spawn(async move {
+        axum::serve(http_listener, http_app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(addr = %http_addr, "http serving");
+
     // Health answers per service name, and "" for the whole server.
     for (name, service) in [
         (
@@ -353,14 +375,10 @@ pub async fn run(
             let _ = span.set_parent(wuzhang_telemetry::extract_context(req.headers()));
             span
         })
+        .add_routes(api)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_optional_service(intake)
-        .add_optional_service(routing)
-        .add_optional_service(escalation)
-        .add_optional_service(supervision)
-        .add_optional_service(admin)
         .serve_with_incoming_shutdown(
             // Small RPC answers must not wait for Nagle's algorithm (a 40 ms stall against
             // the peer's delayed ACK), so every accepted socket sends at once; and each

@@ -1,0 +1,292 @@
+//! HTTP/JSON for every RPC of `wuzhang.v1`, for mini-programs (小程序), H5 pages and
+//! browsers, which speak HTTPS and JSON rather than gRPC.
+//!
+//! The routes are not written here: each RPC's `google.api.http` rule in the protos
+//! (AIP-127, as grpc-gateway and Envoy's transcoder read them) is read from the descriptor
+//! set when the gateway is built ([`rules`]), and a build fails if an RPC has none. A
+//! request becomes the RPC's request message ([`request`]: path variables, query string,
+//! JSON body, checked field by field so a bad one is named), and is then called **in
+//! process on the server's own gRPC routes** ([`call`]): the same bearer authentication,
+//! scope checks, idempotency and validation as a gRPC caller gets, from the same handlers.
+//! The answer is the response message as canonical proto3 JSON (lowerCamelCase, enums by
+//! name, 64-bit integers as strings, RFC 3339 times), or a `google.rpc.Status` in JSON with
+//! the HTTP status of its code ([`status`]).
+//!
+//! Server streams (`WatchIncident`, `WatchEvents`) answer as Server-Sent Events: each
+//! message an event whose `id:` is its position (`seq`, `cursor`), resumed by
+//! `Last-Event-ID` into the request's matching `after_…` field, with heartbeats.
+
+pub mod call;
+pub mod request;
+pub mod rules;
+pub mod status;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
+use serde_json::json;
+use tonic::Status;
+use tonic::service::Routes;
+
+use crate::call::{Next, Stream};
+use crate::request::Violation;
+use crate::rules::{BodyRule, Route, RuleError};
+
+/// What the gateway takes at most, and how it keeps streams alive.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The largest JSON body taken (413 above it). Imports carry whole files; a file as
+    /// JSON base64 is a third larger than the gRPC limit's bytes.
+    pub max_body_bytes: usize,
+    /// How often an idle event stream sends a comment, so proxies and mini-program
+    /// runtimes do not close it.
+    pub heartbeat: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 110 * 1024 * 1024,
+            heartbeat: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The gateway: its routes and the gRPC routes it calls.
+#[derive(Debug)]
+pub struct Gateway {
+    routes: Vec<Route>,
+    grpc: Routes,
+    options: Options,
+}
+
+impl Gateway {
+    /// The gateway for every RPC of `wuzhang.v1`, calling `grpc` (the server's routes,
+    /// each service with its interceptor).
+    pub fn new(grpc: Routes, options: Options) -> Result<Self, RuleError> {
+        let (_, routes) = rules::routes(wuzhang_proto::FILE_DESCRIPTOR_SET, "wuzhang.v1")?;
+        Ok(Self {
+            routes,
+            grpc,
+            options,
+        })
+    }
+
+    /// Every binding: (HTTP method, path template, `Service.Rpc`).
+    pub fn bindings(&self) -> impl Iterator<Item = (&http::Method, &str, String)> {
+        self.routes
+            .iter()
+            .map(|r| (&r.method, r.template.as_str(), r.rpc_name()))
+    }
+
+    /// The axum router serving `/v1/…`.
+    pub fn into_router(self) -> axum::Router {
+        axum::Router::new()
+            .route("/v1/{*rest}", axum::routing::any(handle))
+            .with_state(Arc::new(self))
+    }
+}
+
+async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let mut other_method = false;
+    for route in &gw.routes {
+        let Some(vars) = route.template.matches(&path) else {
+            continue;
+        };
+        if route.method != req.method() {
+            other_method = true;
+            continue;
+        }
+        return serve(&gw, route, vars, req).await;
+    }
+    if other_method {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            axum::Json(json!({
+                "code": tonic::Code::Unimplemented as i32,
+                "message": format!("{path} does not take {}", req.method()),
+            })),
+        )
+            .into_response();
+    }
+    status::response(&Status::not_found(format!("no method at {path}")))
+}
+
+async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, gw.options.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return too_large(gw.options.max_body_bytes);
+        }
+    };
+    let body = (!body.is_empty()).then_some(body);
+    if body.is_some() && route.body != BodyRule::None && !is_json(&parts.headers) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            status::invalid(Violation::new("content-type", "must be application/json")),
+        )
+            .into_response();
+    }
+    if route.rpc.is_client_streaming() {
+        return status::response(&Status::unimplemented(format!(
+            "{} is not served over HTTP yet; call it over gRPC",
+            route.rpc_name()
+        )));
+    }
+    let mut query = parts.uri.query().unwrap_or_default().to_owned();
+    let resume = route
+        .rpc
+        .is_server_streaming()
+        .then(|| resume_fields(route))
+        .flatten();
+    if let (Some((after, _)), Some(last)) = (&resume, parts.headers.get("last-event-id"))
+        && let Ok(last) = last.to_str()
+        && !form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == *after)
+    {
+        let mut q = form_urlencoded::Serializer::new(query);
+        q.append_pair(after, last);
+        query = q.finish();
+    }
+    let message = match request::build(route, vars, Some(&query), body.as_deref()) {
+        Ok(m) => m,
+        Err(v) => return status::invalid(v),
+    };
+    let framed = match call::frame(&message.encode_to_vec()) {
+        Ok(f) => f,
+        Err(s) => return status::response(&s),
+    };
+    let output = route.rpc.output();
+    if route.rpc.is_server_streaming() {
+        let id_field = resume.map(|(_, id)| id);
+        return match Stream::open(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
+            Ok(stream) => sse(stream, output, id_field, gw.options.heartbeat),
+            Err(s) => status::response(&s),
+        };
+    }
+    match call::unary(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
+        Ok(bytes) => match to_json(&output, bytes) {
+            Ok(json) => ([(http::header::CONTENT_TYPE, "application/json")], json).into_response(),
+            Err(s) => status::response(&s),
+        },
+        Err(s) => status::response(&s),
+    }
+}
+
+fn too_large(max: usize) -> Response {
+    let mut r = status::invalid(Violation::new(
+        "body",
+        format!("is over the limit of {max} bytes"),
+    ));
+    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    r
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// For a server stream, the request field a `Last-Event-ID` resumes from and the
+/// response field that is each event's id: a request field `after_X` where the streamed
+/// message has a field `X` (`after_seq` ↔ `seq`, `after_cursor` ↔ `cursor`).
+fn resume_fields(route: &Route) -> Option<(String, String)> {
+    let output = route.rpc.output();
+    route.rpc.input().fields().find_map(|f| {
+        let id = f.name().strip_prefix("after_")?;
+        output
+            .get_field_by_name(id)
+            .map(|_| (f.name().to_owned(), id.to_owned()))
+    })
+}
+
+/// A response message as canonical proto3 JSON.
+fn to_json(desc: &MessageDescriptor, bytes: Bytes) -> Result<Vec<u8>, Status> {
+    let message = DynamicMessage::decode(desc.clone(), bytes)
+        .map_err(|e| Status::internal(format!("gateway: the answer does not decode: {e}")))?;
+    let mut out = serde_json::Serializer::new(Vec::new());
+    message
+        .serialize_with_options(&mut out, &SerializeOptions::new())
+        .map_err(|e| Status::internal(format!("gateway: the answer does not encode: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// A server stream as Server-Sent Events: each message a `message` event with its id; an
+/// error ends the stream with an `error` event carrying the `google.rpc.Status`.
+fn sse(
+    stream: Stream,
+    output: MessageDescriptor,
+    id_field: Option<String>,
+    heartbeat: Duration,
+) -> Response {
+    let events = futures::stream::unfold(Some(stream), move |state| {
+        let output = output.clone();
+        let id_field = id_field.clone();
+        async move {
+            let mut stream = state?;
+            match stream.next().await {
+                Next::Message(bytes) => {
+                    let event = match event_of(&output, bytes, id_field.as_deref()) {
+                        Ok(e) => e,
+                        Err(s) => return Some((Ok::<_, Infallible>(error_event(&s)), None)),
+                    };
+                    Some((Ok(event), Some(stream)))
+                }
+                Next::End(s) if s.code() == tonic::Code::Ok => None,
+                Next::End(s) => Some((Ok(error_event(&s)), None)),
+            }
+        }
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(heartbeat))
+        .into_response()
+}
+
+fn event_of(
+    output: &MessageDescriptor,
+    bytes: Bytes,
+    id_field: Option<&str>,
+) -> Result<Event, Status> {
+    let message = DynamicMessage::decode(output.clone(), bytes.clone())
+        .map_err(|e| Status::internal(format!("gateway: the event does not decode: {e}")))?;
+    let json = to_json(output, bytes)?;
+    let data = String::from_utf8(json)
+        .map_err(|e| Status::internal(format!("gateway: the event is not UTF-8: {e}")))?;
+    let mut event = Event::default().event("message").data(data);
+    if let Some(field) = id_field
+        && let Some(value) = message.get_field_by_name(field)
+    {
+        use prost_reflect::Value;
+        let id = match value.as_ref() {
+            Value::String(s) => Some(s.clone()),
+            Value::I64(n) => Some(n.to_string()),
+            Value::U64(n) => Some(n.to_string()),
+            Value::I32(n) => Some(n.to_string()),
+            Value::U32(n) => Some(n.to_string()),
+            _ => None,
+        };
+        if let Some(id) = id {
+            event = event.id(id);
+        }
+    }
+    Ok(event)
+}
+
+fn error_event(status: &Status) -> Event {
+    Event::default()
+        .event("error")
+        .data(status::body(status).to_string())
+}

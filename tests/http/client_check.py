@@ -1,0 +1,197 @@
+"""Drives wuzhang's HTTP/JSON API as a mini-program or a browser would, with `requests`
+(PyPI), a client this project did not write: a resident reports, reads, lists, follows
+the ticket's events as Server-Sent Events, drops the stream, cancels, and resumes with
+Last-Event-ID missing nothing; bad input gets a 4xx naming the field and writes nothing;
+a command center reads its overview and ticket list.
+
+Run by tests/tests/http_api.rs against a started server with the small test tree:
+
+    python client_check.py --base-url http://127.0.0.1:PORT --resident TOKEN \
+        --other TOKEN --command-center TOKEN --subdistrict 220102001
+"""
+
+import argparse
+import json
+import sys
+
+import requests
+
+
+def fail(what, response=None):
+    detail = ""
+    if response is not None:
+        detail = f" [{response.status_code}] {response.text[:500]}"
+    print(f"FAIL: {what}{detail}")
+    sys.exit(1)
+
+
+def check(cond, what, response=None):
+    if not cond:
+        fail(what, response)
+
+
+def violations(response):
+    body = response.json()
+    fields = []
+    for d in body.get("details", []):
+        if d.get("@type") == "type.googleapis.com/google.rpc.BadRequest":
+            fields += [v["field"] for v in d.get("fieldViolations", [])]
+    return fields
+
+
+def events(response, want=None):
+    """Reads Server-Sent Events (id, event, data) from a streamed response, up to `want`
+    of them (all, until the server ends the stream, when None)."""
+    out = []
+    event = {}
+    for raw in response.iter_lines(decode_unicode=True):
+        if raw is None:
+            continue
+        if raw == "":
+            if "data" in event:
+                out.append(event)
+                if want is not None and len(out) >= want:
+                    return out
+            event = {}
+            continue
+        if raw.startswith(":"):
+            continue  # a heartbeat
+        name, _, value = raw.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        event[name] = event.get(name, "") + value if name == "data" else value
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--resident", required=True)
+    p.add_argument("--other", required=True)
+    p.add_argument("--command-center", required=True)
+    p.add_argument("--subdistrict", required=True)
+    a = p.parse_args()
+    base = a.base_url.rstrip("/")
+    s = requests.Session()
+    me = {"Authorization": f"Bearer {a.resident}"}
+    other = {"Authorization": f"Bearer {a.other}"}
+    cc = {"Authorization": f"Bearer {a.command_center}"}
+
+    report = {
+        "requestId": "http-1",
+        "categoryCode": "E0102",
+        "description": "楼道堆放杂物 (HTTP)",
+        "location": {"lat": 43.807, "lng": 125.307, "crs": "CRS_WGS84"},
+        "contactPhone": "13812345678",
+    }
+    r = s.post(f"{base}/v1/incidents", json=report, headers=me, timeout=30)
+    check(r.status_code == 200, "SubmitIncident over HTTP", r)
+    check(r.headers["content-type"].startswith("application/json"), "JSON answer", r)
+    ticket = r.json()
+    tid = ticket["id"]
+    check(ticket["state"] == "TICKET_STATE_ASSIGNED", "routed at once", r)
+    check(ticket["gridCode"] == "220102001001001", "in grid 1", r)
+    print(f"ok: submitted {tid}")
+
+    # A retry is the same ticket (idempotent on requestId), proto field names accepted.
+    retry = dict(report)
+    del retry["requestId"]
+    retry["request_id"] = "http-1"
+    r = s.post(f"{base}/v1/incidents", json=retry, headers=me, timeout=30)
+    check(r.status_code == 200 and r.json()["id"] == tid, "retry gives the same ticket", r)
+
+    r = s.get(f"{base}/v1/incidents/{tid}", headers=me, timeout=30)
+    check(r.status_code == 200 and r.json()["id"] == tid, "GetIncident", r)
+    r = s.get(f"{base}/v1/incidents", params={"pageSize": 10}, headers=me, timeout=30)
+    check(r.status_code == 200, "ListMyIncidents", r)
+    mine = r.json()
+    check([t["id"] for t in mine.get("tickets", [])] == [tid], "my one ticket", r)
+    check(mine.get("totalSize") in (1, "1"), "total", r)
+    print("ok: read and listed")
+
+    # Another resident does not see it; no token is 401.
+    r = s.get(f"{base}/v1/incidents/{tid}", headers=other, timeout=30)
+    check(r.status_code == 404 and r.json()["code"] == 5, "out of scope is NOT_FOUND", r)
+    r = s.get(f"{base}/v1/incidents/{tid}", timeout=30)
+    check(r.status_code == 401 and r.json()["code"] == 16, "no token is 401", r)
+    print("ok: scope and authentication")
+
+    # Bad input: 4xx, the field named, nothing written.
+    bad = [
+        (b"{not json", "application/json", 400, "body"),
+        (b"\xff\xfe", "application/json", 400, "body"),
+        (json.dumps({**report, "requestId": "b1", "colour": "red"}), "application/json", 400, "colour"),
+        (json.dumps({**report, "requestId": "b2", "description": 5}), "application/json", 400, "description"),
+        (json.dumps({**report, "requestId": "b3", "location": {"lat": "north"}}), "application/json", 400, "location.lat"),
+        (json.dumps({**report, "requestId": "b4", "categoryCode": ""}), "application/json", 400, "category_code"),
+        (json.dumps({**report, "requestId": "b5"}), "text/plain", 415, "content-type"),
+    ]
+    for body, ctype, status, field in bad:
+        r = s.post(
+            f"{base}/v1/incidents",
+            data=body,
+            headers={**me, "Content-Type": ctype},
+            timeout=30,
+        )
+        check(r.status_code == status, f"bad input {field}: status {status}", r)
+        check(field in violations(r), f"bad input names {field}", r)
+    r = s.get(f"{base}/v1/incidents", headers=me, timeout=30)
+    check(len(r.json().get("tickets", [])) == 1, "bad input wrote nothing", r)
+    r = s.delete(f"{base}/v1/incidents", headers=me, timeout=30)
+    check(r.status_code == 405, "a method the path does not take", r)
+    r = s.get(f"{base}/v1/nowhere", headers=me, timeout=30)
+    check(r.status_code == 404, "a path with no method", r)
+    print("ok: bad input refused, field named, nothing written")
+
+    # Follow the ticket's events, drop the stream, act, resume: nothing missed.
+    with s.get(
+        f"{base}/v1/incidents/{tid}:watch",
+        headers={**me, "Accept": "text/event-stream"},
+        stream=True,
+        timeout=30,
+    ) as r:
+        check(r.status_code == 200, "WatchIncident as SSE", r)
+        check(r.headers["content-type"].startswith("text/event-stream"), "event stream", r)
+        first = events(r, want=2)
+    check(len(first) == 2, f"two events so far: {first}")
+    kinds = [json.loads(e["data"])["kind"] for e in first]
+    check(kinds == ["EVENT_KIND_SUBMITTED", "EVENT_KIND_ASSIGNED"], f"kinds {kinds}")
+    check([e.get("id") for e in first] == ["1", "2"], f"ids are the seqs: {first}")
+    r = s.post(
+        f"{base}/v1/incidents/{tid}:cancel",
+        json={"requestId": "http-c1", "reason": "已自行处理"},
+        headers=me,
+        timeout=30,
+    )
+    check(r.status_code == 200 and r.json()["state"] == "TICKET_STATE_CANCELLED", "cancel", r)
+    with s.get(
+        f"{base}/v1/incidents/{tid}:watch",
+        headers={**me, "Accept": "text/event-stream", "Last-Event-ID": first[-1]["id"]},
+        stream=True,
+        timeout=30,
+    ) as r:
+        check(r.status_code == 200, "resume", r)
+        rest = events(r)  # the stream ends after the final state's event
+    seqs = [int(e["id"]) for e in rest]
+    check(seqs and seqs[0] == 3 and seqs == list(range(3, 3 + len(seqs))), f"resumed at 3, gap-free: {seqs}")
+    check(json.loads(rest[-1]["data"])["kind"] == "EVENT_KIND_CANCELLED", f"ends cancelled: {rest}")
+    print(f"ok: watched, dropped, resumed with Last-Event-ID: seqs {seqs}")
+
+    # The command center's screen reads.
+    r = s.get(f"{base}/v1/subdistricts/{a.subdistrict}/overview", headers=cc, timeout=30)
+    check(r.status_code == 200 and r.json()["subdistrictCode"] == a.subdistrict, "GetOverview", r)
+    r = s.get(
+        f"{base}/v1/tickets",
+        params={"subdistrictCode": a.subdistrict, "states": "TICKET_STATE_CANCELLED"},
+        headers=cc,
+        timeout=30,
+    )
+    check(r.status_code == 200, "ListTickets", r)
+    check([t["id"] for t in r.json().get("tickets", [])] == [tid], "the cancelled ticket", r)
+    r = s.get(f"{base}/v1/subdistricts/999999999/overview", headers=cc, timeout=30)
+    check(r.status_code == 404, "another subdistrict is NOT_FOUND", r)
+    print("ok: command center")
+    print("all ok")
+
+
+if __name__ == "__main__":
+    main()
