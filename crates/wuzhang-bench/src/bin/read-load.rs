@@ -987,6 +987,98 @@ fn print_line(read: &str, ours: &Summary, plain: &Summary) {
     );
 }
 
+/// Each read of `GetOverview` (services/wuzhang-supervision/src/overview.rs) timed alone
+/// through the store, in the process of this tool: which part a snapshot waits on. The
+/// server asks them together, so the snapshot costs about the slowest, plus the posts
+/// (asked after the tree) and the trip.
+async fn overview_parts(store: &dyn Store, sub: &str, n: usize) -> anyhow::Result<()> {
+    use wuzhang_domain::event::EventKind;
+    use wuzhang_domain::ticket::{Pause, TicketState};
+    use wuzhang_store::{TicketGrouping, TicketQuery};
+    let code = AreaCode::new(sub)?;
+    let now = SystemClock.now();
+    let of_sub = || TicketQuery {
+        subdistrict_codes: vec![code.clone()],
+        ..Default::default()
+    };
+    let open: Vec<TicketState> = TicketState::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .collect();
+    let overdue = TicketQuery {
+        overdue_at: Some(now),
+        ..of_sub()
+    };
+    let supervised = TicketQuery {
+        states: open.clone(),
+        supervised_only: true,
+        ..of_sub()
+    };
+    let reopen = TicketQuery {
+        reopen_requested: true,
+        ..of_sub()
+    };
+    let pause = TicketQuery {
+        states: open,
+        pause: Some(Pause::Requested),
+        ..of_sub()
+    };
+    let today = wuzhang_domain::evaluation::local_day(now);
+    let tree = store.subtree(&code, AreaLevel::Grid).await?;
+    let codes: Vec<AreaCode> = tree.iter().map(|a| a.code.clone()).collect();
+    println!(
+        "GetOverview's parts, each alone through the store ({} areas down to the grids):",
+        tree.len()
+    );
+    let n = n.min(50);
+    macro_rules! part {
+        ($name:expr, $call:expr) => {{
+            let s = measure(n, |_| async {
+                $call.await.map(drop).map_err(anyhow::Error::from)
+            })
+            .await?;
+            println!(
+                "  {:<28} p50 {} p95 {} ms ({})",
+                $name,
+                ms(s.p50_ns),
+                ms(s.p95_ns),
+                s.n
+            );
+        }};
+    }
+    part!("get_area", store.get_area(&code));
+    part!("event_cursor_head", store.event_cursor_head());
+    part!("rollup_cursor", store.rollup_cursor());
+    part!("state_counts", store.state_counts(&code));
+    part!("open_by_grid", store.open_by_grid(&code));
+    part!(
+        "overdue by grid",
+        store.count_tickets_by(&overdue, TicketGrouping::Grid)
+    );
+    part!(
+        "supervised by grid",
+        store.count_tickets_by(&supervised, TicketGrouping::Grid)
+    );
+    part!("reopen requests", store.count_tickets(&reopen));
+    part!("pause requests", store.count_tickets(&pause));
+    part!(
+        "submitted today",
+        store.event_day_count(&code, today, &[EventKind::Submitted])
+    );
+    part!(
+        "escalations today",
+        store.event_day_count(
+            &code,
+            today,
+            &[EventKind::Escalated, EventKind::AutoEscalated]
+        )
+    );
+    part!("subtree to grids", store.subtree(&code, AreaLevel::Grid));
+    part!("emergency_mode", store.emergency_mode(&code));
+    part!("posts_for_areas", store.posts_for_areas(&codes));
+    Ok(())
+}
+
 /// The local month (Asia/Shanghai) before the current one: [start, end).
 fn last_month(now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
     let cst = UtcOffset::from_hms(8, 0, 0).expect("offset");
@@ -1004,6 +1096,7 @@ async fn run_reads(
     server: &Server,
     bin: &Path,
     db: &Db,
+    parts: Option<&dyn Store>,
     sub: &str,
     args: &Args,
 ) -> anyhow::Result<()> {
@@ -1027,6 +1120,9 @@ async fn run_reads(
     .await?;
     let plain = measure(n, |_| db.overview(sub)).await?;
     print_line("GetOverview", &ours, &plain);
+    if let Some(store) = parts {
+        overview_parts(store, sub, n).await?;
+    }
 
     // GetEvaluation, last local month, by grid and by chief.
     let (start, end) = last_month(SystemClock.now());
@@ -1505,14 +1601,27 @@ async fn main() -> anyhow::Result<()> {
     let server = Server::start_with(
         &bin,
         data_dir,
-        database_url,
+        database_url.clone(),
         &[("WUZHANG_TIMER_WORKERS", "0")],
     )?;
     println!(
         "| read | ours p50 / p95 / p99 ms (n) | plain SQL p50 / p95 / p99 ms (n) | plain ÷ ours (p50) |"
     );
     println!("|---|---|---|---|");
-    run_reads(&server, &bin, &db, &seeded.big_sub, &args).await?;
+    // A store of this tool's own on the same data, to time the overview's reads one by one.
+    let parts: Box<dyn Store> = match &database_url {
+        Some(u) => Box::new(PostgresStore::connect(u, 4).await?),
+        None => Box::new(wuzhang_store::SqliteStore::open(&lite_path.display().to_string()).await?),
+    };
+    run_reads(
+        &server,
+        &bin,
+        &db,
+        Some(parts.as_ref()),
+        &seeded.big_sub,
+        &args,
+    )
+    .await?;
     drop(server);
     if args.schema.is_none() && !args.keep {
         pool.close().await;
