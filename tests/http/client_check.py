@@ -1,5 +1,5 @@
 """Drives wuzhang's HTTP/JSON API as a mini-program or a browser would, with `requests`
-(PyPI), a client this project did not write: a resident reports, reads, lists, follows
+(PyPI) with sseclient-py and openapi-spec-validator, clients this project did not write: a resident reports, reads, lists, follows
 the ticket's events as Server-Sent Events, drops the stream, cancels, and resumes with
 Last-Event-ID missing nothing; bad input gets a 4xx naming the field and writes nothing;
 a command center reads its overview and ticket list.
@@ -12,9 +12,12 @@ Run by tests/tests/http_api.rs against a started server with the small test tree
 
 import argparse
 import json
+import re
 import sys
 
 import requests
+import sseclient
+from openapi_spec_validator import validate
 
 
 def fail(what, response=None):
@@ -40,26 +43,33 @@ def violations(response):
 
 
 def events(response, want=None):
-    """Reads Server-Sent Events (id, event, data) from a streamed response, up to `want`
-    of them (all, until the server ends the stream, when None)."""
+    """Server-Sent Events (id, event, data) read by sseclient-py from a streamed
+    response, up to `want` of them (all, until the server ends the stream, when None)."""
     out = []
-    event = {}
-    for raw in response.iter_lines(decode_unicode=True):
-        if raw is None:
-            continue
-        if raw == "":
-            if "data" in event:
-                out.append(event)
-                if want is not None and len(out) >= want:
-                    return out
-            event = {}
-            continue
-        if raw.startswith(":"):
-            continue  # a heartbeat
-        name, _, value = raw.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        event[name] = event.get(name, "") + value if name == "data" else value
+    for e in sseclient.SSEClient(response).events():
+        out.append({"id": e.id, "event": e.event, "data": e.data})
+        if want is not None and len(out) >= want:
+            break
     return out
+
+
+def openapi(s, base):
+    """The OpenAPI document is valid OpenAPI 3 (openapi-spec-validator) and every path in
+    it answers: without a token, each method of each path reaches the server's handlers
+    (401), not a missing route (404) or method (405)."""
+    r = s.get(f"{base}/openapi.json", timeout=30)
+    check(r.status_code == 200, "GET /openapi.json", r)
+    doc = r.json()
+    validate(doc)
+    n = 0
+    for path, item in doc["paths"].items():
+        url = base + re.sub(r"\{[^}]+\}", "x", path)
+        for method in item:
+            r = s.request(method.upper(), url, timeout=30)
+            check(r.status_code == 401, f"{method.upper()} {path} answers", r)
+            n += 1
+    check(n > 40, f"{n} operations")
+    print(f"ok: OpenAPI document valid, its {n} operations answer")
 
 
 def main():
@@ -142,6 +152,41 @@ def main():
     check(r.status_code == 404, "a path with no method", r)
     print("ok: bad input refused, field named, nothing written")
 
+    # Uploads: a raw body with the metadata in the query string, and a form as a browser
+    # posts it; the bytes are checked against the type claimed.
+    png = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) + bytes(200)
+    r = s.post(
+        f"{base}/v1/media",
+        params={"requestId": "up-raw", "filename": "a.png"},
+        data=png,
+        headers={**me, "Content-Type": "image/png"},
+        timeout=30,
+    )
+    check(r.status_code == 200, "UploadMedia, raw body", r)
+    raw = r.json()
+    check(raw["contentType"] == "image/png" and raw["sizeBytes"] == "208", "stored as sent", r)
+    got = s.get(raw["url"], timeout=30)
+    check(got.status_code == 200 and got.content == png, "the upload reads back", got)
+    r = s.post(
+        f"{base}/v1/media",
+        data={"requestId": "up-form"},
+        files={"file": ("b.png", png, "image/png")},
+        headers=me,
+        timeout=30,
+    )
+    check(r.status_code == 200 and r.json()["url"] == raw["url"], "UploadMedia, form (same bytes, same URL)", r)
+    r = s.post(
+        f"{base}/v1/media",
+        params={"requestId": "up-bad"},
+        data=png,
+        headers={**me, "Content-Type": "image/jpeg"},
+        timeout=30,
+    )
+    check(r.status_code == 400 and "metadata.content_type" in violations(r), "a PNG claimed as JPEG", r)
+    r = s.post(f"{base}/v1/media", data={"requestId": "up-nofile"}, files={"x": ("", b"")}, headers=me, timeout=30)
+    check(r.status_code == 400, "a form without a file", r)
+    print("ok: uploads, raw and as a form")
+
     # Follow the ticket's events, drop the stream, act, resume: nothing missed.
     with s.get(
         f"{base}/v1/incidents/{tid}:watch",
@@ -190,6 +235,8 @@ def main():
     r = s.get(f"{base}/v1/subdistricts/999999999/overview", headers=cc, timeout=30)
     check(r.status_code == 404, "another subdistrict is NOT_FOUND", r)
     print("ok: command center")
+
+    openapi(s, base)
     print("all ok")
 
 

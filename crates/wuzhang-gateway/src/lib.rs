@@ -17,9 +17,11 @@
 //! `Last-Event-ID` into the request's matching `after_…` field, with heartbeats.
 
 pub mod call;
+pub mod openapi;
 pub mod request;
 pub mod rules;
 pub mod status;
+pub mod upload;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -66,17 +68,21 @@ pub struct Gateway {
     routes: Vec<Route>,
     grpc: Routes,
     options: Options,
+    /// The OpenAPI document, made once.
+    openapi: Bytes,
 }
 
 impl Gateway {
     /// The gateway for every RPC of `wuzhang.v1`, calling `grpc` (the server's routes,
     /// each service with its interceptor).
     pub fn new(grpc: Routes, options: Options) -> Result<Self, RuleError> {
-        let (_, routes) = rules::routes(wuzhang_proto::FILE_DESCRIPTOR_SET, "wuzhang.v1")?;
+        let (pool, routes) = rules::routes(wuzhang_proto::FILE_DESCRIPTOR_SET, "wuzhang.v1")?;
+        let openapi = Bytes::from(openapi::document(&pool, &routes).to_string());
         Ok(Self {
             routes,
             grpc,
             options,
+            openapi,
         })
     }
 
@@ -87,12 +93,21 @@ impl Gateway {
             .map(|r| (&r.method, r.template.as_str(), r.rpc_name()))
     }
 
-    /// The axum router serving `/v1/…`.
+    /// The axum router serving `/v1/…` and the OpenAPI document at `/openapi.json`.
     pub fn into_router(self) -> axum::Router {
         axum::Router::new()
             .route("/v1/{*rest}", axum::routing::any(handle))
+            .route("/openapi.json", axum::routing::get(openapi_json))
             .with_state(Arc::new(self))
     }
+}
+
+async fn openapi_json(State(gw): State<Arc<Gateway>>) -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        gw.openapi.clone(),
+    )
+        .into_response()
 }
 
 async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
@@ -129,6 +144,9 @@ async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Re
             return too_large(gw.options.max_body_bytes);
         }
     };
+    if route.rpc.is_client_streaming() {
+        return upload(gw, route, &parts, body).await;
+    }
     let body = (!body.is_empty()).then_some(body);
     if body.is_some() && route.body != BodyRule::None && !is_json(&parts.headers) {
         return (
@@ -136,12 +154,6 @@ async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Re
             status::invalid(Violation::new("content-type", "must be application/json")),
         )
             .into_response();
-    }
-    if route.rpc.is_client_streaming() {
-        return status::response(&Status::unimplemented(format!(
-            "{} is not served over HTTP yet; call it over gRPC",
-            route.rpc_name()
-        )));
     }
     let mut query = parts.uri.query().unwrap_or_default().to_owned();
     let resume = route
@@ -175,6 +187,52 @@ async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Re
     }
     match call::unary(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
         Ok(bytes) => match to_json(&output, bytes) {
+            Ok(json) => ([(http::header::CONTENT_TYPE, "application/json")], json).into_response(),
+            Err(s) => status::response(&s),
+        },
+        Err(s) => status::response(&s),
+    }
+}
+
+/// A client-streaming call (an upload) from one request: a raw body with its metadata in
+/// the query string, or a `multipart/form-data` form.
+async fn upload(
+    gw: &Gateway,
+    route: &Route,
+    parts: &http::request::Parts,
+    body: Bytes,
+) -> Response {
+    let input = route.rpc.input();
+    let Some(shape) = upload::UploadShape::of(&input) else {
+        return status::response(&Status::unimplemented(format!(
+            "{} streams requests of a shape HTTP does not carry; call it over gRPC",
+            route.rpc_name()
+        )));
+    };
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let framed = if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        upload::from_form(&shape, &input, content_type, body).await
+    } else {
+        shape.from_raw(
+            &input,
+            parts.uri.query().unwrap_or_default(),
+            &parts.headers,
+            &body,
+        )
+    };
+    let framed = match framed {
+        Ok(f) => f,
+        Err(v) => return status::invalid(v),
+    };
+    match call::unary(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
+        Ok(bytes) => match to_json(&route.rpc.output(), bytes) {
             Ok(json) => ([(http::header::CONTENT_TYPE, "application/json")], json).into_response(),
             Err(s) => status::response(&s),
         },

@@ -82,6 +82,25 @@ pub fn build(
         .map_err(|e| Violation::new("body", e.to_string()))
 }
 
+/// A message of type `message` from name–value pairs (a query string, a form's text
+/// fields), named in violations under `prefix` (`metadata.request_id`).
+pub fn from_pairs<'a>(
+    message: &MessageDescriptor,
+    prefix: &str,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<DynamicMessage, Violation> {
+    let named = |v: Violation| Violation::new(format!("{prefix}.{}", v.field), v.description);
+    let mut root = Map::new();
+    for (key, value) in pairs {
+        let path: Vec<&str> = key.split('.').collect();
+        set(&mut root, message, &path, value, Source::Query).map_err(named)?;
+    }
+    let root = Value::Object(root);
+    check(&root, message, "").map_err(named)?;
+    DynamicMessage::deserialize_with_options(message.clone(), root, &DeserializeOptions::new())
+        .map_err(|e| Violation::new(prefix, e.to_string()))
+}
+
 /// The body as JSON; malformed JSON or invalid UTF-8 is refused with where it broke.
 fn parse_json(bytes: &[u8]) -> Result<Value, Violation> {
     serde_json::from_slice(bytes).map_err(|e| Violation::new("body", format!("not JSON: {e}")))
