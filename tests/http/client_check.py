@@ -1,5 +1,5 @@
 """Drives wuzhang's HTTP/JSON API as a mini-program or a browser would, with `requests`
-(PyPI) with sseclient-py and openapi-spec-validator, clients this project did not write: a resident reports, reads, lists, follows
+(PyPI) with sseclient-py, websockets and openapi-spec-validator, clients this project did not write: a resident reports, reads, lists, follows
 the ticket's events as Server-Sent Events, drops the stream, cancels, and resumes with
 Last-Event-ID missing nothing; bad input gets a 4xx naming the field and writes nothing;
 a command center reads its overview and ticket list.
@@ -17,6 +17,8 @@ import sys
 
 import requests
 import sseclient
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+from websockets.sync.client import connect
 from openapi_spec_validator import validate
 
 
@@ -220,6 +222,31 @@ def main():
     check(seqs and seqs[0] == 3 and seqs == list(range(3, 3 + len(seqs))), f"resumed at 3, gap-free: {seqs}")
     check(json.loads(rest[-1]["data"])["kind"] == "EVENT_KIND_CANCELLED", f"ends cancelled: {rest}")
     print(f"ok: watched, dropped, resumed with Last-Event-ID: seqs {seqs}")
+
+    # The same stream over WebSocket, as a mini-program opens it (wx.connectSocket with
+    # the Authorization header), and as a browser does (the token as a subprotocol).
+    ws_base = base.replace("http://", "ws://", 1)
+    with connect(f"{ws_base}/v1/incidents/{tid}:watch", additional_headers=me) as ws:
+        got = []
+        try:
+            while True:
+                got.append(json.loads(ws.recv(timeout=10)))
+        except ConnectionClosedOK:
+            pass
+    check([int(e["seq"]) for e in got] == [1, 2, 3], f"WebSocket: the whole history, then closed: {got}")
+    with connect(
+        f"{ws_base}/v1/incidents/{tid}:watch?afterSeq=2",
+        subprotocols=[f"wuzhang.bearer.{a.resident}"],
+    ) as ws:
+        check(ws.subprotocol == f"wuzhang.bearer.{a.resident}", "the token's subprotocol selected")
+        got = json.loads(ws.recv(timeout=10))
+        check(got["kind"] == "EVENT_KIND_CANCELLED", f"WebSocket resumed after seq 2: {got}")
+    try:
+        connect(f"{ws_base}/v1/incidents/{tid}:watch", additional_headers=other)
+        fail("another resident's WebSocket was opened")
+    except InvalidStatus as e:
+        check(e.response.status_code == 404, f"another resident's watch is 404: {e}")
+    print("ok: the stream over WebSocket, resumed, out of scope refused")
 
     # The command center's screen reads.
     r = s.get(f"{base}/v1/subdistricts/{a.subdistrict}/overview", headers=cc, timeout=30)

@@ -19,7 +19,10 @@ const SUB: &str = "220102001";
 fn python() -> Option<String> {
     let python = std::env::var("WUZHANG_OPEN311_PYTHON").unwrap_or_else(|_| "python3".into());
     let has = Command::new(&python)
-        .args(["-c", "import requests, sseclient, openapi_spec_validator"])
+        .args([
+            "-c",
+            "import requests, sseclient, websockets, openapi_spec_validator",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     let required = std::env::var("WUZHANG_REQUIRE_OPEN311").is_ok_and(|v| v == "1");

@@ -22,6 +22,7 @@ pub mod request;
 pub mod rules;
 pub mod status;
 pub mod upload;
+pub mod websocket;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -180,9 +181,22 @@ async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Re
     let output = route.rpc.output();
     if route.rpc.is_server_streaming() {
         let id_field = resume.map(|(_, id)| id);
-        return match Stream::open(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
-            Ok(stream) => sse(stream, output, id_field, gw.options.heartbeat),
-            Err(s) => status::response(&s),
+        let mut parts = parts;
+        let upgrade = match websocket::upgrade(&mut parts).await {
+            Ok(u) => u,
+            Err(refused) => return refused,
+        };
+        let headers = match &upgrade {
+            Some((_, headers)) => headers,
+            None => &parts.headers,
+        };
+        let stream = match Stream::open(&gw.grpc, &route.grpc_path, headers, framed).await {
+            Ok(stream) => stream,
+            Err(s) => return status::response(&s),
+        };
+        return match upgrade {
+            Some((ws, _)) => websocket::serve(ws, stream, output, gw.options.heartbeat),
+            None => sse(stream, output, id_field, gw.options.heartbeat),
         };
     }
     match call::unary(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
@@ -272,7 +286,7 @@ fn resume_fields(route: &Route) -> Option<(String, String)> {
 }
 
 /// A response message as canonical proto3 JSON.
-fn to_json(desc: &MessageDescriptor, bytes: Bytes) -> Result<Vec<u8>, Status> {
+pub(crate) fn to_json(desc: &MessageDescriptor, bytes: Bytes) -> Result<Vec<u8>, Status> {
     let message = DynamicMessage::decode(desc.clone(), bytes)
         .map_err(|e| Status::internal(format!("gateway: the answer does not decode: {e}")))?;
     let mut out = serde_json::Serializer::new(Vec::new());
