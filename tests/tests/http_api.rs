@@ -186,3 +186,91 @@ async fn grpc_and_http_answer_alike() {
         .collect();
     assert_eq!(fields, grpc_fields);
 }
+
+/// A raw HTTP/1.1 exchange: status, head (lowercased) and body (de-chunked).
+async fn raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut rest = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        let mut body = Vec::new();
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
+                .unwrap();
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = rest[eol + 2 + size + 2..].to_vec();
+        }
+        rest = body;
+    }
+    (status, head, rest)
+}
+
+#[tokio::test]
+async fn browsers_of_allowed_origins_and_grpc_web() {
+    const ORIGIN: &str = "https://cc.example.cn";
+    let server =
+        Server::start_env(None, None, &[("WUZHANG_CORS_ALLOWED_ORIGINS", ORIGIN)], &[]).unwrap();
+    let resident = server.mint("resident", "web-r1", &[]).unwrap();
+    // A preflight from the allowed origin is answered; from another, not allowed.
+    for (origin, allowed) in [(ORIGIN, true), ("https://evil.example.com", false)] {
+        let (status, head, _) = raw(
+            server.http_addr,
+            &format!(
+                "OPTIONS /v1/incidents HTTP/1.1\r\nHost: x\r\nConnection: close\r\nOrigin: {origin}\r\n\
+                 Access-Control-Request-Method: POST\r\n\
+                 Access-Control-Request-Headers: authorization, content-type\r\n\r\n"
+            ),
+            b"",
+        )
+        .await;
+        assert_eq!(status, 200, "{head}");
+        assert_eq!(
+            head.contains(&format!("access-control-allow-origin: {origin}")),
+            allowed,
+            "{head}"
+        );
+    }
+    // grpc-web on the gRPC port, over HTTP/1.1: one ListIncidentCategories call, framed as a
+    // browser's grpc-web client frames it, answered with the trailers in the body.
+    let call = |token: &str| {
+        format!(
+            "POST /wuzhang.v1.IntakeService/ListIncidentCategories HTTP/1.1\r\nHost: x\r\n\
+             Connection: close\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
+             Origin: {ORIGIN}\r\nAuthorization: Bearer {token}\r\nContent-Length: 5\r\n\r\n"
+        )
+    };
+    let (status, head, body) = raw(server.addr, &call(&resident), &[0, 0, 0, 0, 0]).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.contains("content-type: application/grpc-web"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("access-control-allow-origin: {ORIGIN}")),
+        "{head}"
+    );
+    assert_eq!(body[0], 0, "a message frame first");
+    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+    let trailers = String::from_utf8_lossy(&body[5 + len + 5..]).to_ascii_lowercase();
+    assert_eq!(body[5 + len], 0x80, "then the trailers frame");
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    assert!(
+        String::from_utf8_lossy(&body[5..5 + len]).contains("E0102"),
+        "the categories are in the message"
+    );
+    // A refusal comes as trailers only: in the head, where grpc-web puts them then.
+    let (status, head, body) = raw(server.addr, &call("not-a-token"), &[0, 0, 0, 0, 0]).await;
+    let all = format!("{head}\n{}", String::from_utf8_lossy(&body)).replace(": ", ":");
+    assert_eq!(status, 200);
+    assert!(all.contains("grpc-status:16"), "{all}");
+}

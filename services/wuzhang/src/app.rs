@@ -134,6 +134,7 @@ pub async fn build_with_clock(
         media,
         public_url: config.public_url.clone(),
         open311_keys: config.open311_keys()?,
+        cors_origins: config.cors_origins()?,
         store,
         authenticator: Authenticator::new(keys, Arc::clone(&clock)),
         clock,

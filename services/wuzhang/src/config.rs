@@ -92,8 +92,9 @@ pub struct Config {
     /// At most how long a roster or category change made by another process goes unseen
     /// by this one's cache (its own changes are seen at once).
     pub reference_refresh_ms: u64,
-    /// Where HTTP listens: Open311 (`/open311/v2/…`), media downloads (`/media/…`) and
-    /// `/healthz`. Port 0 picks a free port (printed on start).
+    /// Where HTTP listens: the API as JSON (`/v1/…`, `/openapi.json`), Open311
+    /// (`/open311/v2/…`), media downloads (`/media/…`) and `/healthz`. Port 0 picks a free
+    /// port (printed on start).
     pub http_listen: SocketAddr,
     /// The address clients reach HTTP at (e.g. `https://wuzhang.example.cn`), used in the
     /// media URLs handed out; unset means `http://` + the HTTP listen address.
@@ -105,6 +106,10 @@ pub struct Config {
     /// Open311 clients: comma-separated `api_key=app-name` pairs. Empty: Open311 answers
     /// reads of services but refuses every key.
     pub open311_api_keys: String,
+    /// Browser origins allowed to call the API from their pages (CORS), on the HTTP port
+    /// and by grpc-web on the gRPC port: comma-separated (`https://cc.example.cn,…`).
+    /// Empty: none (a page served from another origin cannot call it).
+    pub cors_allowed_origins: String,
     /// How long a request_id is remembered (hours): a retry within it gets the first
     /// answer; after it the id may be used again.
     pub idempotency_ttl_hours: u64,
@@ -148,6 +153,7 @@ impl Default for Config {
             public_url: None,
             media_store: None,
             open311_api_keys: String::new(),
+            cors_allowed_origins: String::new(),
             idempotency_ttl_hours: 24,
             event_poll_ms: 500,
             timer_workers: 1,
@@ -213,6 +219,7 @@ impl Config {
             .check()
             .map_err(|e| anyhow::anyhow!("grid_light: {e}"))?;
         config.open311_keys()?;
+        config.cors_origins()?;
         Ok(config)
     }
 
@@ -248,6 +255,28 @@ impl Config {
             keys.insert(key.to_owned(), name.to_owned());
         }
         Ok(keys)
+    }
+
+    /// The CORS origins, each checked to be an origin (`scheme://host[:port]`).
+    pub fn cors_origins(&self) -> anyhow::Result<Vec<http::HeaderValue>> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                    && !o.trim_end_matches('/').contains(['?', '#'])
+                    && o.split("://")
+                        .nth(1)
+                        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+                anyhow::ensure!(
+                    ok,
+                    "cors_allowed_origins: {o:?} is not an origin (scheme://host[:port], no path)"
+                );
+                http::HeaderValue::from_str(o)
+                    .map_err(|e| anyhow::anyhow!("cors_allowed_origins: {o:?}: {e}"))
+            })
+            .collect()
     }
 
     /// Where media is kept.

@@ -66,6 +66,8 @@ pub struct ServerParts {
     pub public_url: Option<String>,
     /// Open311 api_key → app name.
     pub open311_keys: std::collections::HashMap<String, String>,
+    /// Browser origins allowed to call the API (CORS); none when empty.
+    pub cors_origins: Vec<http::HeaderValue>,
 }
 
 /// Where the servers listen; bound by the caller so tests can use port 0.
@@ -111,6 +113,44 @@ impl wuzhang_admin::ImportFollower for FollowImports {
     }
 }
 
+/// CORS for `origins` (none: no layer, so no page of another origin may call): the
+/// methods and headers the JSON API and grpc-web use, and the gRPC status headers exposed
+/// to the page.
+fn cors(origins: &[http::HeaderValue]) -> Option<tower_http::cors::CorsLayer> {
+    use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+    if origins.is_empty() {
+        return None;
+    }
+    let h = HeaderName::from_static;
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins.to_vec())
+            .allow_methods([
+                http::Method::GET,
+                http::Method::POST,
+                http::Method::PUT,
+                http::Method::PATCH,
+                http::Method::DELETE,
+            ])
+            .allow_headers([
+                AUTHORIZATION,
+                CONTENT_TYPE,
+                h("last-event-id"),
+                h("x-grpc-web"),
+                h("x-user-agent"),
+                h("grpc-timeout"),
+                h("traceparent"),
+                h("tracestate"),
+            ])
+            .expose_headers([
+                h("grpc-status"),
+                h("grpc-message"),
+                h("grpc-status-details-bin"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// How often expired idempotency records are deleted.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -152,6 +192,7 @@ pub async fn run(
         media,
         public_url,
         open311_keys,
+        cors_origins,
     } = parts;
     let Listeners {
         grpc: listener,
@@ -310,6 +351,7 @@ pub async fn run(
             },
         ));
     }
+    let http_app = http_app.layer(tower::util::option_layer(cors(&cors_origins)));
     let mut http_stop = stop_tx.subscribe();
     let http = tokio::spawn(async move {
         axum::serve(http_listener, http_app)
@@ -364,7 +406,12 @@ pub async fn run(
         let _ = stop_tx.send(true);
         let _ = drain_tx.send(());
     };
+    // grpc-web (HTTP/1.1 or 2, from browsers' gRPC clients) beside native gRPC, with the
+    // same CORS origins as the HTTP port.
     let serve = Server::builder()
+        .accept_http1(true)
+        .layer(tower::util::option_layer(cors(&cors_origins)))
+        .layer(tonic_web::GrpcWebLayer::new())
         .trace_fn(|req: &http::Request<()>| {
             let span = tracing::info_span!(
                 "grpc",
