@@ -164,7 +164,8 @@ async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Re
         .flatten();
     if let (Some((after, _)), Some(last)) = (&resume, parts.headers.get("last-event-id"))
         && let Ok(last) = last.to_str()
-        && !form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == *after)
+        && !form_urlencoded::parse(query.as_bytes())
+            .any(|(k, _)| k == *after || k == json_name(&route.rpc.input(), after))
     {
         let mut q = form_urlencoded::Serializer::new(query);
         q.append_pair(after, last);
@@ -199,11 +200,16 @@ async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Re
             None => sse(stream, output, id_field, gw.options.heartbeat),
         };
     }
-    match call::unary(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
-        Ok(bytes) => match to_json(&output, bytes) {
-            Ok(json) => ([(http::header::CONTENT_TYPE, "application/json")], json).into_response(),
-            Err(s) => status::response(&s),
-        },
+    unary(gw, route, &parts.headers, framed).await
+}
+
+/// A unary call's answer: the response message as JSON, or the status.
+async fn unary(gw: &Gateway, route: &Route, headers: &HeaderMap, framed: Bytes) -> Response {
+    let answer = call::unary(&gw.grpc, &route.grpc_path, headers, framed)
+        .await
+        .and_then(|bytes| to_json(&route.rpc.output(), bytes));
+    match answer {
+        Ok(json) => ([(http::header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(s) => status::response(&s),
     }
 }
@@ -245,13 +251,7 @@ async fn upload(
         Ok(f) => f,
         Err(v) => return status::invalid(v),
     };
-    match call::unary(&gw.grpc, &route.grpc_path, &parts.headers, framed).await {
-        Ok(bytes) => match to_json(&route.rpc.output(), bytes) {
-            Ok(json) => ([(http::header::CONTENT_TYPE, "application/json")], json).into_response(),
-            Err(s) => status::response(&s),
-        },
-        Err(s) => status::response(&s),
-    }
+    unary(gw, route, &parts.headers, framed).await
 }
 
 fn too_large(max: usize) -> Response {
@@ -283,6 +283,13 @@ fn resume_fields(route: &Route) -> Option<(String, String)> {
             .get_field_by_name(id)
             .map(|_| (f.name().to_owned(), id.to_owned()))
     })
+}
+
+/// A field's JSON name (`after_seq` → `afterSeq`).
+fn json_name(message: &MessageDescriptor, field: &str) -> String {
+    message
+        .get_field_by_name(field)
+        .map_or_else(|| field.to_owned(), |f| f.json_name().to_owned())
 }
 
 /// A response message as canonical proto3 JSON.
