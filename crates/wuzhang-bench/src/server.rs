@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use tonic::transport::Channel;
 use wuzhang_proto::v1::admin_service_client::AdminServiceClient;
 use wuzhang_proto::v1::routing_service_client::RoutingServiceClient;
@@ -19,6 +19,8 @@ use wuzhang_proto::v1::{
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// Where HTTP (the API as JSON, Open311, media) listens.
+    pub http_addr: String,
     data_dir: DataDir,
     database_url: Option<String>,
 }
@@ -98,16 +100,31 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(a) = line.strip_prefix("wuzhang: grpc listening on ") {
-                    let _ = tx.send(a.trim().to_owned());
+                    let _ = tx.send((true, a.trim().to_owned()));
+                }
+                if let Some(a) = line.strip_prefix("wuzhang: http listening on ") {
+                    let _ = tx.send((false, a.trim().to_owned()));
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .context("the server did not start")?;
+        let (mut addr, mut http_addr) = (None, None);
+        while addr.is_none() || http_addr.is_none() {
+            let (grpc, a) = rx
+                .recv_timeout(Duration::from_secs(60))
+                .context("the server did not start")?;
+            if grpc {
+                addr = Some(a);
+            } else {
+                http_addr = Some(a);
+            }
+        }
+        let (Some(addr), Some(http_addr)) = (addr, http_addr) else {
+            bail!("the server did not announce its addresses");
+        };
         Ok(Server {
             child,
             addr,
+            http_addr,
             data_dir,
             database_url,
         })
