@@ -188,7 +188,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             statement: TicketStatement::CountBy(TicketGrouping::Grid),
             index: (
                 "tickets_supervised_open_idx",
-                &["tickets_supervised_open_idx", "tickets_state_newest_idx"],
+                &["tickets_supervised_open_idx"],
             ),
             sorts_few: false,
         },
@@ -228,7 +228,7 @@ fn cases(second_page: Option<String>) -> Vec<Case> {
             statement: TicketStatement::Count,
             index: (
                 "tickets_pause_requested_idx",
-                &["tickets_pause_requested_idx", "tickets_state_newest_idx"],
+                &["tickets_pause_requested_idx"],
             ),
             sorts_few: false,
         },

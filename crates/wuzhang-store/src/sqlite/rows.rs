@@ -12,7 +12,7 @@ use wuzhang_domain::area::BBox;
 use wuzhang_domain::category::Category;
 use wuzhang_domain::chief::{Person, Post};
 use wuzhang_domain::event::TicketEvent;
-use wuzhang_domain::ticket::Ticket;
+use wuzhang_domain::ticket::{Pause, Ticket};
 use wuzhang_domain::timer::Timer;
 
 use super::json_list;
@@ -207,10 +207,22 @@ impl Dialect for Sqlite {
 
     fn push_tickets_from(
         qb: &mut QueryBuilder<Sqlite>,
-        _query: &TicketQuery,
+        query: &TicketQuery,
         open_only: bool,
     ) -> TicketFrom {
         qb.push(" FROM tickets");
+        // The open tickets under a supervision order, or asking for a pause, are a handful
+        // in a partial index (migration 0010); SQLite weighs a partial index as if it held
+        // every row (an empty one has no statistics at all), so it read the subdistrict's
+        // open tickets through the state index and tested each: 3.3 ms per count at
+        // 15,600 open, a fifth of the overview. The query has the index's predicate term
+        // for term (the open states, `supervision IS NOT NULL` / `pause = 'requested'`),
+        // so the index always serves it.
+        if open_only && query.supervised_only {
+            qb.push(" INDEXED BY tickets_supervised_open_idx");
+        } else if open_only && query.pause == Some(Pause::Requested) {
+            qb.push(" INDEXED BY tickets_pause_requested_idx");
+        }
         // An open-only query orders by the inbox index's deadline key (migration 0015),
         // the ticket's deadline while it is open: the same order, through the index.
         let due = if open_only { inbox_due() } else { Self::due() };
