@@ -21,11 +21,11 @@ use wuzhang_proto::v1::supervision_service_client::SupervisionServiceClient;
 use wuzhang_proto::v1::{
     AcceptTicketRequest, Category, ChiefLevel, CloseTicketRequest, Crs, EscalateTicketRequest,
     EventKind, GeoPoint, GetCategoryRequest, GetIncidentRequest, GetOverviewRequest, GridLight,
-    IssueSupervisionRequest, ListInboxRequest, ListTicketsRequest, ListTicketsResponse,
-    MergeTicketRequest, PauseState, RateIncidentRequest, ReassignTicketRequest,
-    RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest, ResolveTicketRequest,
-    StateCount, SupervisionSeverity, Ticket, TicketEvent, TicketState, UpsertCategoryRequest,
-    VerifyTicketRequest, WatchEventsRequest, WatchIncidentRequest,
+    ImportRosterRequest, IssueSupervisionRequest, ListInboxRequest, ListTicketsRequest,
+    ListTicketsResponse, MergeTicketRequest, PauseState, RateIncidentRequest,
+    ReassignTicketRequest, RejectTicketRequest, ReopenTicketRequest, RequestPauseRequest,
+    ResolveTicketRequest, StateCount, SupervisionSeverity, Ticket, TicketEvent, TicketState,
+    UpsertCategoryRequest, VerifyTicketRequest, WatchEventsRequest, WatchIncidentRequest,
 };
 
 const SUB: &str = "220102001";
@@ -955,6 +955,30 @@ async fn overview_flow(server: &Server) {
         .unwrap()
         .into_inner();
     assert_eq!(by_admin.open, 3);
+    // The street post is filled: the next snapshot has no vacancy (the tree it keeps
+    // between snapshots is read again after a roster change).
+    let mut admin_client = AdminServiceClient::new(server.channel().await.unwrap());
+    admin_client
+        .import_roster(authed(
+            &admin,
+            ImportRosterRequest {
+                request_id: "ov-street".into(),
+                csv: "area_code,person_id,person_name,phone,deputy_person_id,deputy_name,\
+                      deputy_phone,leave_starts_at,leave_ends_at\n\
+                      220102001S01,P009,赵街长,13900000009,,,,,\n"
+                    .as_bytes()
+                    .to_vec(),
+                dry_run: false,
+            },
+        ))
+        .await
+        .unwrap();
+    let refilled = cc
+        .get_overview(authed(&center, GetOverviewRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(refilled.vacancies.is_empty(), "{:?}", refilled.vacancies);
     let err = cc
         .get_overview(authed(&resident, GetOverviewRequest::default()))
         .await

@@ -72,6 +72,8 @@ pub struct Supervision {
     /// How long other processes may take to see a switch of emergency mode (their
     /// reference cache's check interval): a switch carries over once more after it.
     reference_refresh: std::time::Duration,
+    /// The overview's subdistrict trees, kept between snapshots.
+    trees: Arc<overview::Trees>,
 }
 
 impl Supervision {
@@ -99,6 +101,7 @@ impl Supervision {
             weights: Weights::default(),
             lights: GridLights::default(),
             reference_refresh: wuzhang_store::reference::DEFAULT_CHECK_EVERY,
+            trees: Arc::default(),
         }
     }
 

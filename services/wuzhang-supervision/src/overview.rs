@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 use wuzhang_app::ApiError;
 use wuzhang_app::rollups::CaughtUp;
 use wuzhang_domain::area::{Area, AreaCode, AreaLevel};
-use wuzhang_domain::chief::ChiefLevel;
+use wuzhang_domain::chief::{ChiefLevel, Post};
 use wuzhang_domain::evaluation::local_day;
 use wuzhang_domain::event::EventKind;
 use wuzhang_domain::ticket::{Pause, TicketState};
@@ -72,10 +73,70 @@ impl GridLights {
     }
 }
 
+/// Each subdistrict's areas down to its grids and their posts, as the overview shows them
+/// (its grids' loads and vacancies), kept between snapshots: read again only when an
+/// import or a roster change has bumped the store's counters since (each bumped in the
+/// transaction of its change, so a snapshot never shows a tree older than its counters).
+/// The walk and the posts were 7 of the 15 ms an embedded store spent on a snapshot of a
+/// subdistrict with 837 areas (BENCHMARKS.md); vacancies still follow the clock (leave).
+#[derive(Debug, Default)]
+pub(crate) struct Trees {
+    by_sub: std::sync::Mutex<HashMap<AreaCode, Arc<Tree>>>,
+}
+
+/// One subdistrict's streets, lanes and grids (not itself), and their posts.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    /// (area changes, roster changes) when it was read.
+    counters: (i64, i64),
+    areas: Vec<Area>,
+    posts: Vec<Post>,
+}
+
+impl Trees {
+    async fn of(&self, store: &dyn Store, sub: &AreaCode) -> Result<Arc<Tree>, StoreError> {
+        let (areas_counter, reference) = futures::try_join!(
+            store.area_change_counter(),
+            store.reference_change_counters()
+        )?;
+        let counters = (areas_counter, reference.roster);
+        if let Some(t) = self.lock().get(sub)
+            && t.counters == counters
+        {
+            return Ok(Arc::clone(t));
+        }
+        // Buildings and units (thousands per subdistrict, many without a chief by design)
+        // are left out.
+        let areas: Vec<Area> = store
+            .subtree(sub, AreaLevel::Grid)
+            .await?
+            .into_iter()
+            .filter(|a| &a.code != sub)
+            .collect();
+        let codes: Vec<AreaCode> = areas.iter().map(|a| a.code.clone()).collect();
+        let posts = store.posts_for_areas(&codes).await?;
+        let tree = Arc::new(Tree {
+            counters,
+            areas,
+            posts,
+        });
+        self.lock().insert(sub.clone(), Arc::clone(&tree));
+        Ok(tree)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AreaCode, Arc<Tree>>> {
+        // A panic while holding it left a map of whole entries: still usable.
+        self.by_sub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl Supervision {
     /// The dashboard's snapshot of one subdistrict. Vacancies and grid loads come from its
-    /// tree down to the grids (one query); the counts from a handful of queries, asked
-    /// together, each an index range whatever the size of history.
+    /// tree down to the grids ([`Trees`], read again after an import or a roster change);
+    /// the counts from a handful of queries, asked together, each an index range whatever
+    /// the size of history.
     pub(crate) async fn overview(&self, sub: AreaCode) -> Result<Overview, ApiError> {
         let store = self.store.as_ref();
         let now = self.clock.now();
@@ -159,13 +220,12 @@ impl Supervision {
                 today,
                 &[EventKind::Escalated, EventKind::AutoEscalated],
             ),
-            // The posts every ticket's chain passes through: streets, lanes and grids.
-            // Buildings and units (thousands per subdistrict, many without a chief by
-            // design) are left out.
-            store.subtree(&sub, AreaLevel::Grid),
+            // The posts every ticket's chain passes through: streets, lanes and grids,
+            // with their posts, as of the last area or roster change.
+            self.trees.of(store, &sub),
             store.emergency_mode(&sub),
         )?;
-        let tree: Vec<Area> = tree.into_iter().filter(|a| a.code != sub).collect();
+        let (tree, posts) = (&tree.areas, &tree.posts);
         let mut counts_by_state = Vec::with_capacity(by_state.len());
         let mut open = 0;
         for (state, count) in by_state {
@@ -213,7 +273,7 @@ impl Supervision {
                 }
             })
             .collect();
-        let vacancies = vacancies(store, &tree, now).await?;
+        let vacancies = vacancies(tree, posts, now);
         Ok(Overview {
             subdistrict_code: sub.to_string(),
             subdistrict_name: area.name,
@@ -235,13 +295,7 @@ impl Supervision {
 
 /// The posts of `areas` that no one acts for at `now`, bottom level first: no holder (or
 /// no roster row at all), or a holder on leave without a deputy.
-async fn vacancies(
-    store: &dyn Store,
-    areas: &[Area],
-    now: time::OffsetDateTime,
-) -> Result<Vec<Vacancy>, ApiError> {
-    let codes: Vec<AreaCode> = areas.iter().map(|a| a.code.clone()).collect();
-    let posts = store.posts_for_areas(&codes).await?;
+fn vacancies(areas: &[Area], posts: &[Post], now: time::OffsetDateTime) -> Vec<Vacancy> {
     // By area: a subdistrict has about a thousand posts down to its grids, and a search
     // of the list per area was a million comparisons per snapshot.
     let posts: HashMap<&AreaCode, _> = posts.iter().map(|p| (&p.area_code, p)).collect();
@@ -268,7 +322,7 @@ async fn vacancies(
         a.0.cmp(&b.0)
             .then_with(|| a.1.area_code.cmp(&b.1.area_code))
     });
-    Ok(out.into_iter().map(|(_, v)| v).collect())
+    out.into_iter().map(|(_, v)| v).collect()
 }
 
 #[cfg(test)]
