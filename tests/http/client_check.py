@@ -136,6 +136,7 @@ def main():
         (json.dumps({**report, "requestId": "b3", "location": {"lat": "north"}}), "application/json", 400, "location.lat"),
         (json.dumps({**report, "requestId": "b4", "categoryCode": ""}), "application/json", 400, "category_code"),
         (json.dumps({**report, "requestId": "b5"}), "text/plain", 415, "content-type"),
+        (json.dumps({**report, "requestId": "b6", "description": "x" * (5 << 20)}), "application/json", 413, "body"),
     ]
     for body, ctype, status, field in bad:
         r = s.post(

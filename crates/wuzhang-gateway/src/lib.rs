@@ -38,6 +38,7 @@ use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde_json::json;
 use tonic::Status;
 use tonic::service::Routes;
+use tracing::Instrument;
 
 use crate::call::{Next, Stream};
 use crate::request::Violation;
@@ -46,9 +47,13 @@ use crate::rules::{BodyRule, Route, RuleError};
 /// What the gateway takes at most, and how it keeps streams alive.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The largest JSON body taken (413 above it). Imports carry whole files; a file as
-    /// JSON base64 is a third larger than the gRPC limit's bytes.
+    /// The largest body taken (413 above it, naming `body`): the gRPC services' own
+    /// message limit (4 MiB), which a JSON body's message is never larger than.
     pub max_body_bytes: usize,
+    /// Larger limits for the methods that carry files, by full method or service name
+    /// prefix: the imports (a 64 MiB file is a third more as JSON base64) and uploads
+    /// (20 MiB of media in 1 MiB messages).
+    pub larger_bodies: Vec<(String, usize)>,
     /// How often an idle event stream sends a comment, so proxies and mini-program
     /// runtimes do not close it.
     pub heartbeat: Duration,
@@ -56,10 +61,27 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
+        const MIB: usize = 1024 * 1024;
         Self {
-            max_body_bytes: 110 * 1024 * 1024,
+            max_body_bytes: 4 * MIB,
+            larger_bodies: vec![
+                ("wuzhang.v1.AdminService".into(), 110 * MIB),
+                ("wuzhang.v1.IntakeService.UploadMedia".into(), 21 * MIB),
+            ],
             heartbeat: Duration::from_secs(15),
         }
+    }
+}
+
+impl Options {
+    /// The largest body `rpc` takes.
+    fn body_limit(&self, rpc: &prost_reflect::MethodDescriptor) -> usize {
+        self.larger_bodies
+            .iter()
+            .filter(|(prefix, _)| rpc.full_name().starts_with(prefix.as_str()))
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(self.max_body_bytes)
     }
 }
 
@@ -138,12 +160,21 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
 }
 
 async fn serve(gw: &Gateway, route: &Route, vars: Vec<(String, String)>, req: Request) -> Response {
+    let span = tracing::info_span!("http", rpc = %route.rpc_name(), otel.kind = "server");
+    serve_in(gw, route, vars, req).instrument(span).await
+}
+
+async fn serve_in(
+    gw: &Gateway,
+    route: &Route,
+    vars: Vec<(String, String)>,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, gw.options.max_body_bytes).await {
+    let limit = gw.options.body_limit(&route.rpc);
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return too_large(gw.options.max_body_bytes);
-        }
+        Err(_) => return too_large(limit),
     };
     if route.rpc.is_client_streaming() {
         return upload(gw, route, &parts, body).await;

@@ -333,7 +333,8 @@ pub async fn run(
     }
     let api = api.routes().prepare();
 
-    // HTTP: Open311 (with intake), media downloads, health.
+    // HTTP: the API as JSON (and its OpenAPI document), Open311 (with intake), media
+    // downloads, health.
     let gateway = wuzhang_gateway::Gateway::new(api.clone(), wuzhang_gateway::Options::default())?;
     let mut http_app = axum::Router::new()
         .merge(wuzhang_media::router(Arc::clone(&media)))
