@@ -47,6 +47,23 @@ fn grpc_request(
     Ok(req)
 }
 
+/// Makes the call and takes its answer's head: the body to read, or the status of a call
+/// refused before any message (a trailers-only answer: no token, out of scope, invalid).
+async fn call(
+    routes: &Routes,
+    path: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<tonic::body::Body, Status> {
+    let req = grpc_request(path, headers, body)?;
+    let Ok(resp) = routes.clone().oneshot(req).await;
+    let (parts, body) = resp.into_parts();
+    match Status::from_header_map(&parts.headers) {
+        Some(status) if status.code() != tonic::Code::Ok => Err(status),
+        _ => Ok(body),
+    }
+}
+
 /// The answer of a unary (or client-streaming) call: its one message, or its status.
 pub(crate) async fn unary(
     routes: &Routes,
@@ -54,15 +71,8 @@ pub(crate) async fn unary(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Bytes, Status> {
-    let req = grpc_request(path, headers, body)?;
-    let Ok(resp) = routes.clone().oneshot(req).await;
-    let (parts, body) = resp.into_parts();
-    if let Some(status) = Status::from_header_map(&parts.headers)
-        && status.code() != tonic::Code::Ok
-    {
-        return Err(status);
-    }
-    let collected = body
+    let collected = call(routes, path, headers, body)
+        .await?
         .collect()
         .await
         .map_err(|e| Status::internal(format!("gateway: the answer broke off: {e}")))?;
@@ -98,16 +108,8 @@ impl Stream {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Self, Status> {
-        let req = grpc_request(path, headers, body)?;
-        let Ok(resp) = routes.clone().oneshot(req).await;
-        let (parts, body) = resp.into_parts();
-        if let Some(status) = Status::from_header_map(&parts.headers)
-            && status.code() != tonic::Code::Ok
-        {
-            return Err(status);
-        }
         Ok(Self {
-            body,
+            body: call(routes, path, headers, body).await?,
             buffer: BytesMut::new(),
         })
     }

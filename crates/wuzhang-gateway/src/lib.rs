@@ -172,9 +172,8 @@ async fn serve_in(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let limit = gw.options.body_limit(&route.rpc);
-    let body = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => return too_large(limit),
+    let Some(body) = read_body(body, limit).await else {
+        return too_large(limit);
     };
     if route.rpc.is_client_streaming() {
         return upload(gw, route, &parts, body).await;
@@ -283,6 +282,30 @@ async fn upload(
         Err(v) => return status::invalid(v),
     };
     unary(gw, route, &parts.headers, framed).await
+}
+
+/// How much of a body over its limit is still read (and dropped) before the answer: a
+/// client that sends its whole body before reading (most do) then gets the 413 rather
+/// than a connection closed under it. Beyond this the connection is closed.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// The body, or `None` if it is over `limit` (or breaks off).
+async fn read_body(mut body: axum::body::Body, limit: usize) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else if seen > limit.saturating_add(DRAIN_BYTES) {
+            return None;
+        }
+    }
+    (seen <= limit).then(|| buf.freeze())
 }
 
 fn too_large(max: usize) -> Response {

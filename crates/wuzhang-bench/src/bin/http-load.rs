@@ -143,32 +143,27 @@ struct Side {
     latency: Summary,
 }
 
-async fn run_grpc(
-    server: &Server,
-    token: &str,
-    callers: usize,
-    secs: u64,
-    tag: &str,
-) -> anyhow::Result<Side> {
-    let mut clients = Vec::with_capacity(callers);
-    for _ in 0..callers {
-        clients.push(IntakeServiceClient::new(server.channel().await?));
-    }
-    let token = Arc::new(token.to_owned());
+/// Runs `call` on every caller in turn-after-turn loops for `secs`: its `i`-th call for
+/// caller `w` takes the caller and gives it back.
+async fn drive<C, F, Fut>(callers: Vec<C>, secs: u64, call: F) -> anyhow::Result<Side>
+where
+    C: Send + 'static,
+    F: Fn(C, usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<C>> + Send,
+{
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
-    let tasks: Vec<_> = clients
+    let tasks: Vec<_> = callers
         .into_iter()
         .enumerate()
         .map(|(w, mut c)| {
-            let (token, tag) = (Arc::clone(&token), tag.to_owned());
+            let call = call.clone();
             tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut i = 0u64;
                 while Instant::now() < until {
-                    let (req, _) = report(&tag, w, i);
                     let t = Instant::now();
-                    c.submit_incident(authed(&token, req)).await?;
+                    c = call(c, w, i).await?;
                     lat.push(t.elapsed());
                     i += 1;
                 }
@@ -187,6 +182,29 @@ async fn run_grpc(
     })
 }
 
+async fn run_grpc(
+    server: &Server,
+    token: &str,
+    callers: usize,
+    secs: u64,
+    tag: &str,
+) -> anyhow::Result<Side> {
+    let mut clients = Vec::with_capacity(callers);
+    for _ in 0..callers {
+        clients.push(IntakeServiceClient::new(server.channel().await?));
+    }
+    let (token, tag) = (Arc::new(token.to_owned()), Arc::new(tag.to_owned()));
+    drive(clients, secs, move |mut c, w, i| {
+        let (token, tag) = (Arc::clone(&token), Arc::clone(&tag));
+        async move {
+            let (req, _) = report(&tag, w, i);
+            c.submit_incident(authed(&token, req)).await?;
+            Ok(c)
+        }
+    })
+    .await
+}
+
 async fn run_http(
     server: &Server,
     token: &str,
@@ -198,42 +216,21 @@ async fn run_http(
     for _ in 0..callers {
         conns.push(Http::connect(&server.http_addr).await?);
     }
-    let token = Arc::new(token.to_owned());
-    let started = Instant::now();
-    let until = started + Duration::from_secs(secs);
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .enumerate()
-        .map(|(w, mut c)| {
-            let (token, tag) = (Arc::clone(&token), tag.to_owned());
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut i = 0u64;
-                while Instant::now() < until {
-                    let (_, json) = report(&tag, w, i);
-                    let t = Instant::now();
-                    let (status, body) = c.post("/v1/incidents", &token, &json).await?;
-                    anyhow::ensure!(
-                        status == 200,
-                        "HTTP {status}: {}",
-                        String::from_utf8_lossy(&body)
-                    );
-                    lat.push(t.elapsed());
-                    i += 1;
-                }
-                anyhow::Ok(lat)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    Ok(Side {
-        calls_per_s: all.len() as f64 / elapsed,
-        latency: summarise(&mut all),
+    let (token, tag) = (Arc::new(token.to_owned()), Arc::new(tag.to_owned()));
+    drive(conns, secs, move |mut c, w, i| {
+        let (token, tag) = (Arc::clone(&token), Arc::clone(&tag));
+        async move {
+            let (_, json) = report(&tag, w, i);
+            let (status, body) = c.post("/v1/incidents", &token, &json).await?;
+            anyhow::ensure!(
+                status == 200,
+                "HTTP {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            Ok(c)
+        }
     })
+    .await
 }
 
 #[tokio::main]
