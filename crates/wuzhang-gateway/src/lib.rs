@@ -109,13 +109,6 @@ impl Gateway {
         })
     }
 
-    /// Every binding: (HTTP method, path template, `Service.Rpc`).
-    pub fn bindings(&self) -> impl Iterator<Item = (&http::Method, &str, String)> {
-        self.routes
-            .iter()
-            .map(|r| (&r.method, r.template.as_str(), r.rpc_name()))
-    }
-
     /// The axum router serving `/v1/…` and the OpenAPI document at `/openapi.json`.
     pub fn into_router(self) -> axum::Router {
         axum::Router::new()
@@ -187,18 +180,13 @@ async fn serve_in(
             .into_response();
     }
     let mut query = parts.uri.query().unwrap_or_default().to_owned();
-    let resume = route
-        .rpc
-        .is_server_streaming()
-        .then(|| resume_fields(route))
-        .flatten();
-    if let (Some((after, _)), Some(last)) = (&resume, parts.headers.get("last-event-id"))
+    if let (Some(resume), Some(last)) = (&route.resume, parts.headers.get("last-event-id"))
         && let Ok(last) = last.to_str()
         && !form_urlencoded::parse(query.as_bytes())
-            .any(|(k, _)| k == *after || k == json_name(&route.rpc.input(), after))
+            .any(|(k, _)| k == resume.after.0 || k == resume.after.1)
     {
         let mut q = form_urlencoded::Serializer::new(query);
-        q.append_pair(after, last);
+        q.append_pair(&resume.after.0, last);
         query = q.finish();
     }
     let message = match request::build(route, vars, Some(&query), body.as_deref()) {
@@ -211,7 +199,7 @@ async fn serve_in(
     };
     let output = route.rpc.output();
     if route.rpc.is_server_streaming() {
-        let id_field = resume.map(|(_, id)| id);
+        let id_field = route.resume.as_ref().map(|r| r.id.clone());
         let mut parts = parts;
         let upgrade = match websocket::upgrade(&mut parts).await {
             Ok(u) => u,
@@ -326,30 +314,17 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// For a server stream, the request field a `Last-Event-ID` resumes from and the
-/// response field that is each event's id: a request field `after_X` where the streamed
-/// message has a field `X` (`after_seq` ↔ `seq`, `after_cursor` ↔ `cursor`).
-fn resume_fields(route: &Route) -> Option<(String, String)> {
-    let output = route.rpc.output();
-    route.rpc.input().fields().find_map(|f| {
-        let id = f.name().strip_prefix("after_")?;
-        output
-            .get_field_by_name(id)
-            .map(|_| (f.name().to_owned(), id.to_owned()))
-    })
-}
-
-/// A field's JSON name (`after_seq` → `afterSeq`).
-fn json_name(message: &MessageDescriptor, field: &str) -> String {
-    message
-        .get_field_by_name(field)
-        .map_or_else(|| field.to_owned(), |f| f.json_name().to_owned())
-}
-
 /// A response message as canonical proto3 JSON.
 pub(crate) fn to_json(desc: &MessageDescriptor, bytes: Bytes) -> Result<Vec<u8>, Status> {
-    let message = DynamicMessage::decode(desc.clone(), bytes)
-        .map_err(|e| Status::internal(format!("gateway: the answer does not decode: {e}")))?;
+    message_json(&decode(desc, bytes)?)
+}
+
+fn decode(desc: &MessageDescriptor, bytes: Bytes) -> Result<DynamicMessage, Status> {
+    DynamicMessage::decode(desc.clone(), bytes)
+        .map_err(|e| Status::internal(format!("gateway: the answer does not decode: {e}")))
+}
+
+fn message_json(message: &DynamicMessage) -> Result<Vec<u8>, Status> {
     let mut out = serde_json::Serializer::new(Vec::new());
     message
         .serialize_with_options(&mut out, &SerializeOptions::new())
@@ -393,9 +368,8 @@ fn event_of(
     bytes: Bytes,
     id_field: Option<&str>,
 ) -> Result<Event, Status> {
-    let message = DynamicMessage::decode(output.clone(), bytes.clone())
-        .map_err(|e| Status::internal(format!("gateway: the event does not decode: {e}")))?;
-    let json = to_json(output, bytes)?;
+    let message = decode(output, bytes)?;
+    let json = message_json(&message)?;
     let data = String::from_utf8(json)
         .map_err(|e| Status::internal(format!("gateway: the event is not UTF-8: {e}")))?;
     let mut event = Event::default().event("message").data(data);

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use prost_reflect::{DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
+use crate::request::is_scalar_message;
 use crate::rules::{BodyRule, Route};
 
 /// How deep a query parameter's dotted path goes into nested messages (`point.lat`).
@@ -86,7 +87,8 @@ pub fn document(pool: &DescriptorPool, routes: &[Route]) -> Value {
             });
         }
         paths
-            .entry(openapi_path(route))
+            // Variables are single fields, so the template is already an OpenAPI path.
+            .entry(route.template.as_str().to_owned())
             .or_default()
             .insert(route.method.as_str().to_ascii_lowercase(), op);
     }
@@ -106,12 +108,6 @@ pub fn document(pool: &DescriptorPool, routes: &[Route]) -> Value {
         },
         "security": [{"bearer": []}],
     })
-}
-
-/// `/v1/tickets/{ticket_id}:verify` as OpenAPI writes a path (the same here: variables are
-/// single fields).
-fn openapi_path(route: &Route) -> String {
-    route.template.as_str().to_owned()
 }
 
 fn response(
@@ -188,18 +184,6 @@ fn query_parameters(
             }
         }
     }
-}
-
-fn is_scalar_message(m: &MessageDescriptor) -> bool {
-    matches!(
-        m.full_name(),
-        "google.protobuf.Timestamp" | "google.protobuf.Duration" | "google.protobuf.FieldMask"
-    ) || (m.full_name().starts_with("google.protobuf.")
-        && m.full_name().ends_with("Value")
-        && !matches!(
-            m.full_name(),
-            "google.protobuf.Value" | "google.protobuf.ListValue"
-        ))
 }
 
 /// The messages' and enums' schemas, each written once under its full name.

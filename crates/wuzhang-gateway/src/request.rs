@@ -229,8 +229,9 @@ fn text_to_json(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
     })
 }
 
-/// Well-known messages whose JSON is a single string or number.
-fn is_scalar_message(m: &MessageDescriptor) -> bool {
+/// Well-known messages whose JSON is a single string or number (set from a URL; a
+/// parameter, not an object, in the OpenAPI document).
+pub(crate) fn is_scalar_message(m: &MessageDescriptor) -> bool {
     matches!(
         m.full_name(),
         "google.protobuf.Timestamp"

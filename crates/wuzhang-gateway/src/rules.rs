@@ -152,6 +152,36 @@ pub struct Route {
     pub rpc: MethodDescriptor,
     /// The gRPC path the call is made on: `/wuzhang.v1.IntakeService/SubmitIncident`.
     pub grpc_path: String,
+    /// For a server stream, how a reconnect resumes it (`None` if it cannot).
+    pub resume: Option<Resume>,
+}
+
+/// How a server stream resumes: a request field `after_X` where the streamed message has a
+/// field `X` (`after_seq` ↔ `seq`, `after_cursor` ↔ `cursor`). `X` is each event's id,
+/// and a `Last-Event-ID` sets `after_X`.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The request field, by proto name (`after_seq`) and JSON name (`afterSeq`).
+    pub after: (String, String),
+    /// The streamed message's field that is each event's id (`seq`).
+    pub id: String,
+}
+
+impl Resume {
+    fn of(rpc: &MethodDescriptor) -> Option<Self> {
+        if !rpc.is_server_streaming() {
+            return None;
+        }
+        let output = rpc.output();
+        rpc.input().fields().find_map(|f| {
+            let id = f.name().strip_prefix("after_")?;
+            output.get_field_by_name(id)?;
+            Some(Self {
+                after: (f.name().to_owned(), f.json_name().to_owned()),
+                id: id.to_owned(),
+            })
+        })
+    }
 }
 
 impl Route {
@@ -269,6 +299,7 @@ fn binding(
         body,
         rpc: rpc.clone(),
         grpc_path: grpc_path.to_owned(),
+        resume: Resume::of(rpc),
     })
 }
 
